@@ -1,0 +1,161 @@
+/**
+ * The one schema of config.toml. Defaults live here and nowhere else; config.toml documents them.
+ * Sizes accept integers (bytes) or strings with a unit ("50M", "1G"); durations accept integers
+ * (seconds) or strings with a unit ("30s", "5m", "1h", "2d").
+ */
+import { z } from "zod";
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1024 ** 4,
+};
+const DURATION_UNITS: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86400 };
+
+function unitNumber(units: Record<string, number>, what: string) {
+  return z.union([z.number(), z.string()]).transform((value, ctx) => {
+    if (typeof value === "number") {
+      if (!Number.isFinite(value) || value < 0) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a non-negative ${what}, found ${value}`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    }
+    const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+    const unit = match?.[2].toLowerCase() ?? "";
+    if (!match || !(unit in units)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected a ${what} like ${
+          what === "size" ? '"50M" or 1048576' : '"30s", "5m" or 30'
+        }, found ${JSON.stringify(value)}`,
+      });
+      return z.NEVER;
+    }
+    return Math.round(Number(match[1]) * units[unit]);
+  });
+}
+
+/** Bytes. */
+export const size = () => unitNumber(SIZE_UNITS, "size");
+/** Seconds. */
+export const duration = () => unitNumber(DURATION_UNITS, "duration");
+
+const listenAddress = z.string().refine(
+  (value) => value === "" || parseListenAddress(value) !== null,
+  (value) => ({
+    message: `expected "host:port" (e.g. "0.0.0.0:25" or "[::]:25") or "" to disable, found ${
+      JSON.stringify(value)
+    }`,
+  }),
+);
+
+export function parseListenAddress(value: string): { host: string; port: number } | null {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(value);
+  if (!match) return null;
+  const port = Number(match[3]);
+  if (port > 65535) return null;
+  return { host: match[1] ?? match[2], port };
+}
+
+export const SERVICES = [
+  "smtp",
+  "submission",
+  "submissions",
+  "imap",
+  "imaps",
+  "pop3",
+  "pop3s",
+  "managesieve",
+  "http",
+  "https",
+] as const;
+export type ServiceName = typeof SERVICES[number];
+
+const DEFAULT_PORTS: Record<ServiceName, number> = {
+  smtp: 25,
+  submission: 587,
+  submissions: 465,
+  imap: 143,
+  imaps: 993,
+  pop3: 110,
+  pop3s: 995,
+  managesieve: 4190,
+  http: 80,
+  https: 443,
+};
+
+const hostnameSchema = z.string().min(1).max(253).regex(
+  /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/,
+  "expected a DNS host name such as mail.example.com",
+);
+
+const listenersShape = Object.fromEntries(
+  SERVICES.map((s) => [s, listenAddress.default(`0.0.0.0:${DEFAULT_PORTS[s]}`)]),
+) as Record<ServiceName, z.ZodDefault<typeof listenAddress>>;
+
+export const configSchema = z.object({
+  server: z.object({
+    hostname: hostnameSchema.default("localhost"),
+    /** The first mail domain; "" derives it from hostname (mail.example.com → example.com). */
+    domain: z.union([z.literal(""), hostnameSchema]).default(""),
+    data_dir: z.string().min(1).default("./data"),
+    shutdown_grace: duration().default(30),
+    admin_account: z.string().min(1).default("admin"),
+  }).strict().default({}),
+  listeners: z.object(listenersShape).strict().default({}),
+  tls: z.object({
+    certificate: z.string().default(""),
+    key: z.string().default(""),
+    /** Extra names the self-signed certificate covers, besides server.hostname. */
+    names: z.array(hostnameSchema).default([]),
+    /** Further certificate/key pairs chosen by SNI. */
+    sni: z.array(
+      z.object({ certificate: z.string().min(1), key: z.string().min(1) }).strict(),
+    ).default([]),
+  }).strict().default({}),
+  store: z.object({
+    backend: z.literal("sqlite").default("sqlite"),
+    sqlite_path: z.string().default("postern.db"),
+    blob_dir: z.string().default("blobs"),
+  }).strict().default({}),
+  limits: z.object({
+    max_message_size: size().default("50M"),
+    max_header_size: size().default("1M"),
+    max_mime_depth: z.number().int().min(1).max(10_000).default(100),
+    max_mime_parts: z.number().int().min(1).max(1_000_000).default(10_000),
+    max_line_length: size().default("64K"),
+    max_connections: z.number().int().min(1).default(10_000),
+    max_connections_per_ip: z.number().int().min(1).default(50),
+    idle_timeout: duration().default("30m"),
+  }).strict().default({}),
+  auth: z.object({
+    max_failures_per_ip: z.number().int().min(1).default(10),
+    max_failures_per_account: z.number().int().min(1).default(20),
+    failure_window: duration().default("15m"),
+    argon2_memory: size().default("19M"),
+    argon2_iterations: z.number().int().min(1).max(100).default(2),
+  }).strict().default({}),
+  directory: z.object({
+    sub_address_separator: z.string().max(1).default("+"),
+    default_quota: size().default(0),
+  }).strict().default({}),
+  log: z.object({
+    level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    format: z.enum(["json", "text"]).default("text"),
+    file: z.string().default(""),
+  }).strict().default({}),
+}).strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type LimitsConfig = Config["limits"];
