@@ -1,0 +1,264 @@
+/**
+ * The certificate manager: the default certificate (configured files, or a self-signed one made
+ * on first start), extra certificates chosen by SNI, and the `tls.SecureContext`s built from them.
+ *
+ * Implementation notes:
+ * - `reload()` builds the complete new state before swapping it in, so a bad file leaves the
+ *   running certificates untouched and handshakes in flight never see half a state.
+ * - The self-signed pair lives in `tlsDir/self-signed.{crt,key}` (key mode 0600) and is reused
+ *   across starts; it is made anew when it has expired or expires within
+ *   `SELF_SIGNED_RENEW_DAYS`, when its names differ from the configured ones, or when the files
+ *   are unreadable.
+ * - A configured key is checked against its certificate (same SubjectPublicKeyInfo), so a
+ *   mismatch fails at start with both file names instead of at the first handshake.
+ *
+ * @example
+ * const certificates = await CertificateManager.load({
+ *   hostname: "mail.example.com", names: [], certificate: "", key: "", sni: [],
+ *   tlsDir: "./data/tls",
+ * });
+ * tls.createServer({ SNICallback: certificates.sniCallback, ...});
+ */
+import crypto from "node:crypto";
+import tls from "node:tls";
+import * as x509 from "@peculiar/x509";
+import { nameMatches } from "./names.ts";
+import { generateSelfSigned } from "./self_signed.ts";
+
+export interface TlsMaterial {
+  certificatePem: string;
+  keyPem: string;
+}
+
+export interface CertificateFiles {
+  certificate: string;
+  key: string;
+}
+
+export interface CertificateOptions {
+  /** server.hostname: the self-signed certificate's subject and first name. */
+  hostname: string;
+  /** Extra names for the self-signed certificate. */
+  names: string[];
+  /** PEM certificate (chain) file; "" together with `key` "" means self-signed. */
+  certificate: string;
+  key: string;
+  sni: CertificateFiles[];
+  /** Where the self-signed pair is kept. */
+  tlsDir: string;
+}
+
+export interface CertificateDescription {
+  subject: string;
+  names: string[];
+  notAfter: Date;
+  selfSigned: boolean;
+}
+
+/** A certificate or key file is missing, unreadable, unparseable or mismatched. */
+export class CertificateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CertificateError";
+  }
+}
+
+interface Entry extends CertificateDescription {
+  material: TlsMaterial;
+  context: tls.SecureContext;
+}
+
+const SELF_SIGNED_RENEW_DAYS = 30;
+
+export class CertificateManager {
+  readonly #options: CertificateOptions;
+  #primary!: Entry;
+  #sni: Entry[] = [];
+
+  private constructor(options: CertificateOptions) {
+    this.#options = options;
+  }
+
+  static async load(options: CertificateOptions): Promise<CertificateManager> {
+    const manager = new CertificateManager(options);
+    await manager.reload();
+    return manager;
+  }
+
+  /** The default certificate's context. */
+  secureContext(): tls.SecureContext {
+    return this.#primary.context;
+  }
+
+  /** The default certificate and key as PEM (e.g. for `Deno.serve`). */
+  material(): TlsMaterial {
+    return this.#primary.material;
+  }
+
+  /** For `TLSSocket`/`tls.createServer`: an exact name match first, then a wildcard, else the default. */
+  sniCallback = (
+    servername: string,
+    cb: (err: Error | null, ctx?: tls.SecureContext) => void,
+  ): void => {
+    cb(null, this.select(servername).context);
+  };
+
+  /** The certificate served for `servername`. */
+  select(servername: string): CertificateDescription & { context: tls.SecureContext } {
+    const all = [this.#primary, ...this.#sni];
+    const name = servername.toLowerCase();
+    return all.find((e) => e.names.includes(name)) ??
+      all.find((e) => e.names.some((n) => nameMatches(n, name))) ??
+      this.#primary;
+  }
+
+  describe(): CertificateDescription[] {
+    return [this.#primary, ...this.#sni].map(({ subject, names, notAfter, selfSigned }) => ({
+      subject,
+      names: [...names],
+      notAfter,
+      selfSigned,
+    }));
+  }
+
+  /** Re-reads every file (and renews the self-signed pair if due); all or nothing. */
+  async reload(): Promise<void> {
+    const { certificate, key, sni } = this.#options;
+    let primary: Entry;
+    if (certificate === "" && key === "") primary = await this.#selfSigned();
+    else if (certificate === "" || key === "") {
+      throw new CertificateError(
+        "tls.certificate and tls.key must be set together (or both left empty for a " +
+          "self-signed certificate)",
+      );
+    } else primary = await readPair(certificate, key);
+    const extra = [];
+    for (const files of sni) extra.push(await readPair(files.certificate, files.key));
+    this.#primary = primary;
+    this.#sni = extra;
+  }
+
+  async #selfSigned(): Promise<Entry> {
+    const { hostname, names, tlsDir } = this.#options;
+    const wanted = [...new Set([hostname, ...names].map((n) => n.toLowerCase()))];
+    const certPath = `${tlsDir}/self-signed.crt`;
+    const keyPath = `${tlsDir}/self-signed.key`;
+    try {
+      const existing = await readPair(certPath, keyPath, true);
+      const renewAt = Date.now() + SELF_SIGNED_RENEW_DAYS * 86400 * 1000;
+      if (existing.notAfter.getTime() > renewAt && sameNames(existing.names, wanted)) {
+        return existing;
+      }
+    } catch {
+      // Missing or unusable: make a new one below.
+    }
+    const material = await generateSelfSigned(wanted);
+    await Deno.mkdir(tlsDir, { recursive: true });
+    await writeAtomically(keyPath, material.keyPem, 0o600);
+    await writeAtomically(certPath, material.certificatePem, 0o644);
+    return entryFrom(material, certPath, keyPath, true);
+  }
+}
+
+async function readPair(certPath: string, keyPath: string, selfSigned = false): Promise<Entry> {
+  const material = {
+    certificatePem: await readPem(certPath, "certificate"),
+    keyPem: await readPem(keyPath, "key"),
+  };
+  return entryFrom(material, certPath, keyPath, selfSigned);
+}
+
+async function readPem(path: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (err) {
+    const reason = err instanceof Deno.errors.NotFound
+      ? "does not exist"
+      : `cannot be read (${(err as Error).message})`;
+    throw new CertificateError(`TLS ${what} file "${path}" ${reason}`);
+  }
+}
+
+function entryFrom(
+  material: TlsMaterial,
+  certPath: string,
+  keyPath: string,
+  generated: boolean,
+): Entry {
+  const pemBlock = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(
+    material.certificatePem,
+  );
+  if (!pemBlock) {
+    throw new CertificateError(`TLS certificate file "${certPath}" holds no PEM certificate`);
+  }
+  let cert: x509.X509Certificate;
+  try {
+    cert = new x509.X509Certificate(pemBlock[0]);
+  } catch (err) {
+    throw new CertificateError(
+      `TLS certificate file "${certPath}" cannot be parsed: ${(err as Error).message}`,
+    );
+  }
+  let privateKey: crypto.KeyObject;
+  try {
+    privateKey = crypto.createPrivateKey(material.keyPem);
+  } catch (err) {
+    throw new CertificateError(
+      `TLS key file "${keyPath}" holds no usable private key: ${(err as Error).message}`,
+    );
+  }
+  const keySpki = new Uint8Array(
+    crypto.createPublicKey(privateKey).export({ type: "spki", format: "der" }),
+  );
+  if (!bytesEqual(keySpki, new Uint8Array(cert.publicKey.rawData))) {
+    throw new CertificateError(
+      `TLS key file "${keyPath}" does not match the certificate in "${certPath}"`,
+    );
+  }
+  let context: tls.SecureContext;
+  try {
+    context = tls.createSecureContext({ cert: material.certificatePem, key: material.keyPem });
+  } catch (err) {
+    throw new CertificateError(
+      `TLS certificate "${certPath}" with key "${keyPath}" is unusable: ${(err as Error).message}`,
+    );
+  }
+  return {
+    material,
+    context,
+    subject: cert.subject,
+    names: certificateNames(cert),
+    notAfter: cert.notAfter,
+    selfSigned: generated || cert.subject === cert.issuer,
+  };
+}
+
+/** DNS names of the SAN extension; the subject CN only when there is no SAN (RFC 6125 6.4.4). */
+function certificateNames(cert: x509.X509Certificate): string[] {
+  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  const dns = san?.names.items.filter((n) => n.type === "dns").map((n) => n.value.toLowerCase());
+  if (dns && dns.length > 0) return dns;
+  return cert.subjectName.getField("CN").map((cn) => cn.toLowerCase());
+}
+
+function sameNames(a: string[], b: string[]): boolean {
+  const sa = [...new Set(a)].sort();
+  const sb = [...new Set(b)].sort();
+  return sa.length === sb.length && sa.every((n, i) => n === sb[i]);
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+async function writeAtomically(path: string, text: string, mode: number): Promise<void> {
+  const tmp = `${path}.tmp-${crypto.randomUUID()}`;
+  try {
+    await Deno.writeTextFile(tmp, text, { mode });
+    await Deno.chmod(tmp, mode);
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}
