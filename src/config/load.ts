@@ -6,7 +6,7 @@
 import { parse as parseToml, TomlError } from "smol-toml";
 import { z } from "zod";
 import { type Config, configSchema } from "./schema.ts";
-import { dirname, isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 
 export class ConfigError extends Error {
   constructor(readonly file: string, readonly problems: string[]) {
@@ -47,7 +47,7 @@ export async function loadConfig(
     }
   }
   const config = parseConfigText(text, file, options.env ?? Deno.env.toObject());
-  const base = dirname(file);
+  const base = dirname(resolve(file));
   const abs = (p: string, root: string) => isAbsolute(p) ? p : join(root, p);
   const dataDir = abs(config.server.data_dir, base);
   return {
