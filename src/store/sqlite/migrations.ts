@@ -1,0 +1,212 @@
+/**
+ * Numbered, forward-only schema migrations. Each runs in its own transaction and bumps
+ * PRAGMA user_version; a database whose version is newer than the last migration here was written
+ * by a newer Postern and is refused. Never edit a migration that has shipped: add a new one.
+ */
+import type { DatabaseSync } from "node:sqlite";
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description:
+      "mail model: directory, mailboxes, emails, memberships, threads, changes, blobs, FTS",
+    sql: `
+      CREATE TABLE domains (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        created_at INTEGER NOT NULL
+      );
+
+      -- Users, groups and lists. For users, name is the login address (local@domain).
+      CREATE TABLE principals (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('user', 'group', 'list')),
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        domain_id INTEGER NOT NULL REFERENCES domains(id),
+        display_name TEXT NOT NULL DEFAULT '',
+        quota INTEGER NOT NULL DEFAULT 0,          -- bytes; 0 = unlimited
+        used_bytes INTEGER NOT NULL DEFAULT 0,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        modseq INTEGER NOT NULL DEFAULT 0,         -- per-account change counter (JMAP state, IMAP MODSEQ)
+        created_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE credentials (
+        id INTEGER PRIMARY KEY,
+        principal_id INTEGER NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('password', 'app_password', 'api_key')),
+        label TEXT NOT NULL DEFAULT '',
+        secret TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER
+      );
+      CREATE INDEX credentials_principal ON credentials(principal_id, kind);
+
+      CREATE TABLE group_members (
+        group_id INTEGER NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+        member_id INTEGER NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+        PRIMARY KEY (group_id, member_id)
+      ) WITHOUT ROWID;
+
+      -- address is local@domain, or @domain for a catch-all. target is an address.
+      CREATE TABLE aliases (
+        id INTEGER PRIMARY KEY,
+        address TEXT NOT NULL COLLATE NOCASE,
+        target TEXT NOT NULL COLLATE NOCASE,
+        domain_id INTEGER NOT NULL REFERENCES domains(id),
+        created_at INTEGER NOT NULL,
+        UNIQUE (address, target)
+      );
+
+      CREATE TABLE mailboxes (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+        parent_id INTEGER NOT NULL DEFAULT 0,      -- 0 = top level
+        name TEXT NOT NULL,                        -- leaf name, UTF-8
+        role TEXT,                                 -- inbox, sent, drafts, junk, trash, archive
+        uid_validity INTEGER NOT NULL,
+        uid_next INTEGER NOT NULL DEFAULT 1,
+        highest_modseq INTEGER NOT NULL DEFAULT 0,
+        subscribed INTEGER NOT NULL DEFAULT 1,
+        sort_order INTEGER NOT NULL DEFAULT 0,
+        created_modseq INTEGER NOT NULL DEFAULT 0,
+        updated_modseq INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (account_id, parent_id, name)
+      );
+      CREATE UNIQUE INDEX mailboxes_role ON mailboxes(account_id, role) WHERE role IS NOT NULL;
+
+      CREATE TABLE blobs (
+        hash TEXT PRIMARY KEY,                     -- SHA-256, lowercase hex
+        size INTEGER NOT NULL,
+        refcount INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      CREATE TABLE threads (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES principals(id) ON DELETE CASCADE
+      );
+
+      CREATE TABLE emails (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+        blob_hash TEXT NOT NULL REFERENCES blobs(hash),
+        thread_id INTEGER NOT NULL,
+        size INTEGER NOT NULL,                     -- exact octets as stored
+        received_at INTEGER NOT NULL,              -- ms since epoch (IMAP INTERNALDATE, JMAP receivedAt)
+        sent_at INTEGER,                           -- Date header, ms since epoch
+        message_id TEXT,
+        in_reply_to TEXT,                          -- JSON array
+        references_ TEXT,                          -- JSON array
+        subject TEXT NOT NULL DEFAULT '',
+        base_subject TEXT NOT NULL DEFAULT '',
+        from_ TEXT,                                -- JSON [{name,email}]
+        sender TEXT,
+        reply_to TEXT,
+        to_ TEXT,
+        cc TEXT,
+        bcc TEXT,
+        preview TEXT NOT NULL DEFAULT '',
+        has_attachment INTEGER NOT NULL DEFAULT 0,
+        mime TEXT NOT NULL,                        -- JSON MIME tree with byte offsets
+        created_modseq INTEGER NOT NULL,
+        updated_modseq INTEGER NOT NULL
+      );
+      CREATE INDEX emails_account_thread ON emails(account_id, thread_id);
+      CREATE INDEX emails_account_received ON emails(account_id, received_at);
+      CREATE INDEX emails_blob ON emails(blob_hash);
+
+      CREATE TABLE email_keywords (
+        email_id INTEGER NOT NULL REFERENCES emails(id) ON DELETE CASCADE,
+        keyword TEXT NOT NULL,
+        PRIMARY KEY (email_id, keyword)
+      ) WITHOUT ROWID;
+
+      -- One row per (mailbox, email): the IMAP view. An email can sit in several mailboxes.
+      CREATE TABLE mailbox_messages (
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid INTEGER NOT NULL,
+        email_id INTEGER NOT NULL REFERENCES emails(id) ON DELETE CASCADE,
+        modseq INTEGER NOT NULL,
+        saved_at INTEGER NOT NULL,                 -- IMAP SAVEDATE
+        PRIMARY KEY (mailbox_id, uid)
+      ) WITHOUT ROWID;
+      CREATE INDEX mailbox_messages_email ON mailbox_messages(email_id);
+      CREATE INDEX mailbox_messages_modseq ON mailbox_messages(mailbox_id, modseq);
+
+      -- Expunged UIDs with the modseq of their removal (IMAP QRESYNC VANISHED).
+      CREATE TABLE expunged (
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid INTEGER NOT NULL,
+        modseq INTEGER NOT NULL,
+        PRIMARY KEY (mailbox_id, uid)
+      ) WITHOUT ROWID;
+
+      -- Message-IDs seen per account (a message's own id and those it references) → thread.
+      CREATE TABLE thread_refs (
+        account_id INTEGER NOT NULL,
+        message_id TEXT NOT NULL,
+        thread_id INTEGER NOT NULL,
+        PRIMARY KEY (account_id, message_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX thread_refs_thread ON thread_refs(account_id, thread_id);
+
+      -- Change log: answers JMAP /changes, IMAP CONDSTORE/QRESYNC and DAV sync tokens.
+      CREATE TABLE changes (
+        account_id INTEGER NOT NULL,
+        modseq INTEGER NOT NULL,
+        type TEXT NOT NULL,                        -- Email, Mailbox, Thread, ...
+        object_id INTEGER NOT NULL,
+        change TEXT NOT NULL CHECK (change IN ('created', 'updated', 'destroyed')),
+        PRIMARY KEY (account_id, modseq, type, object_id)
+      ) WITHOUT ROWID;
+
+      CREATE VIRTUAL TABLE email_fts USING fts5(
+        subject, addresses, body,
+        content = '', contentless_delete = 1,
+        tokenize = 'unicode61 remove_diacritics 2'
+      );
+    `,
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+export class SchemaTooNewError extends Error {
+  constructor(readonly found: number) {
+    super(
+      `the database is at schema version ${found}, but this Postern only knows up to ` +
+        `${LATEST_VERSION}: it was written by a newer Postern. Run that version, or restore a backup.`,
+    );
+  }
+}
+
+/** Applies pending migrations, each in its own transaction. Returns the versions applied. */
+export function migrate(db: DatabaseSync): number[] {
+  const current = (db.prepare("PRAGMA user_version").get() as { user_version: number })
+    .user_version;
+  if (current > LATEST_VERSION) throw new SchemaTooNewError(current);
+  const applied: number[] = [];
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= current) continue;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(migration.sql);
+      db.exec(`PRAGMA user_version = ${migration.version}`);
+      db.exec("COMMIT");
+    } catch (error) {
+      db.exec("ROLLBACK");
+      throw new Error(`migration ${migration.version} (${migration.description}) failed`, {
+        cause: error,
+      });
+    }
+    applied.push(migration.version);
+  }
+  return applied;
+}

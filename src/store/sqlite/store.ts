@@ -1,0 +1,786 @@
+/**
+ * The embedded store on node:sqlite.
+ *
+ * Implementation notes:
+ * - WAL with synchronous=FULL: a committed transaction survives kill -9 and power loss. Callers
+ *   may acknowledge a write (SMTP 250, IMAP OK) only after the promise of that write resolves.
+ * - insertEmail is group-committed: emails queued in the same turn of the event loop share one
+ *   transaction, each inside its own SAVEPOINT so one failure (quota) does not fail the others.
+ * - Every change to mail bumps the account modseq exactly once per committed email and writes a
+ *   change-log row in the same transaction.
+ * - node:sqlite is synchronous; nothing here awaits while a transaction is open.
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { migrate } from "./migrations.ts";
+import {
+  type Account,
+  type Alias,
+  type Change,
+  type Domain,
+  type Mailbox,
+  type MailboxRole,
+  type MailboxSummary,
+  type Membership,
+  type NewAccount,
+  type NewEmail,
+  type Store,
+  type StoredEmail,
+  StoreError,
+} from "../types.ts";
+
+type Row = Record<string, unknown>;
+
+interface PendingInsert {
+  email: NewEmail;
+  resolve: (stored: StoredEmail) => void;
+  reject: (error: unknown) => void;
+}
+
+export interface SqliteStoreOptions {
+  path: string;
+  /** How long a connection waits for another process's lock (ms). */
+  busyTimeoutMs?: number;
+}
+
+export class SqliteStore implements Store {
+  readonly db: DatabaseSync;
+  readonly appliedMigrations: number[];
+  #statements = new Map<string, StatementSync>();
+  #pending: PendingInsert[] = [];
+  #flushScheduled = false;
+  #closed = false;
+
+  constructor(options: SqliteStoreOptions) {
+    this.db = new DatabaseSync(options.path, { enableForeignKeyConstraints: true });
+    this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
+    this.db.exec("PRAGMA journal_mode = WAL");
+    this.db.exec("PRAGMA synchronous = FULL");
+    this.db.exec("PRAGMA foreign_keys = ON");
+    this.appliedMigrations = migrate(this.db);
+  }
+
+  #stmt(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #get(sql: string, ...params: unknown[]): Row | undefined {
+    return this.#stmt(sql).get(...params as never[]) as Row | undefined;
+  }
+
+  #all(sql: string, ...params: unknown[]): Row[] {
+    return this.#stmt(sql).all(...params as never[]) as Row[];
+  }
+
+  #run(sql: string, ...params: unknown[]) {
+    return this.#stmt(sql).run(...params as never[]);
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    while (this.#pending.length > 0) await this.#flushNow();
+    this.#closed = true;
+    for (const statement of this.#statements.values()) void statement;
+    this.#statements.clear();
+    this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    this.db.close();
+  }
+
+  // ---- domains ----
+
+  createDomain(name: string): Promise<Domain> {
+    return attempt(() => {
+      if (this.#get("SELECT 1 FROM domains WHERE name = ?", name)) {
+        throw new StoreError("conflict", `domain ${name} already exists`);
+      }
+      const result = this.#run(
+        "INSERT INTO domains (name, created_at) VALUES (?, ?)",
+        name.toLowerCase(),
+        Date.now(),
+      );
+      return toDomain(this.#get("SELECT * FROM domains WHERE id = ?", result.lastInsertRowid)!);
+    });
+  }
+
+  getDomain(name: string): Promise<Domain | null> {
+    return attempt(() => {
+      const row = this.#get("SELECT * FROM domains WHERE name = ?", name);
+      return row ? toDomain(row) : null;
+    });
+  }
+
+  listDomains(): Promise<Domain[]> {
+    return attempt(() => this.#all("SELECT * FROM domains ORDER BY name").map(toDomain));
+  }
+
+  deleteDomain(name: string): Promise<void> {
+    return attempt(() =>
+      this.#transaction(() => {
+        const domain = this.#get("SELECT id FROM domains WHERE name = ?", name);
+        if (!domain) throw new StoreError("not_found", `no domain ${name}`);
+        const accounts = this.#get(
+          "SELECT count(*) AS n FROM principals WHERE domain_id = ?",
+          domain.id,
+        )!.n as number;
+        const aliases = this.#get(
+          "SELECT count(*) AS n FROM aliases WHERE domain_id = ?",
+          domain.id,
+        )!.n as number;
+        if (accounts > 0 || aliases > 0) {
+          throw new StoreError(
+            "conflict",
+            `domain ${name} still has ${accounts} account(s) and ${aliases} alias(es); ` +
+              `delete them first`,
+          );
+        }
+        this.#run("DELETE FROM domains WHERE id = ?", domain.id);
+      })
+    );
+  }
+
+  // ---- accounts ----
+
+  createAccount(account: NewAccount): Promise<Account> {
+    return attempt(() =>
+      this.#transaction(() => {
+        if (this.#get("SELECT 1 FROM principals WHERE name = ?", account.address)) {
+          throw new StoreError("conflict", `account ${account.address} already exists`);
+        }
+        if (this.#get("SELECT 1 FROM aliases WHERE address = ?", account.address)) {
+          throw new StoreError("conflict", `${account.address} is already an alias`);
+        }
+        const now = Date.now();
+        const id = Number(
+          this.#run(
+            `INSERT INTO principals (kind, name, domain_id, display_name, quota, created_at)
+             VALUES ('user', ?, ?, ?, ?, ?)`,
+            account.address.toLowerCase(),
+            account.domainId,
+            account.displayName,
+            account.quota,
+            now,
+          ).lastInsertRowid,
+        );
+        if (account.passwordHash !== null) {
+          this.#run(
+            `INSERT INTO credentials (principal_id, kind, secret, created_at)
+             VALUES (?, 'password', ?, ?)`,
+            id,
+            account.passwordHash,
+            now,
+          );
+        }
+        const uidValidity = Math.floor(now / 1000) & 0x7fffffff;
+        account.mailboxes.forEach((mailbox, index) => {
+          const modseq = this.#bumpModseq(id);
+          const mailboxId = Number(
+            this.#run(
+              `INSERT INTO mailboxes (account_id, name, role, uid_validity, sort_order,
+                 created_modseq, updated_modseq) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+              id,
+              mailbox.name,
+              mailbox.role,
+              uidValidity,
+              index,
+              modseq,
+              modseq,
+            ).lastInsertRowid,
+          );
+          this.#logChange(id, modseq, "Mailbox", mailboxId, "created");
+        });
+        return toAccount(this.#get("SELECT * FROM principals WHERE id = ?", id)!);
+      })
+    );
+  }
+
+  getAccount(address: string): Promise<Account | null> {
+    return attempt(() => {
+      const row = this.#get("SELECT * FROM principals WHERE name = ? AND kind = 'user'", address);
+      return row ? toAccount(row) : null;
+    });
+  }
+
+  getAccountById(id: number): Promise<Account | null> {
+    return attempt(() => {
+      const row = this.#get("SELECT * FROM principals WHERE id = ?", id);
+      return row ? toAccount(row) : null;
+    });
+  }
+
+  listAccounts(domainId?: number): Promise<Account[]> {
+    return attempt(() =>
+      (domainId === undefined
+        ? this.#all("SELECT * FROM principals WHERE kind = 'user' ORDER BY name")
+        : this.#all(
+          "SELECT * FROM principals WHERE kind = 'user' AND domain_id = ? ORDER BY name",
+          domainId,
+        )).map(toAccount)
+    );
+  }
+
+  deleteAccount(id: number): Promise<void> {
+    return attempt(() =>
+      this.#transaction(() => {
+        const account = this.#get("SELECT name FROM principals WHERE id = ?", id);
+        if (!account) throw new StoreError("not_found", `no account with id ${id}`);
+        this.#run(
+          `UPDATE blobs SET refcount = refcount - (
+             SELECT count(*) FROM emails WHERE emails.blob_hash = blobs.hash AND account_id = ?)
+           WHERE hash IN (SELECT blob_hash FROM emails WHERE account_id = ?)`,
+          id,
+          id,
+        );
+        this.#run(
+          "DELETE FROM email_fts WHERE rowid IN (SELECT id FROM emails WHERE account_id = ?)",
+          id,
+        );
+        this.#run(
+          `DELETE FROM mailbox_messages WHERE mailbox_id IN
+             (SELECT id FROM mailboxes WHERE account_id = ?)`,
+          id,
+        );
+        this.#run(
+          "DELETE FROM email_keywords WHERE email_id IN (SELECT id FROM emails WHERE account_id = ?)",
+          id,
+        );
+        this.#run("DELETE FROM emails WHERE account_id = ?", id);
+        this.#run(
+          "DELETE FROM expunged WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)",
+          id,
+        );
+        this.#run("DELETE FROM mailboxes WHERE account_id = ?", id);
+        this.#run("DELETE FROM threads WHERE account_id = ?", id);
+        this.#run("DELETE FROM thread_refs WHERE account_id = ?", id);
+        this.#run("DELETE FROM changes WHERE account_id = ?", id);
+        this.#run("DELETE FROM aliases WHERE target = ?", account.name);
+        this.#run("DELETE FROM principals WHERE id = ?", id);
+      })
+    );
+  }
+
+  getPasswordHash(accountId: number): Promise<string | null> {
+    return attempt(() => {
+      const row = this.#get(
+        "SELECT secret FROM credentials WHERE principal_id = ? AND kind = 'password' LIMIT 1",
+        accountId,
+      );
+      return row ? row.secret as string : null;
+    });
+  }
+
+  setPasswordHash(accountId: number, hash: string): Promise<void> {
+    return attempt(() =>
+      this.#transaction(() => {
+        this.#run(
+          "DELETE FROM credentials WHERE principal_id = ? AND kind = 'password'",
+          accountId,
+        );
+        this.#run(
+          `INSERT INTO credentials (principal_id, kind, secret, created_at)
+           VALUES (?, 'password', ?, ?)`,
+          accountId,
+          hash,
+          Date.now(),
+        );
+      })
+    );
+  }
+
+  // ---- aliases ----
+
+  addAlias(address: string, target: string, domainId: number): Promise<Alias> {
+    return attempt(() => {
+      if (this.#get("SELECT 1 FROM principals WHERE name = ?", address)) {
+        throw new StoreError("conflict", `${address} is an account; an alias cannot shadow it`);
+      }
+      if (this.#get("SELECT 1 FROM aliases WHERE address = ? AND target = ?", address, target)) {
+        throw new StoreError("conflict", `alias ${address} -> ${target} already exists`);
+      }
+      const id = this.#run(
+        "INSERT INTO aliases (address, target, domain_id, created_at) VALUES (?, ?, ?, ?)",
+        address.toLowerCase(),
+        target.toLowerCase(),
+        domainId,
+        Date.now(),
+      ).lastInsertRowid;
+      return toAlias(this.#get("SELECT * FROM aliases WHERE id = ?", id)!);
+    });
+  }
+
+  listAliases(domainId?: number): Promise<Alias[]> {
+    return attempt(() =>
+      (domainId === undefined
+        ? this.#all("SELECT * FROM aliases ORDER BY address, target")
+        : this.#all(
+          "SELECT * FROM aliases WHERE domain_id = ? ORDER BY address, target",
+          domainId,
+        )).map(toAlias)
+    );
+  }
+
+  deleteAlias(address: string, target?: string): Promise<number> {
+    return attempt(() =>
+      Number(
+        (target === undefined
+          ? this.#run("DELETE FROM aliases WHERE address = ?", address)
+          : this.#run("DELETE FROM aliases WHERE address = ? AND target = ?", address, target))
+          .changes,
+      )
+    );
+  }
+
+  aliasTargets(address: string): Promise<string[]> {
+    return attempt(() =>
+      this.#all("SELECT target FROM aliases WHERE address = ? ORDER BY target", address).map((
+        row,
+      ) => row.target as string)
+    );
+  }
+
+  // ---- mailboxes ----
+
+  listMailboxes(accountId: number): Promise<MailboxSummary[]> {
+    return attempt(() => {
+      const rows = this.#all(
+        `SELECT m.*,
+           (SELECT count(*) FROM mailbox_messages mm WHERE mm.mailbox_id = m.id) AS messages,
+           (SELECT count(*) FROM mailbox_messages mm WHERE mm.mailbox_id = m.id AND NOT EXISTS
+              (SELECT 1 FROM email_keywords k WHERE k.email_id = mm.email_id
+                 AND k.keyword = '$seen')) AS unseen,
+           (SELECT coalesce(sum(e.size), 0) FROM mailbox_messages mm
+              JOIN emails e ON e.id = mm.email_id WHERE mm.mailbox_id = m.id) AS size
+         FROM mailboxes m WHERE m.account_id = ? ORDER BY m.sort_order, m.name`,
+        accountId,
+      );
+      const byId = new Map(rows.map((row) => [row.id as number, row]));
+      const pathOf = (row: Row): string => {
+        const parent = byId.get(row.parent_id as number);
+        return parent ? `${pathOf(parent)}/${row.name}` : row.name as string;
+      };
+      return rows.map((row) => ({
+        ...toMailbox(row),
+        path: pathOf(row),
+        messages: row.messages as number,
+        unseen: row.unseen as number,
+        size: row.size as number,
+      }));
+    });
+  }
+
+  // ---- emails ----
+
+  insertEmail(email: NewEmail): Promise<StoredEmail> {
+    if (this.#closed) return Promise.reject(new Error("store is closed"));
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ email, resolve, reject });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setTimeout(() => this.#flushNow(), 0);
+      }
+    });
+  }
+
+  #flushNow(): Promise<void> {
+    this.#flushScheduled = false;
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 0) return Promise.resolve();
+    const outcomes: ({ ok: true; value: StoredEmail } | { ok: false; error: unknown })[] = [];
+    try {
+      this.#transaction(() => {
+        for (const item of batch) {
+          this.db.exec("SAVEPOINT email");
+          try {
+            outcomes.push({ ok: true, value: this.#insertEmailNow(item.email) });
+            this.db.exec("RELEASE email");
+          } catch (error) {
+            this.db.exec("ROLLBACK TO email");
+            this.db.exec("RELEASE email");
+            outcomes.push({ ok: false, error });
+          }
+        }
+      });
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return Promise.resolve();
+    }
+    batch.forEach((item, index) => {
+      const outcome = outcomes[index];
+      if (outcome.ok) item.resolve(outcome.value);
+      else item.reject(outcome.error);
+    });
+    return Promise.resolve();
+  }
+
+  #insertEmailNow(email: NewEmail): StoredEmail {
+    const account = this.#get(
+      "SELECT quota, used_bytes FROM principals WHERE id = ?",
+      email.accountId,
+    );
+    if (!account) throw new StoreError("not_found", `no account with id ${email.accountId}`);
+    const quota = account.quota as number;
+    if (quota > 0 && (account.used_bytes as number) + email.size > quota) {
+      throw new StoreError("quota", "mailbox is over its storage quota");
+    }
+    let mailboxIds = email.mailboxIds;
+    if (mailboxIds.length === 0) {
+      const inbox = this.#get(
+        "SELECT id FROM mailboxes WHERE account_id = ? AND role = 'inbox'",
+        email.accountId,
+      );
+      if (!inbox) throw new StoreError("not_found", "the account has no inbox");
+      mailboxIds = [inbox.id as number];
+    }
+    const modseq = this.#bumpModseq(email.accountId);
+    const threadId = this.#assignThread(email, modseq);
+
+    const now = Date.now();
+    const blob = this.#run(
+      "UPDATE blobs SET refcount = refcount + 1 WHERE hash = ?",
+      email.blobHash,
+    );
+    if (Number(blob.changes) === 0) {
+      this.#run(
+        "INSERT INTO blobs (hash, size, refcount, created_at) VALUES (?, ?, 1, ?)",
+        email.blobHash,
+        email.size,
+        now,
+      );
+    }
+    const json = (value: unknown[]) => value.length ? JSON.stringify(value) : null;
+    const id = Number(
+      this.#run(
+        `INSERT INTO emails (account_id, blob_hash, thread_id, size, received_at, sent_at,
+           message_id, in_reply_to, references_, subject, base_subject, from_, sender, reply_to,
+           to_, cc, bcc, preview, has_attachment, mime, created_modseq, updated_modseq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        email.accountId,
+        email.blobHash,
+        threadId,
+        email.size,
+        email.receivedAt.getTime(),
+        email.sentAt?.getTime() ?? null,
+        email.messageId,
+        json(email.inReplyTo),
+        json(email.references),
+        email.subject,
+        email.baseSubject,
+        json(email.from),
+        json(email.sender),
+        json(email.replyTo),
+        json(email.to),
+        json(email.cc),
+        json(email.bcc),
+        email.preview,
+        email.hasAttachment ? 1 : 0,
+        email.mime,
+        modseq,
+        modseq,
+      ).lastInsertRowid,
+    );
+    for (const keyword of new Set(email.keywords.map((k) => k.toLowerCase()))) {
+      this.#run("INSERT INTO email_keywords (email_id, keyword) VALUES (?, ?)", id, keyword);
+    }
+    const memberships: Membership[] = [];
+    for (const mailboxId of new Set(mailboxIds)) {
+      const mailbox = this.#get(
+        "SELECT uid_next FROM mailboxes WHERE id = ? AND account_id = ?",
+        mailboxId,
+        email.accountId,
+      );
+      if (!mailbox) throw new StoreError("not_found", `no mailbox with id ${mailboxId}`);
+      const uid = mailbox.uid_next as number;
+      this.#run(
+        "UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?",
+        uid + 1,
+        modseq,
+        mailboxId,
+      );
+      this.#run(
+        `INSERT INTO mailbox_messages (mailbox_id, uid, email_id, modseq, saved_at)
+         VALUES (?, ?, ?, ?, ?)`,
+        mailboxId,
+        uid,
+        id,
+        modseq,
+        now,
+      );
+      this.#logChange(email.accountId, modseq, "Mailbox", mailboxId, "updated");
+      memberships.push({ mailboxId, uid, modseq });
+    }
+    this.#run(
+      "INSERT INTO email_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)",
+      id,
+      email.fts.subject,
+      email.fts.addresses,
+      email.fts.body,
+    );
+    this.#run(
+      "UPDATE principals SET used_bytes = used_bytes + ? WHERE id = ?",
+      email.size,
+      email.accountId,
+    );
+    this.#logChange(email.accountId, modseq, "Email", id, "created");
+    return {
+      id,
+      accountId: email.accountId,
+      threadId,
+      blobHash: email.blobHash,
+      size: email.size,
+      receivedAt: email.receivedAt,
+      subject: email.subject,
+      keywords: [...new Set(email.keywords.map((k) => k.toLowerCase()))],
+      memberships,
+      modseq,
+    };
+  }
+
+  /**
+   * Threads by Message-ID: the message joins the thread of any message it references or that
+   * references it; when it links several threads they are merged into the oldest.
+   */
+  #assignThread(email: NewEmail, modseq: number): number {
+    const ids = [...new Set([email.messageId, ...email.inReplyTo, ...email.references])]
+      .filter((id): id is string => !!id);
+    const found = new Set<number>();
+    for (const messageId of ids) {
+      const row = this.#get(
+        "SELECT thread_id FROM thread_refs WHERE account_id = ? AND message_id = ?",
+        email.accountId,
+        messageId,
+      );
+      if (row) found.add(row.thread_id as number);
+    }
+    let threadId: number;
+    if (found.size === 0) {
+      threadId = Number(
+        this.#run("INSERT INTO threads (account_id) VALUES (?)", email.accountId).lastInsertRowid,
+      );
+      this.#logChange(email.accountId, modseq, "Thread", threadId, "created");
+    } else {
+      const sorted = [...found].sort((a, b) => a - b);
+      threadId = sorted[0];
+      for (const other of sorted.slice(1)) {
+        for (const row of this.#all("SELECT id FROM emails WHERE thread_id = ?", other)) {
+          this.#run(
+            "UPDATE emails SET thread_id = ?, updated_modseq = ? WHERE id = ?",
+            threadId,
+            modseq,
+            row.id,
+          );
+          this.#logChange(email.accountId, modseq, "Email", row.id as number, "updated");
+        }
+        this.#run(
+          "UPDATE thread_refs SET thread_id = ? WHERE account_id = ? AND thread_id = ?",
+          threadId,
+          email.accountId,
+          other,
+        );
+        this.#run("DELETE FROM threads WHERE id = ?", other);
+        this.#logChange(email.accountId, modseq, "Thread", other, "destroyed");
+      }
+      this.#logChange(email.accountId, modseq, "Thread", threadId, "updated");
+    }
+    for (const messageId of ids) {
+      this.#run(
+        `INSERT INTO thread_refs (account_id, message_id, thread_id) VALUES (?, ?, ?)
+         ON CONFLICT (account_id, message_id) DO NOTHING`,
+        email.accountId,
+        messageId,
+        threadId,
+      );
+    }
+    return threadId;
+  }
+
+  #bumpModseq(accountId: number): number {
+    const row = this.#get(
+      "UPDATE principals SET modseq = modseq + 1 WHERE id = ? RETURNING modseq",
+      accountId,
+    );
+    if (!row) throw new StoreError("not_found", `no account with id ${accountId}`);
+    return row.modseq as number;
+  }
+
+  #logChange(
+    accountId: number,
+    modseq: number,
+    type: string,
+    objectId: number,
+    change: Change["change"],
+  ) {
+    this.#run(
+      `INSERT INTO changes (account_id, modseq, type, object_id, change) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT DO UPDATE SET change = CASE
+         WHEN changes.change = 'created' AND excluded.change = 'updated' THEN 'created'
+         ELSE excluded.change END`,
+      accountId,
+      modseq,
+      type,
+      objectId,
+      change,
+    );
+  }
+
+  getEmail(accountId: number, id: number): Promise<StoredEmail | null> {
+    return attempt(() => {
+      const row = this.#get("SELECT * FROM emails WHERE id = ? AND account_id = ?", id, accountId);
+      return row ? this.#toStoredEmails([row])[0] : null;
+    });
+  }
+
+  listEmails(accountId: number): Promise<StoredEmail[]> {
+    return attempt(() =>
+      this.#toStoredEmails(
+        this.#all("SELECT * FROM emails WHERE account_id = ? ORDER BY id", accountId),
+      )
+    );
+  }
+
+  #toStoredEmails(rows: Row[]): StoredEmail[] {
+    if (rows.length === 0) return [];
+    const ids = rows.map((row) => row.id as number);
+    const placeholders = ids.map(() => "?").join(",");
+    const keywords = new Map<number, string[]>();
+    for (
+      const row of this.db.prepare(
+        `SELECT email_id, keyword FROM email_keywords WHERE email_id IN (${placeholders})`,
+      ).all(...ids) as Row[]
+    ) {
+      const list = keywords.get(row.email_id as number) ?? [];
+      list.push(row.keyword as string);
+      keywords.set(row.email_id as number, list);
+    }
+    const memberships = new Map<number, Membership[]>();
+    for (
+      const row of this.db.prepare(
+        `SELECT email_id, mailbox_id, uid, modseq FROM mailbox_messages
+         WHERE email_id IN (${placeholders}) ORDER BY mailbox_id`,
+      ).all(...ids) as Row[]
+    ) {
+      const list = memberships.get(row.email_id as number) ?? [];
+      list.push({
+        mailboxId: row.mailbox_id as number,
+        uid: row.uid as number,
+        modseq: row.modseq as number,
+      });
+      memberships.set(row.email_id as number, list);
+    }
+    return rows.map((row) => ({
+      id: row.id as number,
+      accountId: row.account_id as number,
+      threadId: row.thread_id as number,
+      blobHash: row.blob_hash as string,
+      size: row.size as number,
+      receivedAt: new Date(row.received_at as number),
+      subject: row.subject as string,
+      keywords: keywords.get(row.id as number) ?? [],
+      memberships: memberships.get(row.id as number) ?? [],
+      modseq: row.updated_modseq as number,
+    }));
+  }
+
+  changesSince(accountId: number, modseq: number, limit = 10_000): Promise<Change[]> {
+    return attempt(() =>
+      this.#all(
+        `SELECT modseq, type, object_id, change FROM changes
+         WHERE account_id = ? AND modseq > ? ORDER BY modseq, type, object_id LIMIT ?`,
+        accountId,
+        modseq,
+        limit,
+      ).map((row) => ({
+        modseq: row.modseq as number,
+        type: row.type as string,
+        objectId: row.object_id as number,
+        change: row.change as Change["change"],
+      }))
+    );
+  }
+
+  collectBlobs(remove: (hash: string) => void): Promise<number> {
+    return attempt(() =>
+      this.#transaction(() => {
+        const rows = this.#all("SELECT hash FROM blobs WHERE refcount <= 0");
+        for (const row of rows) {
+          remove(row.hash as string);
+          this.#run("DELETE FROM blobs WHERE hash = ?", row.hash);
+        }
+        return rows.length;
+      })
+    );
+  }
+
+  blobKnown(hash: string): Promise<boolean> {
+    return attempt(() => !!this.#get("SELECT 1 FROM blobs WHERE hash = ?", hash));
+  }
+
+  integrityCheck(): Promise<string> {
+    return attempt(() =>
+      this.#all("PRAGMA integrity_check").map((row) => Object.values(row)[0]).join("\n")
+    );
+  }
+}
+
+function attempt<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function toDomain(row: Row): Domain {
+  return {
+    id: row.id as number,
+    name: row.name as string,
+    createdAt: new Date(row.created_at as number),
+  };
+}
+
+function toAccount(row: Row): Account {
+  return {
+    id: row.id as number,
+    address: row.name as string,
+    domainId: row.domain_id as number,
+    displayName: row.display_name as string,
+    quota: row.quota as number,
+    usedBytes: row.used_bytes as number,
+    disabled: row.disabled === 1,
+    createdAt: new Date(row.created_at as number),
+  };
+}
+
+function toAlias(row: Row): Alias {
+  return { id: row.id as number, address: row.address as string, target: row.target as string };
+}
+
+function toMailbox(row: Row): Mailbox {
+  return {
+    id: row.id as number,
+    accountId: row.account_id as number,
+    parentId: row.parent_id as number,
+    name: row.name as string,
+    role: (row.role as MailboxRole | null) ?? null,
+    uidValidity: row.uid_validity as number,
+    uidNext: row.uid_next as number,
+    highestModseq: row.highest_modseq as number,
+    subscribed: row.subscribed === 1,
+    sortOrder: row.sort_order as number,
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * The Store interface: everything protocols and the CLI need from persistent state. Async so that
+ * the PostgreSQL store fits behind it; the SQLite store is synchronous underneath. Protocol code
+ * never sees SQL. Errors a caller can cause are StoreError values with a code.
+ */
+
+export type StoreErrorCode = "conflict" | "not_found" | "quota" | "invalid";
+
+export class StoreError extends Error {
+  constructor(readonly code: StoreErrorCode, message: string) {
+    super(message);
+    this.name = "StoreError";
+  }
+}
+
+export interface Domain {
+  id: number;
+  name: string;
+  createdAt: Date;
+}
+
+export interface Account {
+  id: number;
+  address: string;
+  domainId: number;
+  displayName: string;
+  /** Bytes; 0 = unlimited. */
+  quota: number;
+  usedBytes: number;
+  disabled: boolean;
+  createdAt: Date;
+}
+
+export interface Alias {
+  id: number;
+  /** local@domain, or @domain for a catch-all. */
+  address: string;
+  target: string;
+}
+
+export type MailboxRole = "inbox" | "sent" | "drafts" | "junk" | "trash" | "archive";
+
+export interface Mailbox {
+  id: number;
+  accountId: number;
+  /** 0 for a top-level mailbox. */
+  parentId: number;
+  name: string;
+  role: MailboxRole | null;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  subscribed: boolean;
+  sortOrder: number;
+}
+
+export interface MailboxSummary extends Mailbox {
+  /** Full name with "/" as the hierarchy separator. */
+  path: string;
+  messages: number;
+  unseen: number;
+  /** Sum of message sizes in octets. */
+  size: number;
+}
+
+export interface EmailAddressRecord {
+  name: string | null;
+  email: string;
+}
+
+/** What the message path hands to the store for one account: everything computed once. */
+export interface NewEmail {
+  accountId: number;
+  blobHash: string;
+  size: number;
+  receivedAt: Date;
+  sentAt: Date | null;
+  messageId: string | null;
+  inReplyTo: string[];
+  references: string[];
+  subject: string;
+  baseSubject: string;
+  from: EmailAddressRecord[];
+  sender: EmailAddressRecord[];
+  replyTo: EmailAddressRecord[];
+  to: EmailAddressRecord[];
+  cc: EmailAddressRecord[];
+  bcc: EmailAddressRecord[];
+  preview: string;
+  hasAttachment: boolean;
+  /** JSON of the MIME tree with byte offsets (src/mail/mime.ts MimePart). */
+  mime: string;
+  keywords: string[];
+  /** Target mailboxes; empty means the account's inbox. */
+  mailboxIds: number[];
+  fts: { subject: string; addresses: string; body: string };
+}
+
+export interface Membership {
+  mailboxId: number;
+  uid: number;
+  modseq: number;
+}
+
+export interface StoredEmail {
+  id: number;
+  accountId: number;
+  threadId: number;
+  blobHash: string;
+  size: number;
+  receivedAt: Date;
+  subject: string;
+  keywords: string[];
+  memberships: Membership[];
+  /** The account modseq after this email was committed. */
+  modseq: number;
+}
+
+export interface Change {
+  modseq: number;
+  type: string;
+  objectId: number;
+  change: "created" | "updated" | "destroyed";
+}
+
+export interface NewAccount {
+  address: string;
+  domainId: number;
+  displayName: string;
+  quota: number;
+  /** A stored password hash (src/directory/password.ts format), or null for none. */
+  passwordHash: string | null;
+  mailboxes: { name: string; role: MailboxRole | null }[];
+}
+
+export interface Store {
+  close(): Promise<void>;
+
+  createDomain(name: string): Promise<Domain>;
+  getDomain(name: string): Promise<Domain | null>;
+  listDomains(): Promise<Domain[]>;
+  /** Refuses (conflict) while accounts or aliases still use the domain. */
+  deleteDomain(name: string): Promise<void>;
+
+  createAccount(account: NewAccount): Promise<Account>;
+  getAccount(address: string): Promise<Account | null>;
+  getAccountById(id: number): Promise<Account | null>;
+  listAccounts(domainId?: number): Promise<Account[]>;
+  /** Removes the account, its mail and the aliases that point at it. */
+  deleteAccount(id: number): Promise<void>;
+  getPasswordHash(accountId: number): Promise<string | null>;
+  setPasswordHash(accountId: number, hash: string): Promise<void>;
+
+  addAlias(address: string, target: string, domainId: number): Promise<Alias>;
+  listAliases(domainId?: number): Promise<Alias[]>;
+  deleteAlias(address: string, target?: string): Promise<number>;
+  aliasTargets(address: string): Promise<string[]>;
+
+  listMailboxes(accountId: number): Promise<MailboxSummary[]>;
+
+  /** Commits one email (blob already written) in one durable transaction; group-committed. */
+  insertEmail(email: NewEmail): Promise<StoredEmail>;
+  getEmail(accountId: number, id: number): Promise<StoredEmail | null>;
+  listEmails(accountId: number): Promise<StoredEmail[]>;
+  changesSince(accountId: number, modseq: number, limit?: number): Promise<Change[]>;
+  /**
+   * Forgets blobs whose reference count reached zero, calling `remove` (synchronously, inside the
+   * same step, so no ingest can interleave) to delete each file. Returns how many went.
+   */
+  collectBlobs(remove: (hash: string) => void): Promise<number>;
+  blobKnown(hash: string): Promise<boolean>;
+
+  integrityCheck(): Promise<string>;
+}
