@@ -25,7 +25,7 @@ import type net from "node:net";
 import tls from "node:tls";
 import type { Logger } from "../observability/log.ts";
 import { newSessionId } from "../observability/log.ts";
-import { ConnectionClosedError, LineTooLongError } from "./errors.ts";
+import { ConnectionClosedError, LineTooLongError, TlsHandshakeError } from "./errors.ts";
 import { InputBuffer, TOO_LONG } from "./input_buffer.ts";
 
 export interface ConnectionLimits {
@@ -188,7 +188,7 @@ export class Connection {
   /**
    * Writes `goAhead` in plaintext and upgrades to TLS (server side). Input buffered before the
    * upgrade is discarded. Resolves when the handshake completes; on failure the connection is
-   * closed and the promise rejects. An empty `goAhead` starts TLS at once (implicit TLS).
+   * closed and the promise rejects with `TlsHandshakeError`. An empty `goAhead` starts TLS at once (implicit TLS).
    */
   startTls(goAhead: string | Uint8Array): Promise<void> {
     if (this.#secure || this.#upgrading) {
@@ -225,7 +225,7 @@ export class Connection {
           this.#upgrading = false;
           this.#log.debug("TLS handshake failed", { error: err?.message ?? "closed" });
           this.destroy();
-          reject(err ?? new ConnectionClosedError("connection closed during TLS handshake"));
+          reject(new TlsHandshakeError(err));
         };
         tlsSocket.on("error", (err: Error) => {
           if (!settled) fail(err);

@@ -33,3 +33,11 @@ export class BindError extends Error {
     this.name = "BindError";
   }
 }
+
+/** The client's TLS handshake failed (bad ClientHello, no shared cipher, timeout). */
+export class TlsHandshakeError extends Error {
+  constructor(cause?: Error) {
+    super(`TLS handshake failed: ${cause?.message ?? "connection closed"}`, { cause });
+    this.name = "TlsHandshakeError";
+  }
+}

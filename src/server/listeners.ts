@@ -23,7 +23,7 @@ import net from "node:net";
 import type { CertificateManager } from "../tls/certificates.ts";
 import { type Logger, logger } from "../observability/log.ts";
 import { Connection, type ConnectionLimits } from "./connection.ts";
-import { BindError, ConnectionClosedError } from "./errors.ts";
+import { BindError, ConnectionClosedError, TlsHandshakeError } from "./errors.ts";
 import { findPortHolder } from "./port_holder.ts";
 
 export type SessionHandler = (conn: Connection) => Promise<void>;
@@ -199,7 +199,9 @@ export class ListenerGroup {
       if (spec.implicitTls) await conn.startTls("");
       await spec.handler(conn);
     } catch (err) {
-      if (err instanceof ConnectionClosedError || conn.closed) {
+      if (err instanceof TlsHandshakeError) {
+        this.#log.info("TLS handshake failed", { session: conn.id, error: err.message });
+      } else if (err instanceof ConnectionClosedError || conn.closed) {
         this.#log.debug("session ended by the client", { session: conn.id });
       } else {
         this.#log.error("session failed", {

@@ -11,7 +11,7 @@ export {
   normalizeAddress,
   type TlsContextSource,
 } from "./connection.ts";
-export { BindError, ConnectionClosedError, LineTooLongError } from "./errors.ts";
+export { BindError, ConnectionClosedError, LineTooLongError, TlsHandshakeError } from "./errors.ts";
 export {
   type BoundListener,
   describeBindError,
