@@ -5,7 +5,11 @@ export function assert(condition: unknown, message?: string): asserts condition 
   nodeAssert.ok(condition, message);
 }
 
-export function assertEquals<T>(actual: unknown, expected: T, message?: string): asserts actual is T {
+export function assertEquals<T>(
+  actual: unknown,
+  expected: T,
+  message?: string,
+): asserts actual is T {
   nodeAssert.deepStrictEqual(actual, expected, message);
 }
 

@@ -24,8 +24,10 @@ Deno.test("config loader survives 3,000 mutated and random inputs", () => {
   let accepted = 0;
   for (let i = 0; i < 3000; i++) {
     const text = i % 10 === 0
-      ? Array.from({ length: Math.floor(random() * 200) }, () =>
-        String.fromCharCode(Math.floor(random() * 128))).join("")
+      ? Array.from(
+        { length: Math.floor(random() * 200) },
+        () => String.fromCharCode(Math.floor(random() * 128)),
+      ).join("")
       : mutate(base, random);
     try {
       parseConfigText(text, "fuzz.toml");

@@ -72,7 +72,10 @@ Deno.test("errors name the key, what was expected and what was found", () => {
   );
   assertMatch(problem(`[server\nhostname = "x"`), /^bad\.toml: TOML syntax error at line 1/);
   assertMatch(problem(`[listeners]\nsmtp = "0.0.0.0:99999"\n`), /listeners\.smtp: expected/);
-  assertMatch(problem(`[server]\nhostname = "bad host"\n`), /server\.hostname: expected a DNS host name/);
+  assertMatch(
+    problem(`[server]\nhostname = "bad host"\n`),
+    /server\.hostname: expected a DNS host name/,
+  );
 });
 
 Deno.test("environment variables override keys", () => {

@@ -1,0 +1,142 @@
+/**
+ * Dovecot as the side-by-side peer: a throwaway Dovecot with only LMTP on loopback, delivering
+ * into Maildir, fed by N concurrent LMTP sessions (what Postfix does in the classic stack).
+ */
+import { makeMessage } from "./corpus.ts";
+
+const DOVECOT = "/usr/sbin/dovecot";
+
+export async function dovecotLmtpAvailable(): Promise<boolean> {
+  try {
+    await Deno.stat(DOVECOT);
+    await Deno.stat("/usr/lib/dovecot/lmtp");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function runDovecotLmtp(
+  messages: Uint8Array[],
+  sessions: number,
+): Promise<{ seconds: number }> {
+  const dir = await Deno.makeTempDir({ prefix: "postern-dovecot-" });
+  await Deno.chmod(dir, 0o755);
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  for (const sub of ["run", "state", "mail"]) await Deno.mkdir(`${dir}/${sub}`);
+  await new Deno.Command("chown", { args: ["-R", "nobody:nogroup", `${dir}/mail`] }).output();
+  const config = `
+base_dir = ${dir}/run
+state_dir = ${dir}/state
+log_path = ${dir}/dovecot.log
+ssl = no
+protocols = lmtp
+mail_location = maildir:${dir}/mail/%u
+passdb {
+  driver = static
+  args = password=x
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=${dir}/mail/%u
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = ${port}
+  }
+  process_min_avail = 2
+}
+`;
+  await Deno.writeTextFile(`${dir}/dovecot.conf`, config);
+  const start = await new Deno.Command(DOVECOT, { args: ["-c", `${dir}/dovecot.conf`] }).output();
+  if (!start.success) {
+    throw new Error(`dovecot failed to start: ${new TextDecoder().decode(start.stderr)}`);
+  }
+  try {
+    await waitForPort(port);
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: sessions }, async () => {
+      const session = await LmtpClient.connect(port);
+      while (next < messages.length) await session.deliver(messages[next++], "alice@example.com");
+      await session.quit();
+    }));
+    return { seconds: (performance.now() - started) / 1000 };
+  } finally {
+    const pid = (await Deno.readTextFile(`${dir}/run/master.pid`)).trim();
+    await new Deno.Command("kill", { args: [pid] }).output();
+    await new Promise((r) => setTimeout(r, 300));
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+async function waitForPort(port: number) {
+  for (let i = 0; i < 100; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+class LmtpClient {
+  #buffer = "";
+  #decoder = new TextDecoder();
+  #encoder = new TextEncoder();
+  private constructor(private conn: Deno.TcpConn) {}
+
+  static async connect(port: number): Promise<LmtpClient> {
+    const client = new LmtpClient(await Deno.connect({ hostname: "127.0.0.1", port }));
+    await client.#reply();
+    await client.#command("LHLO bench.example");
+    return client;
+  }
+
+  async deliver(message: Uint8Array, recipient: string) {
+    await this.#command("MAIL FROM:<sender@example.net>");
+    await this.#command(`RCPT TO:<${recipient}>`);
+    await this.#command("DATA", "354");
+    const text = this.#decoder.decode(message).replace(/^\./gm, "..");
+    await this.#write(text.endsWith("\r\n") ? text : text + "\r\n");
+    await this.#command(".");
+  }
+
+  async quit() {
+    await this.#command("QUIT", "221");
+    this.conn.close();
+  }
+
+  async #write(text: string) {
+    const bytes = this.#encoder.encode(text);
+    let written = 0;
+    while (written < bytes.length) written += await this.conn.write(bytes.subarray(written));
+  }
+
+  async #command(line: string, expect = "2") {
+    await this.#write(line + "\r\n");
+    const reply = await this.#reply();
+    if (!reply.startsWith(expect)) throw new Error(`LMTP ${line} → ${reply}`);
+  }
+
+  async #reply(): Promise<string> {
+    const chunk = new Uint8Array(4096);
+    while (true) {
+      const match = /(^|\r\n)(\d{3}) [^\r\n]*\r\n/.exec(this.#buffer);
+      if (match) {
+        const end = match.index + match[0].length;
+        const reply = this.#buffer.slice(0, end).replace(/^\r\n/, "");
+        this.#buffer = this.#buffer.slice(end);
+        return reply.split("\r\n").filter(Boolean).at(-1)!;
+      }
+      const n = await this.conn.read(chunk);
+      if (n === null) throw new Error("LMTP connection closed");
+      this.#buffer += this.#decoder.decode(chunk.subarray(0, n));
+    }
+  }
+}
+
+export { makeMessage };

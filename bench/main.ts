@@ -1,0 +1,14 @@
+/**
+ * Benchmarks: `deno task bench <name> [options]`. Each prints figures; none passes or fails on
+ * time.
+ */
+const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
+  ingest: () => import("./ingest.ts"),
+};
+
+const [name, ...args] = Deno.args;
+if (!name || !(name in BENCHES)) {
+  console.error(`usage: deno task bench <${Object.keys(BENCHES).join("|")}> [options]`);
+  Deno.exit(2);
+}
+await (await BENCHES[name]()).run(args);

@@ -1,0 +1,436 @@
+/**
+ * The command line: `postern [command] [subcommand] [options]`. Every command takes
+ * `--config FILE` (default ./config.toml) and `--help`. Errors are one line on stderr and a
+ * non-zero exit: 1 for a failure, 2 for a usage mistake.
+ */
+import { parseArgs } from "node:util";
+import { loadConfig, type LoadedConfig } from "../config/load.ts";
+import { configureLogging, fileSink } from "../observability/log.ts";
+import { type App, openApp } from "../app.ts";
+import { deliverLocal } from "../mail/deliver.ts";
+import { deliverViaControl } from "../http/control.ts";
+import { size as sizeSchema } from "../config/schema.ts";
+import { VERSION } from "../version.ts";
+import { readPassword } from "./prompt.ts";
+
+export class UsageError extends Error {}
+export class CliError extends Error {}
+
+type Flags = Record<string, string | boolean | string[] | undefined>;
+
+interface Command {
+  usage: string;
+  summary: string;
+  options?: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
+  run(args: { positionals: string[]; flags: Flags; configFile: string }): Promise<number>;
+}
+
+const COMMON = {
+  config: { type: "string" as const, short: "c" },
+  help: { type: "boolean" as const, short: "h" },
+};
+
+const COMMANDS: Record<string, Command> = {
+  "serve": {
+    usage: "postern serve [--config FILE]",
+    summary: "run the server (the default command)",
+    async run({ configFile }) {
+      const { runServe } = await import("./serve_command.ts");
+      return await runServe(configFile);
+    },
+  },
+  "domain add": {
+    usage: "postern domain add DOMAIN",
+    summary: "add a mail domain",
+    run: withApp(1, async (app, [name]) => {
+      const domain = await app.directory.addDomain(name);
+      print(`added domain ${domain.name}`);
+    }),
+  },
+  "domain list": {
+    usage: "postern domain list",
+    summary: "list mail domains",
+    run: withApp(0, async (app) => {
+      for (const domain of await app.store.listDomains()) print(domain.name);
+    }),
+  },
+  "domain delete": {
+    usage: "postern domain delete DOMAIN",
+    summary: "delete a domain that has no accounts or aliases left",
+    run: withApp(1, async (app, [name]) => {
+      await app.directory.deleteDomain(name);
+      print(`deleted domain ${name.toLowerCase()}`);
+    }),
+  },
+  "account add": {
+    usage:
+      "postern account add ADDRESS [--password PW | --hash '{SCHEME}…'] [--name NAME] [--quota SIZE]",
+    summary:
+      "add an account (prompts for the password when neither --password nor --hash is given)",
+    options: {
+      password: { type: "string" },
+      hash: { type: "string" },
+      name: { type: "string" },
+      quota: { type: "string" },
+    },
+    run: withApp(1, async (app, [address], flags) => {
+      if (flags.password !== undefined && flags.hash !== undefined) {
+        throw new UsageError("give --password or --hash, not both");
+      }
+      const credential = flags.hash !== undefined ? { hash: String(flags.hash) } : {
+        password: flags.password !== undefined ? String(flags.password) : await askNewPassword(),
+      };
+      const account = await app.directory.addAccount(address, credential, {
+        displayName: flags.name as string | undefined,
+        quota: flags.quota !== undefined ? parseSize(String(flags.quota)) : undefined,
+      });
+      print(`added account ${account.address}`);
+    }),
+  },
+  "account list": {
+    usage: "postern account list [--domain DOMAIN]",
+    summary: "list accounts with quota and usage",
+    options: { domain: { type: "string" } },
+    run: withApp(0, async (app, _, flags) => {
+      let domainId: number | undefined;
+      if (flags.domain !== undefined) {
+        const domain = await app.store.getDomain(String(flags.domain).toLowerCase());
+        if (!domain) throw new CliError(`no domain ${flags.domain}`);
+        domainId = domain.id;
+      }
+      const rows = (await app.store.listAccounts(domainId)).map((a) => [
+        a.address,
+        a.displayName,
+        a.quota ? formatSize(a.quota) : "unlimited",
+        formatSize(a.usedBytes),
+        a.disabled ? "disabled" : "",
+      ]);
+      printTable(["ADDRESS", "NAME", "QUOTA", "USED", ""], rows);
+    }),
+  },
+  "account passwd": {
+    usage: "postern account passwd ADDRESS [--password PW]",
+    summary: "set an account's password (prompts when --password is not given)",
+    options: { password: { type: "string" } },
+    run: withApp(1, async (app, [address], flags) => {
+      await app.directory.requireAccount(address);
+      const password = flags.password !== undefined
+        ? String(flags.password)
+        : await askNewPassword();
+      await app.directory.setPassword(address, password);
+      print(`password changed for ${address.toLowerCase()}`);
+    }),
+  },
+  "account delete": {
+    usage: "postern account delete ADDRESS",
+    summary: "delete an account, its mail and the aliases pointing at it",
+    run: withApp(1, async (app, [address]) => {
+      await app.directory.deleteAccount(address);
+      const removed = await app.store.collectBlobs((hash) => {
+        try {
+          Deno.removeSync(app.blobs.pathOf(hash));
+        } catch { /* already gone */ }
+      });
+      print(`deleted account ${address.toLowerCase()} (${removed} message file(s) removed)`);
+    }),
+  },
+  "alias add": {
+    usage: "postern alias add ADDRESS TARGET   (ADDRESS @domain makes a catch-all)",
+    summary: "deliver mail for ADDRESS to TARGET",
+    run: withApp(2, async (app, [address, target]) => {
+      const alias = await app.directory.addAlias(address, target);
+      print(`added alias ${alias.address} -> ${alias.target}`);
+    }),
+  },
+  "alias list": {
+    usage: "postern alias list [--domain DOMAIN]",
+    summary: "list aliases",
+    options: { domain: { type: "string" } },
+    run: withApp(0, async (app, _, flags) => {
+      let domainId: number | undefined;
+      if (flags.domain !== undefined) {
+        const domain = await app.store.getDomain(String(flags.domain).toLowerCase());
+        if (!domain) throw new CliError(`no domain ${flags.domain}`);
+        domainId = domain.id;
+      }
+      printTable(
+        ["ALIAS", "TARGET"],
+        (await app.store.listAliases(domainId)).map((a) => [a.address, a.target]),
+      );
+    }),
+  },
+  "alias delete": {
+    usage: "postern alias delete ADDRESS [TARGET]",
+    summary: "delete an alias (every target, or just TARGET)",
+    run: withApp([1, 2], async (app, [address, target]) => {
+      await app.directory.deleteAlias(address, target);
+      print(`deleted alias ${address.toLowerCase()}${target ? ` -> ${target.toLowerCase()}` : ""}`);
+    }),
+  },
+  "mailbox list": {
+    usage: "postern mailbox list ACCOUNT",
+    summary: "list an account's mailboxes with message counts and sizes",
+    run: withApp(1, async (app, [address]) => {
+      const account = await app.directory.requireAccount(address);
+      printTable(
+        ["MAILBOX", "ROLE", "MESSAGES", "UNSEEN", "SIZE"],
+        (await app.store.listMailboxes(account.id)).map((m) => [
+          m.path,
+          m.role ?? "",
+          String(m.messages),
+          String(m.unseen),
+          formatSize(m.size),
+        ]),
+      );
+    }),
+  },
+  "deliver": {
+    usage: "postern deliver RECIPIENT… < message",
+    summary: "deliver a message from stdin to local recipients (through a running server if any)",
+    async run({ positionals, configFile }) {
+      if (positionals.length === 0) throw new UsageError("give at least one recipient");
+      const loaded = await loadConfig(configFile);
+      const raw = await readAll(Deno.stdin.readable, loaded.config.limits.max_message_size);
+      let results = await deliverViaControl(loaded.paths.controlSocket, raw, positionals);
+      if (results === null) {
+        const app = await openApp(loaded);
+        try {
+          results = await deliverLocal(app.messages, app.directory, raw, positionals);
+        } finally {
+          await app.close();
+        }
+      }
+      let failed = 0;
+      for (const result of results) {
+        if (result.status === "delivered") {
+          print(`${result.recipient}: delivered to ${result.account} (uid ${result.uid})`);
+        } else {
+          failed++;
+          printError(`${result.recipient}: not delivered: ${result.error}`);
+        }
+      }
+      return failed === 0 ? 0 : failed === results.length ? 1 : 3;
+    },
+  },
+  "config check": {
+    usage: "postern config check [--config FILE]",
+    summary: "validate the configuration file and print the settings it yields",
+    async run({ configFile }) {
+      const loaded = await loadConfig(configFile);
+      print(`${loaded.file}: OK`);
+      print(`data directory: ${loaded.paths.dataDir}`);
+      for (const [service, address] of Object.entries(loaded.config.listeners)) {
+        print(`  ${service.padEnd(12)} ${address || "(disabled)"}`);
+      }
+      return 0;
+    },
+  },
+  "version": {
+    usage: "postern version",
+    summary: "print the version",
+    run() {
+      print(`postern ${VERSION} (deno ${Deno.version.deno})`);
+      return Promise.resolve(0);
+    },
+  },
+};
+
+const GROUPS = ["domain", "account", "alias", "mailbox", "config"];
+
+function topHelp(): string {
+  const lines = [
+    "Postern — an all-in-one mail server",
+    "",
+    "Usage: postern [COMMAND] [--config FILE]",
+    "",
+  ];
+  for (const command of Object.values(COMMANDS)) {
+    lines.push(
+      `  ${command.usage.split("  ")[0].replace(/^postern /, "").padEnd(44)} ${command.summary}`,
+    );
+  }
+  lines.push("", "Every command takes --config FILE (default ./config.toml) and --help.");
+  return lines.join("\n");
+}
+
+const VALUE_OPTIONS = new Set([
+  "--config",
+  "-c",
+  "--password",
+  "--hash",
+  "--name",
+  "--quota",
+  "--domain",
+]);
+
+/** Indexes of the positional words in argv (skipping options and their values). */
+function positionalIndexes(argv: string[]): number[] {
+  const indexes: number[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (VALUE_OPTIONS.has(argv[i])) i++;
+    else if (!argv[i].startsWith("-")) indexes.push(i);
+  }
+  return indexes;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const positions = positionalIndexes(argv);
+  const wantsHelp = argv.includes("--help") || argv.includes("-h");
+  let name: string;
+  let used: number[];
+  if (positions.length === 0) {
+    if (wantsHelp) {
+      print(topHelp());
+      return 0;
+    }
+    name = "serve";
+    used = [];
+  } else if (GROUPS.includes(argv[positions[0]])) {
+    const group = argv[positions[0]];
+    if (positions.length < 2) {
+      const subs = Object.keys(COMMANDS).filter((k) => k.startsWith(group + " "));
+      if (wantsHelp) {
+        print(subs.map((k) => `${COMMANDS[k].usage}\n    ${COMMANDS[k].summary}`).join("\n"));
+        return 0;
+      }
+      printError(`usage: postern ${group} ${subs.map((k) => k.split(" ")[1]).join("|")} …`);
+      return 2;
+    }
+    name = `${group} ${argv[positions[1]]}`;
+    used = positions.slice(0, 2);
+  } else {
+    name = argv[positions[0]];
+    used = positions.slice(0, 1);
+  }
+  const rest = argv.filter((_, i) => !used.includes(i));
+  const command = COMMANDS[name];
+  if (!command) {
+    printError(`unknown command '${name}'; run 'postern --help' for the list`);
+    return 2;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { ...COMMON, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    printError(`${(error as Error).message.split("\n")[0]}\nusage: ${command.usage}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    print(
+      `${command.usage}\n\n${command.summary}\n\nOptions:\n  --config FILE  configuration file (default ./config.toml)`,
+    );
+    return 0;
+  }
+  const configFile = (parsed.values.config as string | undefined) ?? "./config.toml";
+  try {
+    return await command.run({
+      positionals: parsed.positionals,
+      flags: parsed.values as Flags,
+      configFile,
+    });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      printError(`${error.message}\nusage: ${command.usage}`);
+      return 2;
+    }
+    // Every failure is one line; a stack trace only when asked for (POSTERN_DEBUG=1).
+    const message = error instanceof Error ? error.message : String(error);
+    printError(message.startsWith("error") ? message : `error: ${message}`);
+    if (Deno.env.get("POSTERN_DEBUG") && error instanceof Error) printError(error.stack ?? "");
+    return 1;
+  }
+}
+
+function withApp(
+  arity: number | [number, number],
+  work: (app: App, positionals: string[], flags: Flags, loaded: LoadedConfig) => Promise<void>,
+): Command["run"] {
+  return async ({ positionals, flags, configFile }) => {
+    const [min, max] = typeof arity === "number" ? [arity, arity] : arity;
+    if (positionals.length < min) throw new UsageError("missing argument");
+    if (positionals.length > max) throw new UsageError(`unexpected argument '${positionals[max]}'`);
+    const loaded = await loadConfig(configFile);
+    configureLogging({ level: "warn", format: loaded.config.log.format });
+    if (loaded.config.log.file) configureLogging({ sink: fileSink(loaded.config.log.file) });
+    const app = await openApp(loaded);
+    try {
+      await work(app, positionals, flags, loaded);
+    } finally {
+      await app.close();
+    }
+    return 0;
+  };
+}
+
+async function askNewPassword(): Promise<string> {
+  const first = await readPassword("New password: ");
+  if (Deno.stdin.isTerminal()) {
+    const second = await readPassword("Repeat password: ");
+    if (first !== second) throw new CliError("the passwords do not match");
+  }
+  if (!first) throw new CliError("the password is empty");
+  return first;
+}
+
+function parseSize(text: string): number {
+  const result = sizeSchema().safeParse(text);
+  if (!result.success) throw new UsageError(`--quota: ${result.error.issues[0].message}`);
+  return result.data;
+}
+
+export function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = -1;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    total += chunk.length;
+    if (total > limit + 1024 * 1024) {
+      throw new CliError(`message exceeds the ${limit}-byte limit`);
+    }
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+const encoder = new TextEncoder();
+
+export function print(text: string) {
+  Deno.stdout.writeSync(encoder.encode(text + "\n"));
+}
+
+export function printError(text: string) {
+  Deno.stderr.writeSync(encoder.encode(text + "\n"));
+}
+
+function printTable(headers: string[], rows: string[][]) {
+  const all = [headers, ...rows];
+  const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
+  for (const row of all) {
+    print(
+      row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i])).join("  ")
+        .trimEnd(),
+    );
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * The directory: domains, accounts, aliases, catch-all, sub-addressing, and the authentication
+ * service every protocol shares.
+ *
+ * Implementation notes:
+ * - Addresses compare case-insensitively (local part included, as Stalwart and Dovecot do).
+ * - Recipient resolution order: exact account, exact alias, the address without its +tag (account,
+ *   then alias), the domain's catch-all alias (@domain). Aliases expand recursively (depth 10).
+ * - authenticate() answers the same way, and takes as long, whether or not the account exists.
+ */
+import type { Account, Domain, Store } from "../store/types.ts";
+import { DEFAULT_MAILBOXES } from "./mailboxes.ts";
+
+export { DEFAULT_MAILBOXES };
+import { StoreError } from "../store/types.ts";
+import {
+  type Argon2Params,
+  hashPassword,
+  isSupportedHash,
+  needsRehash,
+  verifyPassword,
+} from "./password.ts";
+import { AuthLimiter } from "./ratelimit.ts";
+import { logger } from "../observability/log.ts";
+
+export class DirectoryError extends Error {
+  constructor(readonly code: "invalid" | "not_found" | "conflict", message: string) {
+    super(message);
+    this.name = "DirectoryError";
+  }
+}
+
+export interface DirectoryOptions {
+  subAddressSeparator: string;
+  defaultQuota: number;
+  argon2: Argon2Params;
+  limiter: AuthLimiter;
+}
+
+export interface Recipients {
+  accounts: Account[];
+  /** Alias targets outside our domains (forwarding; delivered by the outbound queue). */
+  external: string[];
+}
+
+export type AuthResult =
+  | { ok: true; account: Account }
+  | { ok: false; reason: "invalid" | "rate_limited" | "disabled" };
+
+const ALIAS_DEPTH = 10;
+const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$/;
+const DOMAIN =
+  /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+export function normalizeDomain(domain: string): string {
+  let name = domain.trim().toLowerCase().replace(/\.$/, "");
+  if ([...name].some((c) => c.charCodeAt(0) > 0x7f)) name = new URL(`http://${name}`).hostname;
+  return name;
+}
+
+/** Splits and validates local@domain; throws DirectoryError("invalid"). */
+export function parseAddress(address: string): { local: string; domain: string } {
+  const at = address.lastIndexOf("@");
+  if (at <= 0 || at === address.length - 1) {
+    throw new DirectoryError(
+      "invalid",
+      `${JSON.stringify(address)} is not an address (local@domain)`,
+    );
+  }
+  const local = address.slice(0, at).toLowerCase();
+  let domain: string;
+  try {
+    domain = normalizeDomain(address.slice(at + 1));
+  } catch {
+    throw new DirectoryError("invalid", `${JSON.stringify(address)} has an invalid domain`);
+  }
+  if (
+    !LOCAL_PART.test(local) || local.startsWith(".") || local.endsWith(".") || local.includes("..")
+  ) {
+    throw new DirectoryError("invalid", `${JSON.stringify(address)} has an invalid local part`);
+  }
+  if (!DOMAIN.test(domain)) {
+    throw new DirectoryError("invalid", `${JSON.stringify(address)} has an invalid domain`);
+  }
+  return { local, domain };
+}
+
+export class Directory {
+  readonly limiter: AuthLimiter;
+  #log = logger("auth");
+  #dummyHash: Promise<string>;
+
+  constructor(readonly store: Store, readonly options: DirectoryOptions) {
+    this.limiter = options.limiter;
+    this.#dummyHash = hashPassword(crypto.randomUUID(), options.argon2);
+  }
+
+  // ---- domains ----
+
+  async addDomain(name: string): Promise<Domain> {
+    const domain = normalizeDomain(name);
+    if (!DOMAIN.test(domain)) {
+      throw new DirectoryError("invalid", `${JSON.stringify(name)} is not a domain name`);
+    }
+    return await this.#mapStoreErrors(() => this.store.createDomain(domain));
+  }
+
+  async deleteDomain(name: string): Promise<void> {
+    await this.#mapStoreErrors(() => this.store.deleteDomain(normalizeDomain(name)));
+  }
+
+  async isLocalDomain(name: string): Promise<boolean> {
+    return (await this.store.getDomain(normalizeDomain(name))) !== null;
+  }
+
+  // ---- accounts ----
+
+  /** Creates an account with its default mailboxes. `password` is plain text, or `hash` a stored hash. */
+  async addAccount(
+    address: string,
+    credential: { password: string } | { hash: string } | null,
+    options: { displayName?: string; quota?: number } = {},
+  ): Promise<Account> {
+    const { local, domain } = parseAddress(address);
+    const domainRow = await this.store.getDomain(domain);
+    if (!domainRow) {
+      throw new DirectoryError(
+        "not_found",
+        `domain ${domain} does not exist; add it first (domain add ${domain})`,
+      );
+    }
+    let passwordHash: string | null = null;
+    if (credential && "password" in credential) {
+      if (credential.password.length === 0) {
+        throw new DirectoryError("invalid", "the password is empty");
+      }
+      passwordHash = await hashPassword(credential.password, this.options.argon2);
+    } else if (credential && "hash" in credential) {
+      if (!isSupportedHash(credential.hash)) {
+        throw new DirectoryError(
+          "invalid",
+          "unsupported or malformed password hash; expected a {SCHEME} prefix such as {SHA512-CRYPT} or {ARGON2ID}",
+        );
+      }
+      passwordHash = credential.hash;
+    }
+    return await this.#mapStoreErrors(() =>
+      this.store.createAccount({
+        address: `${local}@${domain}`,
+        domainId: domainRow.id,
+        displayName: options.displayName ?? "",
+        quota: options.quota ?? this.options.defaultQuota,
+        passwordHash,
+        mailboxes: DEFAULT_MAILBOXES,
+      })
+    );
+  }
+
+  async getAccount(address: string): Promise<Account | null> {
+    const { local, domain } = parseAddress(address);
+    return await this.store.getAccount(`${local}@${domain}`);
+  }
+
+  async requireAccount(address: string): Promise<Account> {
+    const account = await this.getAccount(address);
+    if (!account) throw new DirectoryError("not_found", `no account ${address}`);
+    return account;
+  }
+
+  async setPassword(address: string, password: string): Promise<void> {
+    const account = await this.requireAccount(address);
+    if (password.length === 0) throw new DirectoryError("invalid", "the password is empty");
+    await this.store.setPasswordHash(account.id, await hashPassword(password, this.options.argon2));
+  }
+
+  async deleteAccount(address: string): Promise<void> {
+    const account = await this.requireAccount(address);
+    await this.store.deleteAccount(account.id);
+  }
+
+  // ---- aliases ----
+
+  async addAlias(address: string, target: string) {
+    const catchAll = address.startsWith("@");
+    const domain = catchAll ? normalizeDomain(address.slice(1)) : parseAddress(address).domain;
+    const source = catchAll ? `@${domain}` : (() => {
+      const parsed = parseAddress(address);
+      return `${parsed.local}@${parsed.domain}`;
+    })();
+    const parsedTarget = parseAddress(target);
+    const domainRow = await this.store.getDomain(domain);
+    if (!domainRow) {
+      throw new DirectoryError("not_found", `domain ${domain} does not exist; add it first`);
+    }
+    return await this.#mapStoreErrors(() =>
+      this.store.addAlias(source, `${parsedTarget.local}@${parsedTarget.domain}`, domainRow.id)
+    );
+  }
+
+  async deleteAlias(address: string, target?: string): Promise<void> {
+    const source = address.startsWith("@")
+      ? `@${normalizeDomain(address.slice(1))}`
+      : address.toLowerCase();
+    const removed = await this.store.deleteAlias(source, target?.toLowerCase());
+    if (removed === 0) {
+      throw new DirectoryError("not_found", `no alias ${address}${target ? ` -> ${target}` : ""}`);
+    }
+  }
+
+  // ---- recipient resolution ----
+
+  /** Resolves a recipient to local accounts (and external forward targets); null = unknown. */
+  async resolveRecipient(address: string): Promise<Recipients | null> {
+    let parsed: { local: string; domain: string };
+    try {
+      parsed = parseAddress(address);
+    } catch {
+      return null;
+    }
+    if (!(await this.store.getDomain(parsed.domain))) return null;
+    const accounts = new Map<number, Account>();
+    const external = new Set<string>();
+    const found = await this.#expand(`${parsed.local}@${parsed.domain}`, accounts, external, 0);
+    if (!found) {
+      const separator = this.options.subAddressSeparator;
+      const cut = separator ? parsed.local.indexOf(separator) : -1;
+      const base = cut > 0 ? `${parsed.local.slice(0, cut)}@${parsed.domain}` : null;
+      const viaBase = base !== null && await this.#expand(base, accounts, external, 0);
+      if (!viaBase) {
+        const catchAll = await this.store.aliasTargets(`@${parsed.domain}`);
+        if (catchAll.length === 0) return null;
+        for (const target of catchAll) await this.#expand(target, accounts, external, 1);
+      }
+    }
+    if (accounts.size === 0 && external.size === 0) return null;
+    return { accounts: [...accounts.values()], external: [...external] };
+  }
+
+  async #expand(
+    address: string,
+    accounts: Map<number, Account>,
+    external: Set<string>,
+    depth: number,
+  ): Promise<boolean> {
+    const account = await this.store.getAccount(address);
+    if (account) {
+      accounts.set(account.id, account);
+      return true;
+    }
+    const targets = await this.store.aliasTargets(address);
+    if (targets.length === 0) {
+      if (depth > 0 && !(await this.isLocalDomain(address.slice(address.lastIndexOf("@") + 1)))) {
+        external.add(address);
+        return true;
+      }
+      return false;
+    }
+    if (depth >= ALIAS_DEPTH) return false;
+    for (const target of targets) await this.#expand(target, accounts, external, depth + 1);
+    return true;
+  }
+
+  // ---- authentication ----
+
+  /**
+   * Verifies a login for any protocol. Failures are rate limited per IP and per account and look
+   * the same whether the account exists or not. Legacy hashes are upgraded to Argon2id.
+   */
+  async authenticate(username: string, password: string, ip: string): Promise<AuthResult> {
+    const key = username.toLowerCase();
+    if (this.limiter.isBlocked(ip, key)) {
+      this.#log.warn("login refused: too many failures", { user: key, ip });
+      return { ok: false, reason: "rate_limited" };
+    }
+    let account: Account | null = null;
+    try {
+      account = await this.getAccount(username);
+    } catch {
+      account = null;
+    }
+    const stored = account ? await this.store.getPasswordHash(account.id) : null;
+    const valid = await verifyPassword(password, stored ?? await this.#dummyHash);
+    if (!account || !stored || !valid) {
+      this.limiter.recordFailure(ip, key);
+      this.#log.info("login failed", { user: key, ip });
+      const delay = this.limiter.delayMs(ip);
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      return { ok: false, reason: "invalid" };
+    }
+    if (account.disabled) return { ok: false, reason: "disabled" };
+    this.limiter.recordSuccess(ip, key);
+    if (needsRehash(stored, this.options.argon2)) {
+      await this.store.setPasswordHash(
+        account.id,
+        await hashPassword(password, this.options.argon2),
+      );
+      this.#log.info("password hash upgraded to Argon2id", { user: account.address });
+    }
+    return { ok: true, account };
+  }
+
+  async #mapStoreErrors<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof StoreError && error.code !== "quota") {
+        throw new DirectoryError(error.code === "invalid" ? "invalid" : error.code, error.message);
+      }
+      throw error;
+    }
+  }
+}

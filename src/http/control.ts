@@ -1,0 +1,78 @@
+/**
+ * The control socket: an HTTP API on a Unix socket inside the data directory (mode 0600), used by
+ * the CLI to act through a running server (so deliveries wake IDLE sessions and share its group
+ * commit). Access is by file permission: whoever can open the socket owns the data anyway.
+ */
+import { Hono } from "hono";
+import type { App } from "../app.ts";
+import { deliverLocal, type RecipientResult } from "../mail/deliver.ts";
+import { logger } from "../observability/log.ts";
+
+const log = logger("control");
+
+export function createControlApp(app: App): Hono {
+  const control = new Hono();
+  control.post("/deliver", async (c) => {
+    const recipients = new URL(c.req.url).searchParams.getAll("rcpt");
+    if (recipients.length === 0) return c.json({ error: "no recipients (rcpt=…)" }, 400);
+    const raw = new Uint8Array(await c.req.arrayBuffer());
+    const results = await deliverLocal(app.messages, app.directory, raw, recipients);
+    return c.json({ results });
+  });
+  control.onError((error, c) => {
+    log.error("control request failed", { error });
+    return c.json({ error: "internal error; see the server log" }, 500);
+  });
+  return control;
+}
+
+export async function serveControl(app: App, path: string): Promise<Deno.HttpServer> {
+  try {
+    await Deno.remove(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const control = createControlApp(app);
+  const server = Deno.serve({ path, onListen() {} }, control.fetch);
+  await Deno.chmod(path, 0o600);
+  return server;
+}
+
+/** Delivers through a running server; returns null when none listens on the socket. */
+export async function deliverViaControl(
+  socketPath: string,
+  raw: Uint8Array,
+  recipients: string[],
+): Promise<RecipientResult[] | null> {
+  let client: Deno.HttpClient;
+  try {
+    await Deno.lstat(socketPath);
+    client = Deno.createHttpClient({ proxy: { transport: "unix", path: socketPath } });
+  } catch {
+    return null;
+  }
+  try {
+    const query = recipients.map((r) => `rcpt=${encodeURIComponent(r)}`).join("&");
+    let response: Response;
+    try {
+      response = await fetch(`http://postern/deliver?${query}`, {
+        method: "POST",
+        body: raw as Uint8Array<ArrayBuffer>,
+        client,
+      });
+    } catch (error) {
+      // Refused before anything was sent: a stale socket with no server behind it. Any other
+      // failure (the server died mid-request) leaves the outcome unknown and must not be retried
+      // by delivering again, which could store the message twice.
+      if (/refused|not found|no such file/i.test(String(error))) return null;
+      throw new Error(`the server stopped answering; the delivery may or may not have happened`);
+    }
+    const body = await response.json();
+    if (!response.ok) {
+      throw new Error(`server refused the delivery: ${body.error ?? response.status}`);
+    }
+    return body.results as RecipientResult[];
+  } finally {
+    client.close();
+  }
+}

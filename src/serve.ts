@@ -1,0 +1,199 @@
+/**
+ * `postern serve`: open the app, bind every configured listener, serve until SIGTERM/SIGINT, then
+ * shut down gracefully (stop accepting, let sessions finish within the grace period, close the
+ * database cleanly).
+ */
+import type { LoadedConfig } from "./config/load.ts";
+import { parseListenAddress, type ServiceName } from "./config/schema.ts";
+import { type App, firstStart, openApp } from "./app.ts";
+import { CertificateManager } from "./tls/certificates.ts";
+import { ListenerGroup, type ListenerSpec } from "./server/listeners.ts";
+import { smtpGreeter } from "./smtp/greeter.ts";
+import { imapGreeter } from "./imap/greeter.ts";
+import { pop3Greeter } from "./pop3/greeter.ts";
+import { managesieveGreeter } from "./sieve/managesieve/greeter.ts";
+import { createHttpApp } from "./http/app.ts";
+import { serveControl } from "./http/control.ts";
+import { logger } from "./observability/log.ts";
+import { join } from "node:path";
+
+const log = logger("server");
+
+export interface RunningServer {
+  app: App;
+  listeners: { service: string; address: string; port: number }[];
+  shutdown(): Promise<void>;
+  finished: Promise<void>;
+}
+
+export class StartupError extends Error {}
+
+export async function startServer(loaded: LoadedConfig): Promise<RunningServer> {
+  const { config, paths } = loaded;
+  if (await anotherServerRuns(paths.controlSocket)) {
+    throw new StartupError(
+      `another Postern server is already running on ${paths.dataDir} (its control socket answers)`,
+    );
+  }
+  const app = await openApp(loaded);
+  let ready = false;
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    const admin = await firstStart(app);
+    if (admin) {
+      const line =
+        `\n  First start: created the administrator account\n    login:    ${admin.address}\n` +
+        `    password: ${admin.password}\n  This password is shown only once; change it with ` +
+        `'postern account passwd ${admin.address}'.\n\n`;
+      await Deno.stdout.write(new TextEncoder().encode(line));
+    }
+    const removed = await app.store.collectBlobs((hash) => {
+      try {
+        Deno.removeSync(app.blobs.pathOf(hash));
+      } catch { /* already gone */ }
+    });
+    if (removed) log.info("removed unreferenced blobs", { count: removed });
+    await app.blobs.cleanTemp();
+
+    const certificates = await CertificateManager.load({
+      hostname: config.server.hostname,
+      names: config.tls.names,
+      certificate: config.tls.certificate,
+      key: config.tls.key,
+      sni: config.tls.sni,
+      tlsDir: join(paths.dataDir, "tls"),
+    });
+    for (const cert of certificates.describe()) {
+      log.info("certificate loaded", {
+        subject: cert.subject,
+        names: cert.names,
+        notAfter: cert.notAfter.toISOString(),
+        selfSigned: cert.selfSigned,
+      });
+    }
+
+    const group = new ListenerGroup({
+      limits: {
+        maxLineLength: config.limits.max_line_length,
+        idleTimeoutSeconds: config.limits.idle_timeout,
+        maxConnections: config.limits.max_connections,
+        maxConnectionsPerIp: config.limits.max_connections_per_ip,
+      },
+      certificates,
+      log: logger("net"),
+    });
+    const hostname = config.server.hostname;
+    const handlers: Partial<Record<ServiceName, Omit<ListenerSpec, "host" | "port" | "service">>> =
+      {
+        smtp: { implicitTls: false, handler: smtpGreeter({ hostname, submission: false }) },
+        submission: { implicitTls: false, handler: smtpGreeter({ hostname, submission: true }) },
+        submissions: { implicitTls: true, handler: smtpGreeter({ hostname, submission: true }) },
+        imap: { implicitTls: false, handler: imapGreeter({ hostname }) },
+        imaps: { implicitTls: true, handler: imapGreeter({ hostname }) },
+        pop3: { implicitTls: false, handler: pop3Greeter({ hostname }) },
+        pop3s: { implicitTls: true, handler: pop3Greeter({ hostname }) },
+        managesieve: { implicitTls: false, handler: managesieveGreeter({ hostname }) },
+      };
+    const specs: ListenerSpec[] = [];
+    for (
+      const [service, spec] of Object.entries(handlers) as [ServiceName, typeof handlers.smtp][]
+    ) {
+      const address = parseListenAddress(config.listeners[service]);
+      if (!address || !spec) continue;
+      specs.push({ service, ...address, ...spec });
+    }
+    const bound = await group.listen(specs);
+    cleanups.push(() => group.shutdown(config.server.shutdown_grace));
+
+    const httpApp = createHttpApp({ ready: () => ready });
+    const httpServers: Deno.HttpServer[] = [];
+    for (const service of ["http", "https"] as const) {
+      const address = parseListenAddress(config.listeners[service]);
+      if (!address) continue;
+      const tls = service === "https" ? certificates.material() : null;
+      const server = bindHttp(service, address, tls, httpApp.fetch);
+      httpServers.push(server.server);
+      bound.push({ service, address: address.host, port: server.port });
+      log.info("listening", { service, address: `${address.host}:${server.port}` });
+    }
+    cleanups.push(async () => {
+      await Promise.all(httpServers.map((s) => s.shutdown()));
+    });
+
+    const control = await serveControl(app, paths.controlSocket);
+    cleanups.push(async () => {
+      await control.shutdown();
+      await Deno.remove(paths.controlSocket).catch(() => {});
+    });
+
+    ready = true;
+
+    let resolveFinished!: () => void;
+    const finished = new Promise<void>((resolve) => resolveFinished = resolve);
+    let stopping: Promise<void> | null = null;
+    const shutdown = () => {
+      stopping ??= (async () => {
+        ready = false;
+        log.info("shutting down", { grace_seconds: config.server.shutdown_grace });
+        for (const cleanup of cleanups.reverse()) {
+          await cleanup().catch((error) => log.error("shutdown step failed", { error }));
+        }
+        await app.close();
+        log.info("stopped");
+        resolveFinished();
+      })();
+      return stopping;
+    };
+    return { app, listeners: bound, shutdown, finished };
+  } catch (error) {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    await app.close();
+    throw error;
+  }
+}
+
+function bindHttp(
+  service: string,
+  address: { host: string; port: number },
+  tls: { certificatePem: string; keyPem: string } | null,
+  handler: (request: Request) => Response | Promise<Response>,
+): { server: Deno.HttpServer; port: number } {
+  try {
+    let port = address.port;
+    const options = {
+      hostname: address.host,
+      port: address.port,
+      onListen: (addr: Deno.NetAddr) => {
+        port = addr.port;
+      },
+    };
+    const server = tls
+      ? Deno.serve({ ...options, cert: tls.certificatePem, key: tls.keyPem }, handler)
+      : Deno.serve(options, handler);
+    return { server, port: (server.addr as Deno.NetAddr).port ?? port };
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new StartupError(
+        `${service}: port ${address.port} on ${address.host} is already in use`,
+      );
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new StartupError(
+        `${service}: binding port ${address.port} on ${address.host} needs root or CAP_NET_BIND_SERVICE`,
+      );
+    }
+    throw new StartupError(
+      `${service}: cannot listen on ${address.host}:${address.port}: ${(error as Error).message}`,
+    );
+  }
+}
+
+async function anotherServerRuns(socketPath: string): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ transport: "unix", path: socketPath });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
