@@ -58,6 +58,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** Unread input above which the socket is paused (unless a read is waiting for more). */
 const MIN_HIGH_WATER = 64 * 1024;
+/** Longest a TLS handshake may take (also bounded by the idle timeout). */
+const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** How long `close()` waits for the peer's FIN before destroying the socket. */
 const CLOSE_LINGER_MS = 2000;
 
@@ -219,9 +221,14 @@ export class Connection {
         });
         this.#tlsSocket = tlsSocket;
         let settled = false;
+        const handshakeTimer = setTimeout(
+          () => fail(new Error("handshake timed out")),
+          Math.min(HANDSHAKE_TIMEOUT_MS, this.#idleTimeoutMs || HANDSHAKE_TIMEOUT_MS),
+        );
         const fail = (err?: Error) => {
           if (settled) return;
           settled = true;
+          clearTimeout(handshakeTimer);
           this.#upgrading = false;
           this.#log.debug("TLS handshake failed", { error: err?.message ?? "closed" });
           this.destroy();
@@ -238,6 +245,7 @@ export class Connection {
         tlsSocket.once("secure", () => {
           if (settled) return;
           settled = true;
+          clearTimeout(handshakeTimer);
           this.#stream = tlsSocket;
           this.#secure = true;
           this.#upgrading = false;

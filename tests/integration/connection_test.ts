@@ -24,7 +24,10 @@ const decoder = new TextDecoder();
 interface Seen {
   started: number;
   eof: number;
+  flooded?: number;
 }
+
+const MIB = 1024 * 1024;
 
 function echoHandler(seen: Seen = { started: 0, eof: 0 }): SessionHandler {
   return async (conn: Connection) => {
@@ -45,6 +48,18 @@ function echoHandler(seen: Seen = { started: 0, eof: 0 }): SessionHandler {
       }
       if (line === "quit") return;
       if (line === "boom") throw new Error("handler bug (expected by the test)");
+      if (line === "pipe") {
+        await conn.write(`buffered ${conn.hasBufferedInput()}\r\n`);
+        continue;
+      }
+      if (line.startsWith("flood ")) {
+        const chunk = new Uint8Array(MIB).fill(0x2e);
+        for (let i = 0; i < Number(line.slice(6)); i++) {
+          await conn.write(chunk);
+          seen.flooded = (seen.flooded ?? 0) + 1;
+        }
+        continue;
+      }
       if (line.startsWith("slow ")) {
         await new Promise((r) => setTimeout(r, Number(line!.slice(5))));
         await conn.write("slow done\r\n");
@@ -183,6 +198,44 @@ Deno.test("literal reads and lines split across packets reassemble", async () =>
   assertEquals(await client.readLine(), 'literal "ab\\r\\ncd\\n"');
   assertEquals(await client.readLine(), "echo next");
   await client.close();
+  await server.stop();
+});
+
+Deno.test("hasBufferedInput tells whether the client pipelined more commands", async () => {
+  const server = await echoServer();
+  const client = await connectGreeted(server.port("echo"));
+  await client.write("pipe\r\nping\r\n");
+  assertEquals(await client.readLine(), "buffered true");
+  assertEquals(await client.readLine(), "echo ping");
+  await client.write("pipe\r\n");
+  assertEquals(await client.readLine(), "buffered false");
+  await client.close();
+  await server.stop();
+});
+
+Deno.test("writes apply backpressure: a client that does not read stalls the writer", async () => {
+  const seen: Seen = { started: 0, eof: 0 };
+  const server = await echoServer({}, seen);
+  const socket = net.connect({ port: server.port("echo"), host: "127.0.0.1" });
+  await new Promise((resolve) => socket.once("connect", resolve));
+  socket.pause();
+  socket.write("flood 32\r\n");
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const whileStalled = seen.flooded ?? 0;
+  assert(whileStalled < 24, `${whileStalled} MiB were written to a client that reads nothing`);
+  let received = 0;
+  const expected = "hello\r\n".length + 32 * MIB;
+  await new Promise<void>((resolve) => {
+    socket.on("data", (chunk: Uint8Array) => {
+      received += chunk.length;
+      if (received >= expected) resolve();
+    });
+    socket.resume();
+  });
+  assertEquals(received, expected);
+  await eventually(() => seen.flooded === 32, "every write to complete");
+  socket.destroy();
+  await new Promise((resolve) => socket.once("close", resolve));
   await server.stop();
 });
 
