@@ -70,9 +70,16 @@ function hasHighByte(bytes: Uint8Array): boolean {
 
 /** ISO-8859-1: each byte is one code point, so the text maps back to the same bytes. */
 export function latin1(bytes: Uint8Array): string {
+  if (bytes.length < 64) {
+    let s = "";
+    for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+    return s;
+  }
   const chunks: string[] = [];
   for (let i = 0; i < bytes.length; i += 8192) {
-    chunks.push(String.fromCharCode.apply(null, Array.from(bytes.subarray(i, i + 8192))));
+    chunks.push(
+      String.fromCharCode.apply(null, bytes.subarray(i, i + 8192) as unknown as number[]),
+    );
   }
   return chunks.join("");
 }

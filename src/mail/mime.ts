@@ -304,11 +304,11 @@ class Parser {
       parts: [],
       message: null,
     };
-    const seen = new Set<string>();
+    const seen: string[] = [];
     for (const span of scanFieldSpans(this.raw, start, end)) {
       const name = contentFieldName(this.raw, span);
-      if (name === null || seen.has(name)) continue;
-      seen.add(name);
+      if (name === null || seen.includes(name)) continue;
+      seen.push(name);
       const value = unfold(headerBytesToString(this.raw.subarray(span.valueStart, span.valueEnd)));
       applyContentField(part, name, value);
     }
