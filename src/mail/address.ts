@@ -6,8 +6,8 @@
  * - A display name is the phrase before "<", unquoted, then RFC 2047-decoded; with no phrase, a
  *   comment next to the address serves as the name (as RFC 8621 4.1.2.3 allows).
  * - Without angle brackets, the whitespace-free run around "@" is the address and the other
- *   words are the name ("John john@example.com"). A lone word without "@" is a local address;
- *   several words without "@" are a name with an empty address.
+ *   words are the name ("John john@example.com"). A lone unquoted word without "@" is a local
+ *   address ("postmaster"); anything else without "@" is a name with an empty address.
  */
 import { decodeEncodedWords } from "./encoded_words.ts";
 
@@ -144,7 +144,8 @@ function mailbox(tokens: Token[], angle: Token[] | null): EmailAddress | null {
   if (words.length === 0) return null;
   const at = words.findIndex((t) => t.type === "special" && t.text === "@");
   if (at < 0) {
-    if (words.length === 1 || words.every((t, i) => i === 0 || !t.spaced)) {
+    const oneWord = words.every((t, i) => i === 0 || !t.spaced);
+    if (oneWord && !words.some((t) => t.type === "quoted")) {
       return { name: commentName(tokens), email: addrText(words) };
     }
     return { name: phrase(words), email: "" };
