@@ -122,13 +122,6 @@ export class Directory {
     options: { displayName?: string; quota?: number } = {},
   ): Promise<Account> {
     const { local, domain } = parseAddress(address);
-    const domainRow = await this.store.getDomain(domain);
-    if (!domainRow) {
-      throw new DirectoryError(
-        "not_found",
-        `domain ${domain} does not exist; add it first (domain add ${domain})`,
-      );
-    }
     let passwordHash: string | null = null;
     if (credential && "password" in credential) {
       if (credential.password.length === 0) {
@@ -143,6 +136,13 @@ export class Directory {
         );
       }
       passwordHash = credential.hash;
+    }
+    const domainRow = await this.store.getDomain(domain);
+    if (!domainRow) {
+      throw new DirectoryError(
+        "not_found",
+        `domain ${domain} does not exist; add it first (domain add ${domain})`,
+      );
     }
     return await this.#mapStoreErrors(() =>
       this.store.createAccount({

@@ -1,9 +1,10 @@
 /**
- * Local delivery: resolve recipients through the directory, parse once, store for each account.
+ * Local delivery: resolve recipients through the directory, parse once, store once per account.
  * Used by `postern deliver`, the control socket, and (later) SMTP and LMTP.
  */
 import type { Directory } from "../directory/directory.ts";
-import { IngestError, type MessagePath } from "./ingest.ts";
+import { IngestError, type MessagePath, type ParsedMessage } from "./ingest.ts";
+import type { Account } from "../store/types.ts";
 
 export type RecipientResult =
   | { recipient: string; status: "delivered"; account: string; emailId: number; uid: number }
@@ -15,56 +16,62 @@ export async function deliverLocal(
   raw: Uint8Array,
   recipients: string[],
 ): Promise<RecipientResult[]> {
-  let parsed;
+  let parsed: ParsedMessage;
   try {
     parsed = await path.prepare(raw);
   } catch (error) {
-    if (error instanceof IngestError) {
-      return recipients.map((recipient) => ({
-        recipient,
-        status: "failed",
-        code: error.code,
-        error: error.message,
-      }));
-    }
-    throw error;
+    if (!(error instanceof IngestError)) throw error;
+    return recipients.map((recipient) => ({
+      recipient,
+      status: "failed",
+      code: error.code,
+      error: error.message,
+    }));
   }
-  const delivered = new Map<number, RecipientResult>();
-  return await Promise.all(recipients.map(async (recipient): Promise<RecipientResult> => {
-    const resolved = await directory.resolveRecipient(recipient);
-    if (!resolved || resolved.accounts.length === 0) {
+  // Resolve every recipient first, so that two recipients reaching one account (an alias and
+  // the account itself) give one copy, as in Dovecot's LMTP.
+  const resolved = await Promise.all(recipients.map((r) => directory.resolveRecipient(r)));
+  const outcomes = new Map<number, Promise<RecipientResult>>();
+  for (const entry of resolved) {
+    for (const account of entry?.accounts ?? []) {
+      if (!outcomes.has(account.id)) outcomes.set(account.id, commitFor(path, parsed, account));
+    }
+  }
+  return await Promise.all(recipients.map(async (recipient, index): Promise<RecipientResult> => {
+    const entry = resolved[index];
+    if (!entry || entry.accounts.length === 0) {
       return {
         recipient,
         status: "failed",
         code: "unknown_recipient",
-        error: resolved
+        error: entry
           ? "forwarding to external addresses needs the outbound queue"
           : `no such recipient ${recipient}`,
       };
     }
-    let last: RecipientResult | null = null;
-    for (const account of resolved.accounts) {
-      // Two recipients resolving to one account get one copy, as in Dovecot's LMTP.
-      const already = delivered.get(account.id);
-      if (already) {
-        last = { ...already, recipient };
-        continue;
-      }
-      try {
-        const stored = await path.commit(parsed, { accountId: account.id });
-        last = {
-          recipient,
-          status: "delivered",
-          account: account.address,
-          emailId: stored.id,
-          uid: stored.memberships[0]?.uid ?? 0,
-        };
-        delivered.set(account.id, last);
-      } catch (error) {
-        if (!(error instanceof IngestError)) throw error;
-        last = { recipient, status: "failed", code: error.code, error: error.message };
-      }
-    }
-    return last!;
+    // A recipient expanding to several accounts is delivered when all of them are.
+    const results = await Promise.all(entry.accounts.map((a) => outcomes.get(a.id)!));
+    const failed = results.find((r) => r.status === "failed");
+    return { ...(failed ?? results[0]), recipient };
   }));
+}
+
+async function commitFor(
+  path: MessagePath,
+  parsed: ParsedMessage,
+  account: Account,
+): Promise<RecipientResult> {
+  try {
+    const stored = await path.commit(parsed, { accountId: account.id });
+    return {
+      recipient: account.address,
+      status: "delivered",
+      account: account.address,
+      emailId: stored.id,
+      uid: stored.memberships[0]?.uid ?? 0,
+    };
+  } catch (error) {
+    if (!(error instanceof IngestError)) throw error;
+    return { recipient: account.address, status: "failed", code: error.code, error: error.message };
+  }
 }

@@ -30,6 +30,8 @@ export interface TestConfigOptions {
   /** Replace [limits] entries. */
   limits?: Record<string, string | number>;
   listeners?: Record<string, string>;
+  /** Replace [auth] entries. */
+  auth?: Record<string, string | number>;
 }
 
 const SERVICES = [
@@ -60,8 +62,9 @@ export async function makeTestConfig(options: TestConfigOptions = {}, dir?: stri
     "[limits]",
     ...Object.entries(limits).map(([k, v]) => `${k} = ${JSON.stringify(v)}`),
     "[auth]",
-    `argon2_memory = "1M"`,
-    `argon2_iterations = 1`,
+    ...Object.entries({ argon2_memory: "1M", argon2_iterations: 1, ...options.auth }).map((
+      [k, v],
+    ) => `${k} = ${JSON.stringify(v)}`),
     "[tls]",
     `names = ["localhost"]`,
     "[log]",
