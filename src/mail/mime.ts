@@ -117,8 +117,10 @@ class Parser {
     while (this.openBoundaries > 0) {
       const fi = this.findDelimiter(cursor);
       if (fi < 0) break;
-      const end = this.matchAt - this.eolBefore(this.matchAt);
-      while (this.stack.length - 1 > fi) this.close(this.stack.pop()!, end);
+      // A part whose empty line is the line end before the delimiter ends after that line end;
+      // the parts around it must then end there too, so the running maximum keeps them nested.
+      let end = this.matchAt - this.eolBefore(this.matchAt);
+      while (this.stack.length - 1 > fi) end = this.close(this.stack.pop()!, end);
       const frame = this.stack[fi];
       if (this.matchClose) {
         frame.closed = true;
@@ -264,7 +266,8 @@ class Parser {
     return -1;
   }
 
-  private close(frame: Frame, end: number): void {
+  /** Sets the part's end (at least its body start) and returns it. */
+  private close(frame: Frame, end: number): number {
     const part = frame.part;
     if (frame.boundary !== null && !frame.closed) this.openBoundaries--;
     if (frame.headerOpen) {
@@ -280,6 +283,7 @@ class Parser {
     if (part.type === "text" || part.type === "message") {
       part.lines = countLines(this.raw.subarray(part.bodyStart, part.bodyEnd));
     }
+    return part.bodyEnd;
   }
 
   private buildPart(start: number, end: number, section: string, inDigest: boolean): MimePart {
