@@ -168,7 +168,7 @@ class Parser {
       if (part.type === "multipart") {
         const boundary = part.params.boundary;
         if (boundary) {
-          frame.boundary = encoder.encode(boundary);
+          frame.boundary = boundaryBytes(boundary, this.raw.subarray(pos, headerEnd));
           this.openBoundaries++;
         }
         break;
@@ -318,6 +318,20 @@ class Parser {
     }
     return part;
   }
+}
+
+/**
+ * The bytes of a boundary parameter as written in the header. Boundaries are ASCII by RFC 2046;
+ * an 8-bit one was decoded as UTF-8 if valid, else as Latin-1, so re-encode it the same way.
+ */
+function boundaryBytes(boundary: string, header: Uint8Array): Uint8Array {
+  const utf8 = encoder.encode(boundary);
+  if (utf8.length === boundary.length) return utf8;
+  outer: for (let i = 0; i + utf8.length <= header.length; i++) {
+    for (let k = 0; k < utf8.length; k++) if (header[i + k] !== utf8[k]) continue outer;
+    return utf8;
+  }
+  return Uint8Array.from(boundary, (c) => c.charCodeAt(0) & 0xff);
 }
 
 /** The lowercased name of a Content-* field, or null for any other field. */

@@ -231,6 +231,18 @@ Deno.test("boundaries: prefixes, specials, padding, mid-line, unclosed inner", (
   assert.equal(p.section, "1.1.1.1.1.1.1.1.1.1");
 });
 
+Deno.test("8-bit boundaries match the header bytes, UTF-8 or Latin-1", () => {
+  for (const boundary of ["caf\xe9", "caf\xc3\xa9"]) {
+    const raw = bytes(
+      `Content-Type: multipart/mixed; boundary="${boundary}"\r\n\r\n--${boundary}\r\n\r\none\r\n` +
+        `--${boundary}\r\n\r\ntwo\r\n--${boundary}--\r\n`,
+    );
+    const root = parseMime(raw, limits);
+    assert.equal(root.params.boundary, "café");
+    assert.deepEqual(root.parts.map((p) => partText(raw, p)), ["one", "two"]);
+  }
+});
+
 Deno.test("extractText: body choice, HTML, attached messages, attachments, cap", () => {
   const alt = fixture("06-alternative");
   assert.deepEqual(extractText(alt.raw, alt.root), {
