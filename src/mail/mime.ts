@@ -19,10 +19,9 @@
  *   message/rfc822 body in base64 or quoted-printable stays a leaf with `message: null`.
  * - Section numbers follow RFC 9051 6.4.5; see findSection for how consumers resolve them.
  */
-import { headerBytesToString, latin1 } from "./charset.ts";
-import { decodeEncodedWords } from "./encoded_words.ts";
-import { type FieldSpan, scanFieldSpans, unfold } from "./headers.ts";
-import { parseParameterised } from "./params.ts";
+import { headerBytesToString } from "./charset.ts";
+import { applyContentField, contentFieldName } from "./content_fields.ts";
+import { scanFieldSpans, unfold } from "./headers.ts";
 
 export { decodePartBody, partText } from "./decode.ts";
 
@@ -92,7 +91,6 @@ interface Frame {
 const CR = 13;
 const LF = 10;
 const DASH = 45;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const encoder = new TextEncoder();
 
 class Parser {
@@ -332,62 +330,6 @@ function boundaryBytes(boundary: string, header: Uint8Array): Uint8Array {
     return utf8;
   }
   return Uint8Array.from(boundary, (c) => c.charCodeAt(0) & 0xff);
-}
-
-/** The lowercased name of a Content-* field, or null for any other field. */
-function contentFieldName(raw: Uint8Array, span: FieldSpan): string | null {
-  const len = span.nameEnd - span.start;
-  if (len < 10 || len > 30 || (raw[span.start] | 0x20) !== 0x63) return null;
-  const name = latin1(raw.subarray(span.start, span.nameEnd)).toLowerCase();
-  return name.startsWith("content-") ? name : null;
-}
-
-function applyContentField(part: MimePart, name: string, value: string): void {
-  switch (name) {
-    case "content-type": {
-      const { value: mediaType, params } = parseParameterised(value);
-      const slash = mediaType.indexOf("/");
-      const type = mediaType.slice(0, slash).toLowerCase();
-      const subtype = mediaType.slice(slash + 1).toLowerCase();
-      if (slash > 0 && TOKEN.test(type) && TOKEN.test(subtype)) {
-        part.type = type;
-        part.subtype = subtype;
-        part.params = params;
-      } else {
-        // RFC 2045 5.2: an unreadable Content-Type means text/plain; keep what parameters we can.
-        part.type = "text";
-        part.subtype = "plain";
-        part.params = { charset: "us-ascii", ...params };
-      }
-      break;
-    }
-    case "content-transfer-encoding":
-      part.encoding = value.trim().split(/[\s(;]/)[0].toLowerCase() || "7bit";
-      break;
-    case "content-disposition": {
-      const { value: disposition, params } = parseParameterised(value);
-      part.disposition = disposition.toLowerCase() || null;
-      part.dispositionParams = params;
-      break;
-    }
-    case "content-id":
-      part.id = value.trim() || null;
-      break;
-    case "content-description":
-      part.description = decodeEncodedWords(value).trim();
-      break;
-    case "content-md5":
-      part.md5 = value.trim() || null;
-      break;
-    case "content-language": {
-      const tags = value.replace(/\([^()]*\)/g, " ").split(/[\s,]+/).filter((t) => t !== "");
-      part.language = tags.length > 0 ? tags : null;
-      break;
-    }
-    case "content-location":
-      part.location = value.replace(/\s+/g, "") || null;
-      break;
-  }
 }
 
 function countLines(body: Uint8Array): number {
