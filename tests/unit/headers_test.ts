@@ -9,6 +9,19 @@ import {
   parseMessageIds,
   unfold,
 } from "../../src/mail/headers.ts";
+import { parseMime } from "../../src/mail/mime.ts";
+
+const fixtureDir = new URL("../fixtures/mime/", import.meta.url);
+
+function fixtureHeader(name: string): Map<string, string> {
+  const raw = Deno.readFileSync(new URL(`${name}.eml`, fixtureDir));
+  const root = parseMime(raw, { maxHeaderSize: 65536, maxDepth: 10, maxParts: 100 });
+  const fields = new Map<string, string>();
+  for (const f of parseHeaderFields(raw, root.headerStart, root.headerEnd)) {
+    fields.set(f.name.toLowerCase(), decodeEncodedWords(unfold(f.raw)).trim());
+  }
+  return fields;
+}
 
 function bytes(s: string): Uint8Array {
   return Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -179,4 +192,32 @@ Deno.test("baseSubject: RFC 5256 base subject", () => {
     ["", ""],
   ];
   for (const [input, want] of cases) assert.equal(baseSubject(input), want, input);
+});
+
+Deno.test("fixture headers: encoded-words in many charsets, 8-bit and folded fields", () => {
+  const h = fixtureHeader("21-rfc2047-subjects");
+  assert.equal(h.get("subject"), "Cafécrème");
+  assert.deepEqual(parseAddressList(h.get("from")!), [{
+    name: "André Pirard",
+    email: "PIRARD@vm1.ulg.ac.be",
+  }]);
+  assert.equal(h.get("x-koi8"), "Привет");
+  assert.equal(h.get("x-jis"), "テスト");
+  assert.equal(h.get("x-gb"), "中文");
+  assert.equal(h.get("x-big5"), "中文");
+  assert.equal(h.get("x-sjis"), "テスト");
+  assert.equal(h.get("x-win"), "€uro");
+  assert.equal(h.get("x-kr"), "한글");
+  assert.equal(h.get("x-bad"), "=?x-unknown?Q?abc?= =?utf-8?B?***?=");
+  assert.equal(fixtureHeader("22-rfc2047-names").get("subject"), "Grüße");
+  assert.equal(fixtureHeader("25-8bit-utf8-header").get("subject"), "Grüße aus Köln");
+  assert.equal(fixtureHeader("26-8bit-latin1-header").get("subject"), "café crème");
+  const folded = fixtureHeader("49-folded-headers");
+  assert.equal(folded.get("subject"), "a very long subject  folded over\tthree lines");
+  assert.deepEqual(parseAddressList(folded.get("to")!).map((a) => a.email), [
+    "a@example.com",
+    "b@example.com",
+  ]);
+  const date = fixtureHeader("01-simple-crlf").get("date")!;
+  assert.equal(parseDate(date)?.toISOString(), "2006-01-02T22:04:05.000Z");
 });

@@ -270,6 +270,26 @@ Deno.test("extractText: body choice, HTML, attached messages, attachments, cap",
   assert.equal(extractText(long, parseMime(long, limits)).preview.length, 256);
 });
 
+Deno.test("extractText: HTML-only alternative, calendar invite, related images", () => {
+  const raw = bytes(
+    "Content-Type: multipart/alternative; boundary=a\r\n\r\n--a\r\n" +
+      "Content-Type: multipart/related; boundary=r\r\n\r\n--r\r\nContent-Type: text/html\r\n\r\n" +
+      "<div>Hi&amp;bye</div><script>x()</script><p>second</p>\r\n--r\r\n" +
+      "Content-Type: image/gif\r\nContent-Disposition: inline\r\n\r\nR0lG\r\n--r--\r\n--a--\r\n",
+  );
+  const root = parseMime(raw, limits);
+  assert.deepEqual(extractText(raw, root), {
+    text: "Hi&bye\n\nsecond",
+    preview: "Hi&bye second",
+    hasAttachment: false,
+  });
+  const cal = fixture("30-calendar-invite");
+  const c = extractText(cal.raw, cal.root);
+  assert.equal(c.preview, "You are invited.");
+  assert.equal(c.hasAttachment, true);
+  assert.equal(cal.root.parts[0].parts[1].params.method, "REQUEST");
+});
+
 function nested(depth: number): Uint8Array {
   let head = "";
   let tail = "";
