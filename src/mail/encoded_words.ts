@@ -25,7 +25,9 @@ function decodeQ(text: string): Uint8Array | null {
 }
 
 function decodeB(text: string): Uint8Array | null {
-  const clean = text.replace(/=+$/, "");
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 61) end--;
+  const clean = text.slice(0, end);
   if (!/^[A-Za-z0-9+/]*$/.test(clean) || clean.length % 4 === 1) return null;
   try {
     const bin = atob(clean + "===".slice(0, (4 - clean.length % 4) % 4));

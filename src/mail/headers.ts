@@ -133,7 +133,12 @@ export function parseMessageIds(value: string): string[] {
   }
   if (ids.length > 0) return ids;
   for (const word of text.replace(/\([^()]*\)/g, " ").split(/[\s,]+/)) {
-    if (word.includes("@")) ids.push(word.replace(/^[<"]+|[>"]+$/g, ""));
+    if (!word.includes("@")) continue;
+    let from = 0;
+    let to = word.length;
+    while (from < to && (word[from] === "<" || word[from] === '"')) from++;
+    while (to > from && (word[to - 1] === ">" || word[to - 1] === '"')) to--;
+    ids.push(word.slice(from, to));
   }
   return ids;
 }

@@ -134,7 +134,9 @@ export function htmlToText(html: string): string {
     else if (name === "td" || name === "th") out.push(" ");
   }
   return out.join("")
-    .replace(/[ \t\u00a0]*\n[ \t\u00a0]*/g, "\n")
+    .split("\n")
+    .map((line) => line.trim().replace(/ {2,}/g, " "))
+    .join("\n")
     .replace(/\n{3,}/g, "\n\n")
     .trim();
 }

@@ -138,7 +138,10 @@ export function parseParameterised(text: string): ParameterisedValue {
     } else {
       const start = i;
       while (i < text.length && text[i] !== ";") i++;
-      val = text.slice(start, i).replace(/\s*\([^()]*\)\s*$/, "").trim();
+      val = text.slice(start, i).trim();
+      // A trailing comment: "7bit (comment)".
+      const open = val.endsWith(")") ? val.lastIndexOf("(") : -1;
+      if (open > 0) val = val.slice(0, open).trim();
     }
     const star = /^(.+?)\*(?:(\d{1,4})(\*)?)?$/.exec(name);
     if (star) {

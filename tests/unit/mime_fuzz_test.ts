@@ -46,6 +46,10 @@ const alphabet = new TextEncoder().encode(
     "base64 quoted-printable =?utf-8?B?w6k=?= \x00\x80\xff\xc3\xa9",
 );
 
+function bytes(s: string): Uint8Array {
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+}
+
 function randomMessage(rand: () => number): Uint8Array {
   const out = new Uint8Array(Math.floor(rand() * 1500));
   for (let i = 0; i < out.length; i++) {
@@ -233,6 +237,16 @@ Deno.test("fuzz: header functions on hostile strings", () => {
   exerciseHeaders("[a]".repeat(20000) + "Re: x");
   exerciseHeaders("=?utf-8?Q?a?= ".repeat(5000));
   exerciseHeaders("a@b, ".repeat(10000));
+  exerciseHeaders('a@b"' + ">".repeat(100000) + "x");
+  exerciseHeaders("=?utf-8?B?" + "=".repeat(100000) + "x?=");
+  exerciseHeaders(" " + "\t".repeat(100000) + "x");
+  const params = bytes(
+    "Content-Type: text/plain; name=a" + " ".repeat(60000) + "b\r\n\r\n" +
+      "Content-Disposition: attachment; filename=x" + "(".repeat(60000) + "\r\n\r\n",
+  );
+  exercise(params, loose, "long parameter values");
+  const cells = bytes("Content-Type: text/html\r\n\r\n" + "<td>".repeat(100000) + "x");
+  assert.equal(extractText(cells, parseMime(cells, loose)).text, "x");
   assert.ok(performance.now() - t0 < 3000);
 });
 
