@@ -49,9 +49,15 @@ service lmtp {
 }
 `;
   await Deno.writeTextFile(`${dir}/dovecot.conf`, config);
-  const start = await new Deno.Command(DOVECOT, { args: ["-c", `${dir}/dovecot.conf`] }).output();
+  // The daemon keeps inherited pipes open, so give it none and read its log on failure.
+  const start = await new Deno.Command(DOVECOT, {
+    args: ["-c", `${dir}/dovecot.conf`],
+    stdout: "null",
+    stderr: "null",
+  }).output();
   if (!start.success) {
-    throw new Error(`dovecot failed to start: ${new TextDecoder().decode(start.stderr)}`);
+    const log = await Deno.readTextFile(`${dir}/dovecot.log`).catch(() => "");
+    throw new Error(`dovecot failed to start: ${log}`);
   }
   try {
     await waitForPort(port);

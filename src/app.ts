@@ -64,7 +64,10 @@ export async function openApp(loaded: LoadedConfig): Promise<App> {
     bus,
     messages,
     directory,
-    close: () => store.close(),
+    close: async () => {
+      directory.close();
+      await store.close();
+    },
   };
 }
 
@@ -87,6 +90,7 @@ export async function firstStart(app: App): Promise<{ address: string; password:
   const password = randomPassword();
   const address = `${app.loaded.config.server.admin_account}@${domain}`;
   await app.directory.addAccount(address, { password });
+  app.directory.hasher.release();
   log.info("first start: created domain and admin account", { domain, admin: address });
   return { address, password };
 }

@@ -13,13 +13,8 @@ import { DEFAULT_MAILBOXES } from "./mailboxes.ts";
 
 export { DEFAULT_MAILBOXES };
 import { StoreError } from "../store/types.ts";
-import {
-  type Argon2Params,
-  hashPassword,
-  isSupportedHash,
-  needsRehash,
-  verifyPassword,
-} from "./password.ts";
+import { type Argon2Params, isSupportedHash, needsRehash } from "./password.ts";
+import { PasswordHasher } from "./hasher.ts";
 import { AuthLimiter } from "./ratelimit.ts";
 import { logger } from "../observability/log.ts";
 
@@ -88,11 +83,16 @@ export function parseAddress(address: string): { local: string; domain: string }
 export class Directory {
   readonly limiter: AuthLimiter;
   #log = logger("auth");
-  #dummyHash: Promise<string>;
+  readonly hasher = new PasswordHasher();
+  /** Verified against when the account does not exist, so both cases cost the same. */
+  #dummyHash: Promise<string> | null = null;
 
   constructor(readonly store: Store, readonly options: DirectoryOptions) {
     this.limiter = options.limiter;
-    this.#dummyHash = hashPassword(crypto.randomUUID(), options.argon2);
+  }
+
+  close(): void {
+    this.hasher.close();
   }
 
   // ---- domains ----
@@ -127,7 +127,7 @@ export class Directory {
       if (credential.password.length === 0) {
         throw new DirectoryError("invalid", "the password is empty");
       }
-      passwordHash = await hashPassword(credential.password, this.options.argon2);
+      passwordHash = await this.hasher.hash(credential.password, this.options.argon2);
     } else if (credential && "hash" in credential) {
       if (!isSupportedHash(credential.hash)) {
         throw new DirectoryError(
@@ -170,7 +170,10 @@ export class Directory {
   async setPassword(address: string, password: string): Promise<void> {
     const account = await this.requireAccount(address);
     if (password.length === 0) throw new DirectoryError("invalid", "the password is empty");
-    await this.store.setPasswordHash(account.id, await hashPassword(password, this.options.argon2));
+    await this.store.setPasswordHash(
+      account.id,
+      await this.hasher.hash(password, this.options.argon2),
+    );
   }
 
   async deleteAccount(address: string): Promise<void> {
@@ -279,7 +282,8 @@ export class Directory {
       account = null;
     }
     const stored = account ? await this.store.getPasswordHash(account.id) : null;
-    const valid = await verifyPassword(password, stored ?? await this.#dummyHash);
+    this.#dummyHash ??= this.hasher.hash(crypto.randomUUID(), this.options.argon2);
+    const valid = await this.hasher.verify(password, stored ?? await this.#dummyHash);
     if (!account || !stored || !valid) {
       this.limiter.recordFailure(ip, key);
       this.#log.info("login failed", { user: key, ip });
@@ -292,7 +296,7 @@ export class Directory {
     if (needsRehash(stored, this.options.argon2)) {
       await this.store.setPasswordHash(
         account.id,
-        await hashPassword(password, this.options.argon2),
+        await this.hasher.hash(password, this.options.argon2),
       );
       this.#log.info("password hash upgraded to Argon2id", { user: account.address });
     }

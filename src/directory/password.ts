@@ -20,7 +20,9 @@
  *   the event loop every few thousand rounds.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { argon2i, argon2id, bcrypt } from "hash-wasm";
+
+/** hash-wasm is loaded on first use: only the hashing worker needs it, not the main thread. */
+const hashWasm = () => import("hash-wasm");
 
 /** Argon2 cost for new hashes; config [auth] argon2_memory (converted to KiB) and argon2_iterations. */
 export interface Argon2Params {
@@ -96,6 +98,7 @@ export async function hashPassword(password: string, params: Argon2Params): Prom
     );
   }
   const salt = crypto.getRandomValues(new Uint8Array(ARGON2_SALT_BYTES));
+  const { argon2id } = await hashWasm();
   const hash = await argon2id({
     password: utf8.encode(password),
     salt,
@@ -134,6 +137,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
       }
       case "bcrypt": {
         // bcrypt reads at most 72 bytes of the password; hash-wasm refuses longer input.
+        const { bcrypt } = await hashWasm();
         const encoded = await bcrypt({
           password: given.subarray(0, 72),
           salt: hash.salt,
@@ -143,6 +147,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
         return equalDigests(utf8.encode(encoded.slice(-31)), utf8.encode(hash.hash));
       }
       case "argon2": {
+        const { argon2i, argon2id } = await hashWasm();
         const run = hash.variant === "id" ? argon2id : argon2i;
         const computed = await run({
           password: given,

@@ -21,9 +21,7 @@
  */
 import crypto from "node:crypto";
 import tls from "node:tls";
-import * as x509 from "@peculiar/x509";
 import { nameMatches } from "./names.ts";
-import { generateSelfSigned } from "./self_signed.ts";
 
 export interface TlsMaterial {
   certificatePem: string;
@@ -152,6 +150,8 @@ export class CertificateManager {
     } catch {
       // Missing or unusable: make a new one below.
     }
+    // Loaded only when a certificate must be made: @peculiar/x509 costs ~15 MB of memory.
+    const { generateSelfSigned } = await import("./self_signed.ts");
     const material = await generateSelfSigned(wanted);
     await Deno.mkdir(tlsDir, { recursive: true });
     await writeAtomically(keyPath, material.keyPem, 0o600);
@@ -191,9 +191,9 @@ function entryFrom(
   if (!pemBlock) {
     throw new CertificateError(`TLS certificate file "${certPath}" holds no PEM certificate`);
   }
-  let cert: x509.X509Certificate;
+  let cert: crypto.X509Certificate;
   try {
-    cert = new x509.X509Certificate(pemBlock[0]);
+    cert = new crypto.X509Certificate(pemBlock[0]);
   } catch (err) {
     throw new CertificateError(
       `TLS certificate file "${certPath}" cannot be parsed: ${(err as Error).message}`,
@@ -207,10 +207,7 @@ function entryFrom(
       `TLS key file "${keyPath}" holds no usable private key: ${(err as Error).message}`,
     );
   }
-  const keySpki = new Uint8Array(
-    crypto.createPublicKey(privateKey).export({ type: "spki", format: "der" }),
-  );
-  if (!bytesEqual(keySpki, new Uint8Array(cert.publicKey.rawData))) {
+  if (!cert.checkPrivateKey(privateKey)) {
     throw new CertificateError(
       `TLS key file "${keyPath}" does not match the certificate in "${certPath}"`,
     );
@@ -228,27 +225,26 @@ function entryFrom(
     context,
     subject: cert.subject,
     names: certificateNames(cert),
-    notAfter: cert.notAfter,
+    notAfter: new Date(cert.validTo),
     selfSigned: generated || cert.subject === cert.issuer,
   };
 }
 
 /** DNS names of the SAN extension; the subject CN only when there is no SAN (RFC 6125 6.4.4). */
-function certificateNames(cert: x509.X509Certificate): string[] {
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  const dns = san?.names.items.filter((n) => n.type === "dns").map((n) => n.value.toLowerCase());
-  if (dns && dns.length > 0) return dns;
-  return cert.subjectName.getField("CN").map((cn) => cn.toLowerCase());
+function certificateNames(cert: crypto.X509Certificate): string[] {
+  const dns = (cert.subjectAltName ?? "").split(/,\s*/)
+    .filter((entry) => entry.startsWith("DNS:"))
+    .map((entry) => entry.slice(4).toLowerCase());
+  if (dns.length > 0) return dns;
+  return cert.subject.split("\n")
+    .filter((field) => field.startsWith("CN="))
+    .map((field) => field.slice(3).toLowerCase());
 }
 
 function sameNames(a: string[], b: string[]): boolean {
   const sa = [...new Set(a)].sort();
   const sb = [...new Set(b)].sort();
   return sa.length === sb.length && sa.every((n, i) => n === sb[i]);
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 async function writeAtomically(path: string, text: string, mode: number): Promise<void> {
