@@ -17,7 +17,7 @@ export function makeMessage(index: number, targetSize: number, seed = 1): Uint8A
     return words.join(" ") + ".";
   };
   const paragraph = () => Array.from({ length: 3 + Math.floor(random() * 4) }, sentence).join(" ");
-  const wrap = (text: string) => text.replace(/(.{1,72})(\s|$)/g, "$1\r\n");
+  const wrap = (text: string) => text.replace(/([^\r\n]{1,72})( |$)/gm, "$1\r\n");
   const headers = [
     `Return-Path: <sender${index % 97}@example.net>`,
     `Received: from mx.example.net (mx.example.net [192.0.2.${

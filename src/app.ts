@@ -67,6 +67,7 @@ export async function openApp(loaded: LoadedConfig): Promise<App> {
     close: async () => {
       directory.close();
       await store.close();
+      await blobs.close();
     },
   };
 }

@@ -47,13 +47,9 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
         `'postern account passwd ${admin.address}'.\n\n`;
       await Deno.stdout.write(new TextEncoder().encode(line));
     }
-    const removed = await app.store.collectBlobs((hash) => {
-      try {
-        Deno.removeSync(app.blobs.pathOf(hash));
-      } catch { /* already gone */ }
-    });
+    const startedAt = new Date();
+    const removed = await app.store.collectBlobs((hash) => app.blobs.deleteSync(hash));
     if (removed) log.info("removed unreferenced blobs", { count: removed });
-    await app.blobs.cleanTemp();
 
     const certificates = await CertificateManager.load({
       hostname: config.server.hostname,
@@ -127,6 +123,20 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
     });
 
     ready = true;
+    // Files left by a crash between a blob write and its commit; in the background, since a
+    // large store takes a while to list.
+    const stopSweep = new AbortController();
+    const sweep = app.blobs.sweepOrphans(
+      (hash) => app.store.blobKnown(hash),
+      startedAt,
+      stopSweep.signal,
+    )
+      .then((count) => count && log.info("removed orphaned blob files", { count }))
+      .catch((error) => log.warn("orphan sweep failed", { error }));
+    cleanups.push(async () => {
+      stopSweep.abort();
+      await sweep;
+    });
 
     let resolveFinished!: () => void;
     const finished = new Promise<void>((resolve) => resolveFinished = resolve);

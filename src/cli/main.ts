@@ -126,11 +126,7 @@ const COMMANDS: Record<string, Command> = {
     summary: "delete an account, its mail and the aliases pointing at it",
     run: withApp(1, async (app, [address]) => {
       await app.directory.deleteAccount(address);
-      const removed = await app.store.collectBlobs((hash) => {
-        try {
-          Deno.removeSync(app.blobs.pathOf(hash));
-        } catch { /* already gone */ }
-      });
+      const removed = await app.store.collectBlobs((hash) => app.blobs.deleteSync(hash));
       print(`deleted account ${address.toLowerCase()} (${removed} message file(s) removed)`);
     }),
   },

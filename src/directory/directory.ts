@@ -307,8 +307,11 @@ export class Directory {
     try {
       return await work();
     } catch (error) {
-      if (error instanceof StoreError && error.code !== "quota") {
-        throw new DirectoryError(error.code === "invalid" ? "invalid" : error.code, error.message);
+      if (
+        error instanceof StoreError &&
+        (error.code === "conflict" || error.code === "not_found" || error.code === "invalid")
+      ) {
+        throw new DirectoryError(error.code, error.message);
       }
       throw error;
     }

@@ -80,7 +80,7 @@ export interface DeliveryTarget {
 }
 
 export class MessagePath {
-  #blobWrites = new WeakMap<ParsedMessage, Promise<void>>();
+  #blobWrites = new WeakMap<ParsedMessage, Promise<boolean>>();
 
   constructor(
     readonly store: Store,
@@ -116,21 +116,26 @@ export class MessagePath {
       if (error instanceof MimeLimitError) throw new IngestError(error.limit, error.message);
       throw error;
     }
-    const hash = await sha256Hex(raw);
+    const hash = sha256Hex(raw);
     return { raw, hash, size: raw.length, mime, ...describe(raw, mime) };
   }
 
   /** Stores a prepared message for one account. Resolves once it is durable. */
   async commit(message: ParsedMessage, target: DeliveryTarget): Promise<StoredEmail> {
+    // The blob is written once per parsed message, and not at all when the store has it.
     let write = this.#blobWrites.get(message);
     if (!write) {
-      write = this.blobs.put(message.hash, message.raw);
+      write = this.store.blobKnown(message.hash).then(async (known) => {
+        if (!known) await this.blobs.put(message.hash, message.raw);
+        return !known;
+      });
       this.#blobWrites.set(message, write);
     }
-    await write;
+    const blobWritten = await write;
     const email: NewEmail = {
       accountId: target.accountId,
       blobHash: message.hash,
+      blobWritten,
       size: message.size,
       receivedAt: target.receivedAt ?? new Date(),
       sentAt: message.sentAt,
@@ -159,7 +164,15 @@ export class MessagePath {
     };
     let stored: StoredEmail;
     try {
-      stored = await this.store.insertEmail(email);
+      try {
+        stored = await this.store.insertEmail(email);
+      } catch (error) {
+        if (!(error instanceof StoreError && error.code === "blob_missing")) throw error;
+        // Collected between our check and our insert: write it ourselves and try once more.
+        await this.blobs.put(message.hash, message.raw);
+        this.#blobWrites.set(message, Promise.resolve(true));
+        stored = await this.store.insertEmail({ ...email, blobWritten: true });
+      }
     } catch (error) {
       if (error instanceof StoreError && (error.code === "quota" || error.code === "not_found")) {
         throw new IngestError(error.code, error.message);
@@ -216,26 +229,33 @@ function describe(raw: Uint8Array, mime: MimePart) {
 
 /** Rewrites bare LF and bare CR as CRLF; returns the input itself when it is already clean. */
 export function normalizeLineEnds(input: Uint8Array): Uint8Array {
-  let extra = 0;
-  for (let i = 0; i < input.length; i++) {
-    const byte = input[i];
-    if (byte === 0x0a && (i === 0 || input[i - 1] !== 0x0d)) extra++;
-    else if (byte === 0x0d && input[i + 1] !== 0x0a) extra++;
+  // Hop from line end to line end with indexOf (native) rather than visiting every byte.
+  let bare = 0;
+  for (let at = input.indexOf(0x0a); at !== -1; at = input.indexOf(0x0a, at + 1)) {
+    if (at === 0 || input[at - 1] !== 0x0d) bare++;
   }
-  if (extra === 0) return input;
-  const out = new Uint8Array(input.length + extra);
+  for (let at = input.indexOf(0x0d); at !== -1; at = input.indexOf(0x0d, at + 1)) {
+    if (input[at + 1] !== 0x0a) bare++;
+  }
+  if (bare === 0) return input;
+  const out = new Uint8Array(input.length + bare);
   let j = 0;
-  for (let i = 0; i < input.length; i++) {
-    const byte = input[i];
-    if (byte === 0x0a && (i === 0 || input[i - 1] !== 0x0d)) {
-      out[j++] = 0x0d;
-      out[j++] = 0x0a;
-    } else if (byte === 0x0d && input[i + 1] !== 0x0a) {
-      out[j++] = 0x0d;
-      out[j++] = 0x0a;
-    } else {
-      out[j++] = byte;
-    }
+  let start = 0;
+  let lf = input.indexOf(0x0a);
+  let cr = input.indexOf(0x0d);
+  while (lf !== -1 || cr !== -1) {
+    const i = cr === -1 || (lf !== -1 && lf < cr) ? lf : cr;
+    if (i === lf) lf = input.indexOf(0x0a, i + 1);
+    else cr = input.indexOf(0x0d, i + 1);
+    const bareLf = input[i] === 0x0a && (i === 0 || input[i - 1] !== 0x0d);
+    const bareCr = input[i] === 0x0d && input[i + 1] !== 0x0a;
+    if (!bareLf && !bareCr) continue;
+    out.set(input.subarray(start, i), j);
+    j += i - start;
+    out[j++] = 0x0d;
+    out[j++] = 0x0a;
+    start = i + 1;
   }
+  out.set(input.subarray(start), j);
   return out;
 }

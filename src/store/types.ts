@@ -4,7 +4,8 @@
  * never sees SQL. Errors a caller can cause are StoreError values with a code.
  */
 
-export type StoreErrorCode = "conflict" | "not_found" | "quota" | "invalid";
+/** "blob_missing": the email names a blob the store no longer has; write it and retry. */
+export type StoreErrorCode = "conflict" | "not_found" | "quota" | "invalid" | "blob_missing";
 
 export class StoreError extends Error {
   constructor(readonly code: StoreErrorCode, message: string) {
@@ -72,6 +73,12 @@ export interface EmailAddressRecord {
 export interface NewEmail {
   accountId: number;
   blobHash: string;
+  /**
+   * True when the caller wrote the blob file itself for this email. When false (the blob was
+   * already stored), the insert fails with "blob_missing" if the blob's row has meanwhile been
+   * collected, so a row never points at a deleted file.
+   */
+  blobWritten: boolean;
   size: number;
   receivedAt: Date;
   sentAt: Date | null;

@@ -9,7 +9,7 @@ import { loadConfig } from "../../src/config/load.ts";
 import { type App, openApp } from "../../src/app.ts";
 import { deliverLocal } from "../../src/mail/deliver.ts";
 import { IngestError } from "../../src/mail/ingest.ts";
-import { sha256Hex } from "../../src/store/blobs.ts";
+import { webCryptoSha256 } from "../helpers/hash.ts";
 import { configureLogging } from "../../src/observability/log.ts";
 
 configureLogging({ level: "error" });
@@ -109,7 +109,7 @@ Deno.test("ingest normalises line ends to CRLF and stores the exact bytes it has
     const bytes = await app.blobs.get(stored.blobHash);
     assertEquals(new TextDecoder().decode(bytes), expected);
     assertEquals(stored.size, expected.length);
-    assertEquals(await sha256Hex(bytes), stored.blobHash);
+    assertEquals(await webCryptoSha256(bytes), stored.blobHash);
   });
 });
 

@@ -33,6 +33,7 @@ function email(accountId: number, overrides: Partial<NewEmail> = {}): NewEmail {
   return {
     accountId,
     blobHash: "a".repeat(64),
+    blobWritten: true,
     size: 100,
     receivedAt: new Date(1_700_000_000_000),
     sentAt: null,
@@ -211,5 +212,24 @@ Deno.test("domains with accounts or aliases cannot be deleted", async () => {
     await store.deleteAccount(alice.id); // removes the alias pointing at alice too
     await store.deleteDomain("example.com");
     assertEquals(await store.listDomains(), []);
+  });
+});
+
+Deno.test("an email naming a collected blob it did not write is refused as blob_missing", async () => {
+  await withStore(async (store) => {
+    const alice = await account(store);
+    const error = await assertRejects(
+      () => store.insertEmail(email(alice.id, { blobHash: "b".repeat(64), blobWritten: false })),
+      StoreError,
+    );
+    assertEquals(error.code, "blob_missing");
+    // Once the caller has written it, the same email goes in.
+    const stored = await store.insertEmail(
+      email(alice.id, { blobHash: "b".repeat(64), blobWritten: true }),
+    );
+    assertEquals(stored.blobHash, "b".repeat(64));
+    // And a second email sharing the blob needs no write.
+    await store.insertEmail(email(alice.id, { blobHash: "b".repeat(64), blobWritten: false }));
+    assertEquals({ ...store.db.prepare("SELECT refcount FROM blobs").get() }, { refcount: 2 });
   });
 });

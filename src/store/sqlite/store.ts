@@ -456,6 +456,12 @@ export class SqliteStore implements Store {
       email.blobHash,
     );
     if (Number(blob.changes) === 0) {
+      if (!email.blobWritten) {
+        throw new StoreError(
+          "blob_missing",
+          `blob ${email.blobHash} was collected; write it again`,
+        );
+      }
       this.#run(
         "INSERT INTO blobs (hash, size, refcount, created_at) VALUES (?, ?, 1, ?)",
         email.blobHash,
