@@ -2,8 +2,9 @@
  * Password hashing off the event loop. Argon2id at the default cost takes ~100 ms of CPU; done on
  * the main thread it would stall every session of every protocol for that long per login. A
  * worker is started on first use and stopped after 30 seconds without work, so an idle server
- * does not pay its memory. Where workers cannot start (a bundle without the worker file), the
- * work runs inline.
+ * does not pay its memory. The worker module is password_worker.ts beside this file (source
+ * tree, compiled binary with --include) or password_worker.js beside the bundle (deno task
+ * build); without either, the work runs inline.
  *
  * @example
  * const hasher = new PasswordHasher();
@@ -78,10 +79,14 @@ export class PasswordHasher {
 
   #ensureWorker(): Worker | null {
     if (this.#worker || this.#workerBroken) return this.#worker;
+    const script = workerScript();
+    if (!script) {
+      this.#workerBroken = true;
+      this.#log.info("password hashing runs on the main thread (no worker module in this build)");
+      return null;
+    }
     try {
-      const worker = new Worker(new URL("./password_worker.ts", import.meta.url).href, {
-        type: "module",
-      });
+      const worker = new Worker(script, { type: "module" });
       worker.onmessage = (event: MessageEvent<HasherResponse>) => this.#settle(event.data);
       worker.onerror = (event) => {
         event.preventDefault();
@@ -123,4 +128,18 @@ export class PasswordHasher {
       : verifyPassword(request.password, request.stored);
     work.then(resolve, reject);
   }
+}
+
+function workerScript(): string | null {
+  for (const name of ["./password_worker.ts", "./password_worker.js"]) {
+    const url = new URL(name, import.meta.url);
+    if (url.protocol !== "file:") return url.href;
+    try {
+      Deno.statSync(url);
+      return url.href;
+    } catch {
+      // try the next name
+    }
+  }
+  return null;
 }

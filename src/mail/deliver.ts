@@ -18,7 +18,7 @@ export async function deliverLocal(
 ): Promise<RecipientResult[]> {
   let parsed: ParsedMessage;
   try {
-    parsed = await path.prepare(raw);
+    parsed = path.prepare(raw);
   } catch (error) {
     if (!(error instanceof IngestError)) throw error;
     return recipients.map((recipient) => ({

@@ -90,7 +90,7 @@ export class MessagePath {
   ) {}
 
   /** Checks limits and parses the message once. Throws IngestError. */
-  async prepare(input: Uint8Array): Promise<ParsedMessage> {
+  prepare(input: Uint8Array): ParsedMessage {
     if (input.length > this.limits.maxMessageSize) {
       throw new IngestError(
         "too_large",
@@ -189,7 +189,7 @@ export class MessagePath {
 
   /** prepare + commit for one account. */
   async ingest(input: Uint8Array, target: DeliveryTarget): Promise<StoredEmail> {
-    return await this.commit(await this.prepare(input), target);
+    return await this.commit(this.prepare(input), target);
   }
 }
 
