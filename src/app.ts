@@ -27,6 +27,7 @@ const log = logger("app");
 export async function openApp(loaded: LoadedConfig): Promise<App> {
   const { config, paths } = loaded;
   await Deno.mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
+  await Deno.chmod(paths.dataDir, 0o700); // mkdir leaves an existing folder as it was
   const store = new SqliteStore({ path: paths.database });
   if (store.appliedMigrations.length > 0) {
     log.info("database schema migrated", {

@@ -182,7 +182,9 @@ const COMMANDS: Record<string, Command> = {
   },
   "deliver": {
     usage: "postern deliver RECIPIENT… < message",
-    summary: "deliver a message from stdin to local recipients (through a running server if any)",
+    summary:
+      "deliver a message from stdin to local recipients (through a running server if any); " +
+      "exit 0 all delivered, 1 none, 3 some",
     async run({ positionals, configFile }) {
       if (positionals.length === 0) throw new UsageError("give at least one recipient");
       const loaded = await loadConfig(configFile);

@@ -15,7 +15,16 @@ export function createControlApp(app: App): Hono {
   control.post("/deliver", async (c) => {
     const recipients = new URL(c.req.url).searchParams.getAll("rcpt");
     if (recipients.length === 0) return c.json({ error: "no recipients (rcpt=…)" }, 400);
-    const raw = new Uint8Array(await c.req.arrayBuffer());
+    // Read no more than a message may be (plus room for line-end growth): the socket is local,
+    // but a runaway pipe must not exhaust memory.
+    const limit = app.loaded.config.limits.max_message_size * 2;
+    const raw = await readLimited(c.req.raw.body, limit);
+    if (raw === null) {
+      return c.json(
+        { error: `message exceeds ${app.loaded.config.limits.max_message_size} bytes` },
+        413,
+      );
+    }
     const results = await deliverLocal(app.messages, app.directory, raw, recipients);
     return c.json({ results });
   });
@@ -24,6 +33,27 @@ export function createControlApp(app: App): Hono {
     return c.json({ error: "internal error; see the server log" }, 500);
   });
   return control;
+}
+
+async function readLimited(
+  body: ReadableStream<Uint8Array> | null,
+  limit: number,
+): Promise<Uint8Array | null> {
+  if (!body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > limit) return null;
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
 }
 
 export async function serveControl(app: App, path: string): Promise<Deno.HttpServer> {

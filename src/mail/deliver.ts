@@ -5,6 +5,9 @@
 import type { Directory } from "../directory/directory.ts";
 import { IngestError, type MessagePath, type ParsedMessage } from "./ingest.ts";
 import type { Account } from "../store/types.ts";
+import { logger } from "../observability/log.ts";
+
+const log = logger("delivery");
 
 export type RecipientResult =
   | { recipient: string; status: "delivered"; account: string; emailId: number; uid: number }
@@ -63,6 +66,13 @@ async function commitFor(
 ): Promise<RecipientResult> {
   try {
     const stored = await path.commit(parsed, { accountId: account.id });
+    log.info("delivered", {
+      account: account.address,
+      email: stored.id,
+      uid: stored.memberships[0]?.uid,
+      size: stored.size,
+      message_id: parsed.messageId,
+    });
     return {
       recipient: account.address,
       status: "delivered",
@@ -72,6 +82,11 @@ async function commitFor(
     };
   } catch (error) {
     if (!(error instanceof IngestError)) throw error;
+    log.info("delivery refused", {
+      account: account.address,
+      code: error.code,
+      error: error.message,
+    });
     return { recipient: account.address, status: "failed", code: error.code, error: error.message };
   }
 }

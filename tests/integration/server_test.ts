@@ -203,3 +203,45 @@ async function firstLine(port: number): Promise<string> {
   conn.close();
   return new TextDecoder().decode(buffer.subarray(0, n ?? 0));
 }
+
+Deno.test("oversized messages are refused by the CLI and by the control socket", async () => {
+  const server = await startServer({ limits: { max_message_size: "10K" } });
+  try {
+    const big = `Subject: big\r\n\r\n${"x".repeat(15_000)}\r\n`;
+    const result = await cli(server.configPath, ["deliver", "admin@example.com"], big);
+    assertEquals(result.code, 1);
+    assertMatch(
+      result.stderr,
+      /^admin@example\.com: not delivered: message is 15\d\d\d bytes; the limit is 10240\n$/,
+    );
+    const client = Deno.createHttpClient({
+      proxy: { transport: "unix", path: `${server.dir}/data/control.sock` },
+    });
+    const response = await fetch("http://postern/deliver?rcpt=admin@example.com", {
+      method: "POST",
+      body: new Uint8Array(30_000),
+      client,
+    });
+    assertEquals(response.status, 413);
+    assertEquals(await response.json(), { error: "message exceeds 10240 bytes" });
+    client.close();
+    const boxes = await cli(server.configPath, ["mailbox", "list", "admin@example.com"]);
+    assertMatch(boxes.stdout, /INBOX\s+inbox\s+0\s/);
+  } finally {
+    await server.stop();
+    await Deno.remove(server.dir, { recursive: true });
+  }
+});
+
+Deno.test("the data directory and database are readable by the owner only", async () => {
+  const server = await startServer();
+  try {
+    assertEquals((await Deno.stat(`${server.dir}/data`)).mode! & 0o777, 0o700);
+    assertEquals((await Deno.stat(`${server.dir}/data/postern.db`)).mode! & 0o777, 0o600);
+    assertEquals((await Deno.stat(`${server.dir}/data/tls/self-signed.key`)).mode! & 0o777, 0o600);
+    assertEquals((await Deno.stat(`${server.dir}/data/control.sock`)).mode! & 0o777, 0o600);
+  } finally {
+    await server.stop();
+    await Deno.remove(server.dir, { recursive: true });
+  }
+});

@@ -52,6 +52,9 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     this.db = new DatabaseSync(options.path, { enableForeignKeyConstraints: true });
+    // The database holds password hashes: owner-only, whatever the umask (SQLite gives the
+    // -wal and -shm files the same mode).
+    if (options.path !== ":memory:") Deno.chmodSync(options.path, 0o600);
     this.db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
     this.db.exec("PRAGMA journal_mode = WAL");
     this.db.exec("PRAGMA synchronous = FULL");
