@@ -123,6 +123,7 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
     });
 
     ready = true;
+    log.info("ready", { listeners: bound.length, control_socket: paths.controlSocket });
     // Files left by a crash between a blob write and its commit; in the background, since a
     // large store takes a while to list.
     const stopSweep = new AbortController();

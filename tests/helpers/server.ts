@@ -111,7 +111,10 @@ export async function startServer(
             if (event.msg === "listening") {
               ports[event.service] = Number(String(event.address).split(":").pop());
             }
-            if (event.msg === "listening" && Object.keys(ports).length >= expectedListeners) {
+            if (event.msg === "ready") {
+              if (Object.keys(ports).length !== expectedListeners) {
+                reject(new Error(`expected ${expectedListeners} listeners: ${logs.join("\n")}`));
+              }
               resolve();
             }
           } catch {
