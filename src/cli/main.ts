@@ -92,12 +92,7 @@ const COMMANDS: Record<string, Command> = {
     summary: "list accounts with quota and usage",
     options: { domain: { type: "string" } },
     run: withApp(0, async (app, _, flags) => {
-      let domainId: number | undefined;
-      if (flags.domain !== undefined) {
-        const domain = await app.store.getDomain(String(flags.domain).toLowerCase());
-        if (!domain) throw new CliError(`no domain ${flags.domain}`);
-        domainId = domain.id;
-      }
+      const domainId = await domainFilter(app, flags.domain);
       const rows = (await app.store.listAccounts(domainId)).map((a) => [
         a.address,
         a.displayName,
@@ -143,12 +138,7 @@ const COMMANDS: Record<string, Command> = {
     summary: "list aliases",
     options: { domain: { type: "string" } },
     run: withApp(0, async (app, _, flags) => {
-      let domainId: number | undefined;
-      if (flags.domain !== undefined) {
-        const domain = await app.store.getDomain(String(flags.domain).toLowerCase());
-        if (!domain) throw new CliError(`no domain ${flags.domain}`);
-        domainId = domain.id;
-      }
+      const domainId = await domainFilter(app, flags.domain);
       printTable(
         ["ALIAS", "TARGET"],
         (await app.store.listAliases(domainId)).map((a) => [a.address, a.target]),
@@ -363,6 +353,14 @@ function withApp(
     }
     return 0;
   };
+}
+
+/** The id of the --domain given, or undefined for all domains. */
+async function domainFilter(app: App, domain: Flags[string]): Promise<number | undefined> {
+  if (domain === undefined) return undefined;
+  const row = await app.store.getDomain(String(domain).toLowerCase());
+  if (!row) throw new CliError(`no domain ${domain}`);
+  return row.id;
 }
 
 async function askNewPassword(): Promise<string> {

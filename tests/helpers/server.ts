@@ -2,6 +2,8 @@
  * Runs the real server as a child process (`deno run -A main.ts serve`) on ephemeral loopback
  * ports with a temporary data directory, and runs CLI commands against the same config.
  */
+import { SERVICES } from "../../src/config/schema.ts";
+
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
 
@@ -33,19 +35,6 @@ export interface TestConfigOptions {
   /** Replace [auth] entries. */
   auth?: Record<string, string | number>;
 }
-
-const SERVICES = [
-  "smtp",
-  "submission",
-  "submissions",
-  "imap",
-  "imaps",
-  "pop3",
-  "pop3s",
-  "managesieve",
-  "http",
-  "https",
-];
 
 export async function makeTestConfig(options: TestConfigOptions = {}, dir?: string) {
   dir ??= await Deno.makeTempDir({ prefix: "postern-test-" });
