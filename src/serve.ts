@@ -8,6 +8,7 @@ import { parseListenAddress, type ServiceName } from "./config/schema.ts";
 import { type App, firstStart, openApp } from "./app.ts";
 import { CertificateManager } from "./tls/certificates.ts";
 import { ListenerGroup, type ListenerSpec } from "./server/listeners.ts";
+import { connectionLimits } from "./server/limits.ts";
 import { smtpGreeter } from "./smtp/greeter.ts";
 import { imapGreeter } from "./imap/greeter.ts";
 import { pop3Greeter } from "./pop3/greeter.ts";
@@ -47,7 +48,9 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
         `'postern account passwd ${admin.address}'.\n\n`;
       await Deno.stdout.write(new TextEncoder().encode(line));
     }
-    const startedAt = new Date();
+    // Orphan files must be older than this: a CLI delivery racing our start (it found no server
+    // and writes directly) may have written its file but not yet committed its row.
+    const orphanCutoff = new Date(Date.now() - 3600_000);
     const removed = await app.store.collectBlobs((hash) => app.blobs.deleteSync(hash));
     if (removed) log.info("removed unreferenced blobs", { count: removed });
 
@@ -69,12 +72,7 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
     }
 
     const group = new ListenerGroup({
-      limits: {
-        maxLineLength: config.limits.max_line_length,
-        idleTimeoutSeconds: config.limits.idle_timeout,
-        maxConnections: config.limits.max_connections,
-        maxConnectionsPerIp: config.limits.max_connections_per_ip,
-      },
+      limits: connectionLimits(config.limits),
       certificates,
       log: logger("net"),
     });
@@ -129,7 +127,7 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
     const stopSweep = new AbortController();
     const sweep = app.blobs.sweepOrphans(
       (hash) => app.store.blobKnown(hash),
-      startedAt,
+      orphanCutoff,
       stopSweep.signal,
     )
       .then((count) => count && log.info("removed orphaned blob files", { count }))

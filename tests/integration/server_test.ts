@@ -245,3 +245,28 @@ Deno.test("the data directory and database are readable by the owner only", asyn
     await Deno.remove(server.dir, { recursive: true });
   }
 });
+
+Deno.test("blob files no row refers to are swept at start, unless they are recent", async () => {
+  const first = await startServer();
+  assertEquals(await first.stop(), 0);
+  const old = `${first.dir}/data/blobs/ab/${"ab".padEnd(64, "0")}`;
+  const recent = `${first.dir}/data/blobs/cd/${"cd".padEnd(64, "1")}`;
+  await Deno.writeTextFile(old, "left by a crash");
+  await Deno.writeTextFile(recent, "a delivery in progress");
+  const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+  await Deno.utime(old, twoHoursAgo, twoHoursAgo);
+  const server = await startServer({ dir: first.dir, configPath: first.configPath });
+  try {
+    for (let i = 0; i < 50 && !server.logs.some((l) => l.includes("orphaned blob")); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert(server.logs.some((l) => l.includes('"msg":"removed orphaned blob files","count":1')));
+    let oldExists = true;
+    await Deno.stat(old).catch(() => oldExists = false);
+    assertEquals(oldExists, false);
+    assertEquals(await Deno.readTextFile(recent), "a delivery in progress");
+  } finally {
+    await server.stop();
+    await Deno.remove(first.dir, { recursive: true });
+  }
+});

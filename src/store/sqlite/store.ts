@@ -84,10 +84,10 @@ export class SqliteStore implements Store {
   }
 
   #transaction<T>(work: () => T): T {
-    this.db.exec("BEGIN IMMEDIATE");
+    this.#run("BEGIN IMMEDIATE");
     try {
       const result = work();
-      this.db.exec("COMMIT");
+      this.#run("COMMIT");
       return result;
     } catch (error) {
       this.db.exec("ROLLBACK");
@@ -408,10 +408,10 @@ export class SqliteStore implements Store {
     try {
       this.#transaction(() => {
         for (const item of batch) {
-          this.db.exec("SAVEPOINT email");
+          this.#run("SAVEPOINT email");
           try {
             outcomes.push({ ok: true, value: this.#insertEmailNow(item.email) });
-            this.db.exec("RELEASE email");
+            this.#run("RELEASE email");
           } catch (error) {
             this.db.exec("ROLLBACK TO email");
             this.db.exec("RELEASE email");
