@@ -12,6 +12,8 @@ import { deliverViaControl } from "../http/control.ts";
 import { size as sizeSchema } from "../config/schema.ts";
 import { VERSION } from "../version.ts";
 import { readPassword } from "./prompt.ts";
+import { normalizeDomain } from "../directory/directory.ts";
+import { domainRecords } from "../directory/dns_records.ts";
 
 export class UsageError extends Error {}
 export class CliError extends Error {}
@@ -41,7 +43,7 @@ const COMMANDS: Record<string, Command> = {
   },
   "domain add": {
     usage: "postern domain add DOMAIN",
-    summary: "add a mail domain",
+    summary: "add a mail domain (and generate its DKIM keys)",
     run: withApp(1, async (app, [name]) => {
       const domain = await app.directory.addDomain(name);
       print(`added domain ${domain.name}`);
@@ -52,6 +54,15 @@ const COMMANDS: Record<string, Command> = {
     summary: "list mail domains",
     run: withApp(0, async (app) => {
       for (const domain of await app.store.listDomains()) print(domain.name);
+    }),
+  },
+  "domain dns": {
+    usage: "postern domain dns DOMAIN",
+    summary: "print the DNS records to publish for a domain (MX, SPF, DKIM, DMARC, SRV)",
+    run: withApp(1, async (app, [name], _, loaded) => {
+      const domain = normalizeDomain(name);
+      const dkim = await app.directory.dkimKeys(domain);
+      print(domainRecords({ domain, hostname: loaded.config.server.hostname, dkim }).join("\n"));
     }),
   },
   "domain delete": {

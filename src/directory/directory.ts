@@ -8,7 +8,8 @@
  *   then alias), the domain's catch-all alias (@domain). Aliases expand recursively (depth 10).
  * - authenticate() answers the same way, and takes as long, whether or not the account exists.
  */
-import type { Account, Domain, Store } from "../store/types.ts";
+import type { Account, DkimKey, Domain, Store } from "../store/types.ts";
+import { generateDkimKeys } from "../smtp/dkim_keys.ts";
 import { DEFAULT_MAILBOXES } from "./mailboxes.ts";
 
 export { DEFAULT_MAILBOXES };
@@ -102,7 +103,20 @@ export class Directory {
     if (!DOMAIN.test(domain)) {
       throw new DirectoryError("invalid", `${JSON.stringify(name)} is not a domain name`);
     }
-    return await this.#mapStoreErrors(() => this.store.createDomain(domain));
+    const keys = await generateDkimKeys(new Date());
+    return await this.#mapStoreErrors(() => this.store.createDomain(domain, keys));
+  }
+
+  /** The domain's DKIM keys, generating them first for a domain that has none. */
+  async dkimKeys(name: string): Promise<DkimKey[]> {
+    const domain = await this.store.getDomain(normalizeDomain(name));
+    if (!domain) throw new DirectoryError("not_found", `no domain ${name}`);
+    let keys = await this.store.listDkimKeys(domain.id);
+    if (keys.length === 0) {
+      keys = await generateDkimKeys(new Date());
+      await this.store.addDkimKeys(domain.id, keys);
+    }
+    return keys;
   }
 
   async deleteDomain(name: string): Promise<void> {

@@ -20,6 +20,18 @@ export interface Domain {
   createdAt: Date;
 }
 
+export type DkimAlgorithm = "rsa-sha256" | "ed25519-sha256";
+
+export interface DkimKey {
+  selector: string;
+  algorithm: DkimAlgorithm;
+  /** PKCS#8 PEM. */
+  privateKey: string;
+  /** Base64 of the public key as published in the DKIM record's p= tag. */
+  publicKey: string;
+  createdAt: Date;
+}
+
 export interface Account {
   id: number;
   address: string;
@@ -143,7 +155,10 @@ export interface NewAccount {
 export interface Store {
   close(): Promise<void>;
 
-  createDomain(name: string): Promise<Domain>;
+  /** Creates the domain and its DKIM keys in one transaction. */
+  createDomain(name: string, dkimKeys?: DkimKey[]): Promise<Domain>;
+  addDkimKeys(domainId: number, keys: DkimKey[]): Promise<void>;
+  listDkimKeys(domainId: number): Promise<DkimKey[]>;
   getDomain(name: string): Promise<Domain | null>;
   listDomains(): Promise<Domain[]>;
   /** Refuses (conflict) while accounts or aliases still use the domain. */

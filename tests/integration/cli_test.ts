@@ -78,6 +78,32 @@ Deno.test("domain, account, alias and mailbox commands round-trip", async () => 
   });
 });
 
+Deno.test("domain dns prints the records to publish, with the domain's DKIM keys", async () => {
+  await withConfig(async (config) => {
+    await cli(config, ["domain", "add", "example.org"]);
+    const first = await cli(config, ["domain", "dns", "Example.org"]);
+    assertEquals(first.code, 0, first.stderr);
+    assertStringIncludes(first.stdout, "example.org.\t3600\tIN\tMX\t10 mail.example.com.\n");
+    assertMatch(
+      first.stdout,
+      /rsa-\d{6}\._domainkey\.example\.org\.\t3600\tIN\tTXT\t"v=DKIM1; k=rsa;/,
+    );
+    assertMatch(
+      first.stdout,
+      /ed-\d{6}\._domainkey\.example\.org\.\t3600\tIN\tTXT\t"v=DKIM1; k=ed25519;/,
+    );
+    assertStringIncludes(
+      first.stdout,
+      '_dmarc.example.org.\t3600\tIN\tTXT\t"v=DMARC1; p=quarantine;',
+    );
+    // The keys are stored, not made anew each time.
+    const second = await cli(config, ["domain", "dns", "example.org"]);
+    assertEquals(second.stdout, first.stdout);
+    const missing = await cli(config, ["domain", "dns", "nowhere.test"]);
+    assertEquals([missing.code, missing.stderr], [1, "error: no domain nowhere.test\n"]);
+  });
+});
+
 Deno.test("account add reads the password from stdin when it is not a terminal", async () => {
   await withConfig(async (config) => {
     await cli(config, ["domain", "add", "example.org"]);

@@ -174,6 +174,22 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: "DKIM signing keys per domain",
+    sql: `
+      CREATE TABLE dkim_keys (
+        id INTEGER PRIMARY KEY,
+        domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+        selector TEXT NOT NULL,
+        algorithm TEXT NOT NULL CHECK (algorithm IN ('rsa-sha256', 'ed25519-sha256')),
+        private_key TEXT NOT NULL,                 -- PKCS#8 PEM
+        public_key TEXT NOT NULL,                  -- base64, as published in the p= tag
+        created_at INTEGER NOT NULL,
+        UNIQUE (domain_id, selector)
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -16,6 +16,7 @@ import {
   type Account,
   type Alias,
   type Change,
+  type DkimKey,
   type Domain,
   type Mailbox,
   type MailboxRole,
@@ -107,18 +108,53 @@ export class SqliteStore implements Store {
 
   // ---- domains ----
 
-  createDomain(name: string): Promise<Domain> {
-    return attempt(() => {
-      if (this.#get("SELECT 1 FROM domains WHERE name = ?", name)) {
-        throw new StoreError("conflict", `domain ${name} already exists`);
-      }
-      const result = this.#run(
-        "INSERT INTO domains (name, created_at) VALUES (?, ?)",
-        name.toLowerCase(),
-        Date.now(),
+  createDomain(name: string, dkimKeys: DkimKey[] = []): Promise<Domain> {
+    return attempt(() =>
+      this.#transaction(() => {
+        if (this.#get("SELECT 1 FROM domains WHERE name = ?", name)) {
+          throw new StoreError("conflict", `domain ${name} already exists`);
+        }
+        const result = this.#run(
+          "INSERT INTO domains (name, created_at) VALUES (?, ?)",
+          name.toLowerCase(),
+          Date.now(),
+        );
+        const id = Number(result.lastInsertRowid);
+        this.#insertDkimKeys(id, dkimKeys);
+        return toDomain(this.#get("SELECT * FROM domains WHERE id = ?", id)!);
+      })
+    );
+  }
+
+  addDkimKeys(domainId: number, keys: DkimKey[]): Promise<void> {
+    return attempt(() => this.#transaction(() => this.#insertDkimKeys(domainId, keys)));
+  }
+
+  #insertDkimKeys(domainId: number, keys: DkimKey[]) {
+    for (const key of keys) {
+      this.#run(
+        `INSERT INTO dkim_keys (domain_id, selector, algorithm, private_key, public_key, created_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+        domainId,
+        key.selector,
+        key.algorithm,
+        key.privateKey,
+        key.publicKey,
+        key.createdAt.getTime(),
       );
-      return toDomain(this.#get("SELECT * FROM domains WHERE id = ?", result.lastInsertRowid)!);
-    });
+    }
+  }
+
+  listDkimKeys(domainId: number): Promise<DkimKey[]> {
+    return attempt(() =>
+      this.#all("SELECT * FROM dkim_keys WHERE domain_id = ? ORDER BY id", domainId).map((row) => ({
+        selector: row.selector as string,
+        algorithm: row.algorithm as DkimKey["algorithm"],
+        privateKey: row.private_key as string,
+        publicKey: row.public_key as string,
+        createdAt: new Date(row.created_at as number),
+      }))
+    );
   }
 
   getDomain(name: string): Promise<Domain | null> {
