@@ -384,7 +384,7 @@ function udpExchange(
     const interval = Math.max(1, Math.floor((deadline - Date.now()) / tries));
     const send = () => {
       if (Date.now() >= deadline) return finish(null);
-      socket.send(request, server.port, server.ipAddr);
+      socket.send(request);
       timer = setTimeout(send, Math.min(interval, Math.max(1, deadline - Date.now())));
     };
     socket.on("message", (message, remote) => {
