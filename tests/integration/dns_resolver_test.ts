@@ -6,6 +6,9 @@ import { DnsError, Resolver, type ResolverOptions } from "../../src/dns/resolver
 import { resolveMailHosts } from "../../src/dns/mx.ts";
 import { startDnsServer, type TestDnsServer, type Zone } from "../helpers/dns_server.ts";
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
+import dgram from "node:dgram";
+import { Buffer } from "node:buffer";
+import dnsPacket from "dns-packet";
 
 const DKIM_KEY = "v=DKIM1; k=rsa; p=" + "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA".repeat(12);
 
@@ -251,4 +254,48 @@ Deno.test("mailauthResolver: Node dns.promises.resolve shapes and error codes", 
       assert(!(error instanceof DnsError), "mailauth sees Node-style errors, not DnsError");
     }
   });
+});
+
+Deno.test("resolver: a reply with the wrong id or question is ignored", async () => {
+  const packet = dnsPacket as unknown as {
+    decode(b: Uint8Array): { id: number; questions: { name: string; type: string }[] };
+    encode(p: unknown): Uint8Array;
+  };
+  const socket = dgram.createSocket("udp4");
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+  socket.on("message", (message, remote) => {
+    const query = packet.decode(message);
+    const reply = (id: number, name: string, address: string) =>
+      Buffer.from(packet.encode({
+        id,
+        type: "response",
+        questions: [{ name, type: "A" }],
+        answers: [{ name, type: "A", ttl: 60, data: address }],
+      }));
+    // Forged replies first (wrong id, then wrong name), the genuine one last.
+    socket.send(
+      reply((query.id + 1) & 0xffff, query.questions[0].name, "203.0.113.66"),
+      remote.port,
+      remote.address,
+    );
+    socket.send(reply(query.id, "evil.example", "203.0.113.67"), remote.port, remote.address);
+    setTimeout(
+      () =>
+        socket.send(
+          reply(query.id, query.questions[0].name, "192.0.2.1"),
+          remote.port,
+          remote.address,
+        ),
+      20,
+    );
+  });
+  try {
+    const resolver = new Resolver({
+      nameServer: { ipAddr: "127.0.0.1", port: socket.address().port },
+      timeoutMs: 1_000,
+    });
+    assertEquals(await resolver.a("example.com"), ["192.0.2.1"]);
+  } finally {
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
 });
