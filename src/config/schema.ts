@@ -139,6 +139,20 @@ export const configSchema = z.object({
     max_connections_per_ip: z.number().int().min(1).default(50),
     idle_timeout: duration().default("30m"),
   }).strict().default({}),
+  smtp: z.object({
+    /** The text after the code and host name in the 220 greeting. */
+    greeting: z.string().max(200).default("ESMTP Postern"),
+    max_recipients: z.number().int().min(1).max(100_000).default(100),
+    max_messages_per_connection: z.number().int().min(1).default(100),
+    /** Errors (4xx/5xx replies to the client) before the session is closed. */
+    max_errors: z.number().int().min(1).default(20),
+    command_timeout: duration().default("5m"),
+    data_timeout: duration().default("10m"),
+    /** A bare CR or LF in DATA: "reject" (554 5.6.0, the SMTP smuggling defence) or "normalize". */
+    bare_line_ends: z.enum(["reject", "normalize"]).default("reject"),
+    /** Answer VRFY/EXPN truthfully (they reveal which addresses exist); off: 252 for VRFY. */
+    allow_vrfy: z.boolean().default(false),
+  }).strict().default({}),
   auth: z.object({
     max_failures_per_ip: z.number().int().min(1).default(10),
     max_failures_per_account: z.number().int().min(1).default(20),
