@@ -10,6 +10,7 @@ import { CertificateManager } from "./tls/certificates.ts";
 import { ListenerGroup, type ListenerSpec } from "./server/listeners.ts";
 import { connectionLimits } from "./server/limits.ts";
 import { smtpGreeter } from "./smtp/greeter.ts";
+import { inboundSmtp, inboundSmtpOptions } from "./smtp/inbound.ts";
 import { imapGreeter } from "./imap/greeter.ts";
 import { pop3Greeter } from "./pop3/greeter.ts";
 import { managesieveGreeter } from "./sieve/managesieve/greeter.ts";
@@ -79,7 +80,7 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
     const hostname = config.server.hostname;
     const handlers: Partial<Record<ServiceName, Omit<ListenerSpec, "host" | "port" | "service">>> =
       {
-        smtp: { implicitTls: false, handler: smtpGreeter({ hostname, submission: false }) },
+        smtp: { implicitTls: false, handler: inboundSmtp(inboundSmtpOptions(app)) },
         submission: { implicitTls: false, handler: smtpGreeter({ hostname, submission: true }) },
         submissions: { implicitTls: true, handler: smtpGreeter({ hostname, submission: true }) },
         imap: { implicitTls: false, handler: imapGreeter({ hostname }) },

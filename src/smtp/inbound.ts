@@ -1,0 +1,410 @@
+/**
+ * The inbound MX session (listener `smtp`, port 25; RFC 5321): mail for local domains only.
+ *
+ * Implementation notes:
+ * - Replies are queued and written when no more input is buffered (RFC 2920 PIPELINING), or
+ *   before anything that waits on the client (354, STARTTLS, QUIT, closing).
+ * - Relay defence: a recipient is accepted only when its domain is one of ours, the directory
+ *   resolves it to a local account, and its local part hides no routing (`%`, `!`, `@`, source
+ *   route; `relayRisk`). Everything else is refused; nothing is ever forwarded from here.
+ * - STARTTLS (RFC 3207 4.2): `conn.startTls` drops input buffered with the command (injection);
+ *   the session starts over, so EHLO is required again.
+ * - Only CR LF "." CR LF ends DATA (`DataReader`); a bare CR or LF is refused with 554 5.6.0 in
+ *   "reject" mode (SMTP smuggling), never delivered.
+ * - A client error is a reply; an internal error is logged with the session id and answered
+ *   451 4.3.0. Neither ends the process.
+ * - DSN (RFC 3461) is not advertised: there is no DSN generation yet, so RET/ENVID/NOTIFY/ORCPT
+ *   are refused as unsupported parameters.
+ */
+import type { Connection } from "../server/connection.ts";
+import { ConnectionClosedError, LineTooLongError, TlsHandshakeError } from "../server/errors.ts";
+import type { SessionHandler } from "../server/listeners.ts";
+import type { App } from "../app.ts";
+import { primaryDomain } from "../app.ts";
+import { type MailParams, parseCommand, type SmtpCommand } from "./wire/command.ts";
+import { relayRisk } from "./wire/path.ts";
+import { type BareLineEnds, BdatReader, DataReader, type DataResult } from "./wire/data.ts";
+import { ehloReply, reply } from "./wire/reply.ts";
+import type { MessagePath } from "../mail/ingest.ts";
+import type { Directory } from "../directory/directory.ts";
+import { type Logger, logger } from "../observability/log.ts";
+import { deliverMessage, readBdatChunk, readDotData, Watchdog } from "./inbound_data.ts";
+
+export interface InboundSmtpOptions {
+  hostname: string;
+  /** Text after the host name in the 220 greeting. */
+  greeting: string;
+  maxMessageSize: number;
+  maxRecipients: number;
+  maxMessagesPerConnection: number;
+  maxErrors: number;
+  /** Seconds; 0 disables. */
+  commandTimeout: number;
+  dataTimeout: number;
+  bareLineEnds: BareLineEnds;
+  allowVrfy: boolean;
+  /** The domain a bare `RCPT TO:<postmaster>` means. */
+  postmasterDomain: string;
+  messages: MessagePath;
+  directory: Directory;
+}
+
+/** The session's options from the app's config. */
+export function inboundSmtpOptions(app: App): InboundSmtpOptions {
+  const { config } = app.loaded;
+  return {
+    hostname: config.server.hostname,
+    greeting: config.smtp.greeting,
+    maxMessageSize: config.limits.max_message_size,
+    maxRecipients: config.smtp.max_recipients,
+    maxMessagesPerConnection: config.smtp.max_messages_per_connection,
+    maxErrors: config.smtp.max_errors,
+    commandTimeout: config.smtp.command_timeout,
+    dataTimeout: config.smtp.data_timeout,
+    bareLineEnds: config.smtp.bare_line_ends,
+    allowVrfy: config.smtp.allow_vrfy,
+    postmasterDomain: primaryDomain(app.loaded),
+    messages: app.messages,
+    directory: app.directory,
+  };
+}
+
+/**
+ * The port-25 session handler.
+ *
+ * @example
+ * group.listen([{ service: "smtp", host: "0.0.0.0", port: 25, implicitTls: false,
+ *   handler: inboundSmtp(inboundSmtpOptions(app)) }]);
+ */
+export function inboundSmtp(options: InboundSmtpOptions): SessionHandler {
+  return (conn) => new InboundSession(conn, options).run();
+}
+
+interface Transaction {
+  /** "" for the null reverse-path. */
+  sender: string;
+  params: MailParams;
+  recipients: string[];
+  bdat: BdatReader | null;
+}
+
+const MAX_PENDING_OUTPUT = 16 * 1024;
+const UNSUPPORTED_MAIL_PARAMS = [
+  ["ret", "RET"],
+  ["envid", "ENVID"],
+  ["auth", "AUTH"],
+  ["requireTls", "REQUIRETLS"],
+] as const;
+
+class InboundSession {
+  readonly #conn: Connection;
+  readonly #opts: InboundSmtpOptions;
+  readonly #log: Logger;
+  readonly #watchdog: Watchdog;
+  #output = "";
+  #helo: string | null = null;
+  #esmtp = false;
+  #tx: Transaction | null = null;
+  #errors = 0;
+  #messages = 0;
+  #closing = false;
+
+  constructor(conn: Connection, opts: InboundSmtpOptions) {
+    this.#conn = conn;
+    this.#opts = opts;
+    this.#log = logger("smtp", { session: conn.id });
+    this.#watchdog = new Watchdog(() => {
+      this.#log.info("timeout", { remote: conn.remoteAddress });
+      conn.write(reply(421, "4.4.2", `${opts.hostname} Timeout, closing connection`))
+        .catch(() => {});
+      conn.close();
+    });
+  }
+
+  async run(): Promise<void> {
+    const { hostname, greeting } = this.#opts;
+    try {
+      this.#send(`220 ${hostname} ${greeting}`.trimEnd() + "\r\n");
+      while (!this.#closing) {
+        await this.#flush();
+        this.#watchdog.arm(this.#opts.commandTimeout);
+        let line: string | null;
+        try {
+          line = await this.#conn.readLine();
+        } catch (error) {
+          if (!(error instanceof LineTooLongError)) throw error;
+          this.#error(500, "5.5.2", "Line too long"); // RFC 5321 4.5.3.1.4
+          continue;
+        }
+        if (line === null || this.#watchdog.fired) return;
+        await this.#command(line);
+      }
+      await this.#flush(true);
+    } catch (error) {
+      if (error instanceof ConnectionClosedError || error instanceof TlsHandshakeError) return;
+      throw error;
+    } finally {
+      this.#watchdog.stop();
+    }
+  }
+
+  #send(text: string): void {
+    this.#output += text;
+  }
+
+  async #flush(force = false): Promise<void> {
+    if (this.#output === "" || this.#conn.closed) return;
+    if (!force && this.#conn.hasBufferedInput() && this.#output.length < MAX_PENDING_OUTPUT) return;
+    const text = this.#output;
+    this.#output = "";
+    await this.#conn.write(text);
+  }
+
+  /** A negative reply the client caused; too many of them end the session. */
+  #error(code: number, enhanced: string, text: string): void {
+    this.#send(reply(code, enhanced, text));
+    if (++this.#errors >= this.#opts.maxErrors) {
+      this.#send(reply(421, "4.7.0", `${this.#opts.hostname} Too many errors, closing connection`));
+      this.#closing = true;
+    }
+  }
+
+  async #command(line: string): Promise<void> {
+    const tx = this.#tx;
+    const command = parseCommand(line, {
+      smtputf8Allowed: tx === null || tx.params.smtputf8 === true,
+    });
+    if (command.verb === "INVALID") {
+      return this.#error(command.code, command.enhanced, command.text);
+    }
+    try {
+      await this.#execute(command);
+    } catch (error) {
+      if (error instanceof ConnectionClosedError || error instanceof TlsHandshakeError) throw error;
+      if (this.#conn.closed) throw new ConnectionClosedError();
+      this.#log.error("internal error", {
+        command: command.verb,
+        error: error instanceof Error ? error : String(error),
+      });
+      this.#tx = null;
+      this.#send(reply(451, "4.3.0", "Internal error, try again later"));
+    }
+  }
+
+  async #execute(command: SmtpCommand): Promise<void> {
+    const { hostname } = this.#opts;
+    switch (command.verb) {
+      case "EHLO":
+      case "HELO":
+        this.#helo = command.argument;
+        this.#esmtp = command.verb === "EHLO";
+        this.#tx = null;
+        return this.#send(
+          this.#esmtp
+            ? ehloReply(hostname, `Hello ${command.argument}`, this.#extensions())
+            : reply(250, null, hostname),
+        );
+      case "MAIL":
+        return this.#mail(command);
+      case "RCPT":
+        return await this.#rcpt(command);
+      case "DATA":
+        return await this.#data();
+      case "BDAT":
+        return await this.#bdat(command.size, command.last);
+      case "RSET":
+        this.#tx = null;
+        return this.#send(reply(250, "2.0.0", "OK"));
+      case "NOOP":
+        return this.#send(reply(250, "2.0.0", "OK"));
+      case "QUIT":
+        this.#send(reply(221, "2.0.0", `${hostname} closing connection`));
+        this.#closing = true;
+        return;
+      case "VRFY":
+      case "EXPN":
+        return await this.#verify(command.verb, command.argument);
+      case "HELP":
+        return this.#send(reply(214, "2.0.0", [
+          "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS",
+          "See RFC 5321",
+        ]));
+      case "STARTTLS":
+        return await this.#startTls();
+      case "AUTH":
+        return this.#error(502, "5.5.1", "AUTH is not available on this port");
+    }
+  }
+
+  #extensions(): string[] {
+    return [
+      "PIPELINING",
+      `SIZE ${this.#opts.maxMessageSize}`,
+      "8BITMIME",
+      "SMTPUTF8",
+      "ENHANCEDSTATUSCODES",
+      "CHUNKING",
+      "BINARYMIME",
+      ...(this.#conn.secure ? [] : ["STARTTLS"]),
+    ];
+  }
+
+  #mail(command: Extract<SmtpCommand, { verb: "MAIL" }>): void {
+    if (this.#helo === null) return this.#error(503, "5.5.1", "Send EHLO or HELO first");
+    if (this.#tx !== null) return this.#error(503, "5.5.1", "Nested MAIL command");
+    if (this.#messages >= this.#opts.maxMessagesPerConnection) {
+      this.#send(reply(421, "4.7.0", `${this.#opts.hostname} Too many messages, closing`));
+      this.#closing = true;
+      return;
+    }
+    const { params } = command;
+    for (const [field, keyword] of UNSUPPORTED_MAIL_PARAMS) {
+      if (params[field] !== undefined) {
+        return this.#error(555, "5.5.4", `Unsupported parameter ${keyword}`);
+      }
+    }
+    if (params.size !== undefined && params.size > this.#opts.maxMessageSize) {
+      return this.#error(552, "5.3.4", "Message size exceeds fixed maximum message size");
+    }
+    if (!this.#esmtp && (params.body === "BINARYMIME" || params.smtputf8)) {
+      return this.#error(555, "5.5.4", "Extensions need EHLO");
+    }
+    const sender = command.path.kind === "null" ? "" : command.path.mailbox.address;
+    this.#tx = { sender, params, recipients: [], bdat: null };
+    this.#send(reply(250, "2.1.0", "Sender OK"));
+  }
+
+  async #rcpt(command: Extract<SmtpCommand, { verb: "RCPT" }>): Promise<void> {
+    const tx = this.#tx;
+    if (tx === null) return this.#error(503, "5.5.1", "Need MAIL command first");
+    if (tx.bdat !== null) return this.#error(503, "5.5.1", "RCPT not allowed during BDAT");
+    if (command.params.notify || command.params.orcpt) {
+      const keyword = command.params.notify ? "NOTIFY" : "ORCPT";
+      return this.#error(555, "5.5.4", `Unsupported parameter ${keyword}`);
+    }
+    if (tx.recipients.length >= this.#opts.maxRecipients) {
+      return this.#error(452, "4.5.3", "Too many recipients");
+    }
+    let address: string;
+    if (command.path.kind === "postmaster") {
+      address = `postmaster@${this.#opts.postmasterDomain}`;
+    } else {
+      const mailbox = command.path.mailbox;
+      if (relayRisk(mailbox).length > 0) {
+        return this.#error(550, "5.7.1", "Relaying through routed addresses is not allowed");
+      }
+      if (mailbox.literal !== null || !(await this.#opts.directory.isLocalDomain(mailbox.domain))) {
+        return this.#error(554, "5.7.1", "Relay access denied");
+      }
+      address = mailbox.address;
+    }
+    const resolved = await this.#opts.directory.resolveRecipient(address);
+    if (resolved === null) return this.#error(550, "5.1.1", "No such user here");
+    if (resolved.accounts.length === 0) {
+      // Only external forward targets: that needs the outbound queue, which does not exist yet.
+      return this.#error(451, "4.3.0", "Forwarding is not available yet, try again later");
+    }
+    const canonical = address.toLowerCase();
+    if (!tx.recipients.includes(canonical)) tx.recipients.push(canonical);
+    this.#send(reply(250, "2.1.5", "Recipient OK"));
+  }
+
+  async #data(): Promise<void> {
+    const tx = this.#tx;
+    if (tx === null) return this.#error(503, "5.5.1", "Need MAIL command first");
+    if (tx.bdat !== null) return this.#error(503, "5.5.1", "DATA not allowed after BDAT");
+    if (tx.params.body === "BINARYMIME") {
+      return this.#error(503, "5.5.1", "BODY=BINARYMIME requires BDAT");
+    }
+    if (tx.recipients.length === 0) return this.#error(554, "5.5.1", "No valid recipients");
+    this.#send(reply(354, null, "End data with <CR><LF>.<CR><LF>"));
+    await this.#flush(true);
+    const reader = new DataReader({
+      maxSize: this.#opts.maxMessageSize,
+      bareLineEnds: this.#opts.bareLineEnds,
+    });
+    this.#watchdog.arm(this.#opts.dataTimeout);
+    const complete = await readDotData(this.#conn, reader, this.#watchdog);
+    if (!complete || this.#watchdog.fired) throw new ConnectionClosedError();
+    this.#watchdog.arm(this.#opts.commandTimeout);
+    this.#tx = null;
+    await this.#finish(tx, reader.result(), this.#opts.bareLineEnds === "reject");
+  }
+
+  async #bdat(size: number, last: boolean): Promise<void> {
+    const tx = this.#tx;
+    const usable = tx !== null && tx.recipients.length > 0;
+    if (usable && tx.bdat === null) {
+      tx.bdat = new BdatReader({ maxSize: this.#opts.maxMessageSize });
+    }
+    const reader = usable ? tx.bdat! : null;
+    reader?.begin(size, last);
+    this.#watchdog.arm(this.#opts.dataTimeout);
+    const complete = await readBdatChunk(this.#conn, reader, size, this.#watchdog);
+    if (!complete || this.#watchdog.fired) throw new ConnectionClosedError();
+    this.#watchdog.arm(this.#opts.commandTimeout);
+    // RFC 3030 2: a refused BDAT's chunk is read and discarded all the same.
+    if (tx === null) return this.#error(503, "5.5.1", "Need MAIL command first");
+    if (!usable) return this.#error(554, "5.5.1", "No valid recipients");
+    const result = reader!.result();
+    if (result.tooLarge) {
+      this.#tx = null;
+      return this.#error(552, "5.3.4", "Message size exceeds fixed maximum message size");
+    }
+    if (!last) return this.#send(reply(250, "2.0.0", `${size} octets received`));
+    this.#tx = null;
+    const strict = this.#opts.bareLineEnds === "reject" && tx.params.body !== "BINARYMIME";
+    await this.#finish(tx, result, strict);
+  }
+
+  async #finish(tx: Transaction, result: DataResult, rejectBareLineEnds: boolean): Promise<void> {
+    if (result.tooLarge) {
+      return this.#error(552, "5.3.4", "Message size exceeds fixed maximum message size");
+    }
+    if (rejectBareLineEnds && result.bareLineEnd) {
+      this.#log.info("message refused: bare CR or LF", { from: tx.sender });
+      return this.#error(554, "5.6.0", "Bare CR or LF in message data is not allowed");
+    }
+    const secure = this.#conn.secure;
+    const { reply: text, delivered } = await deliverMessage(
+      { messages: this.#opts.messages, directory: this.#opts.directory, log: this.#log },
+      tx.sender,
+      tx.recipients,
+      result.message,
+      {
+        helo: this.#helo ?? "unknown",
+        remoteAddress: this.#conn.remoteAddress,
+        hostname: this.#opts.hostname,
+        protocol: this.#esmtp ? (secure ? "ESMTPS" : "ESMTP") : "SMTP",
+        id: this.#conn.id,
+      },
+    );
+    if (delivered) this.#messages++;
+    this.#send(text);
+  }
+
+  async #verify(verb: "VRFY" | "EXPN", argument: string): Promise<void> {
+    if (!this.#opts.allowVrfy) {
+      return verb === "VRFY"
+        ? this.#send(reply(252, "2.5.0", "Cannot VRFY user, but will accept message"))
+        : this.#error(502, "5.5.1", "EXPN is disabled");
+    }
+    const address = argument.replace(/^<(.*)>$/, "$1");
+    const resolved = await this.#opts.directory.resolveRecipient(address);
+    if (resolved === null || resolved.accounts.length === 0) {
+      return this.#error(550, "5.1.1", "No such user here");
+    }
+    const found = verb === "VRFY" ? [resolved.accounts[0]] : resolved.accounts;
+    this.#send(reply(250, "2.1.5", found.map((account) => `<${account.address}>`)));
+  }
+
+  async #startTls(): Promise<void> {
+    if (this.#conn.secure) return this.#error(503, "5.5.1", "TLS already active");
+    await this.#flush(true);
+    await this.#conn.startTls(reply(220, "2.0.0", "Ready to start TLS"));
+    // RFC 3207 4.2: forget everything learnt before TLS.
+    this.#helo = null;
+    this.#esmtp = false;
+    this.#tx = null;
+  }
+}

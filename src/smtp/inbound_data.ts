@@ -1,0 +1,169 @@
+/**
+ * The inbound session's message half: reading DATA and BDAT bytes off the connection, and
+ * handing an accepted message to local delivery with its trace headers.
+ *
+ * Implementation notes:
+ * - `Connection` offers lines and exact byte counts, not "whatever arrived". DATA is therefore
+ *   read one byte at a time and fed to the `DataReader` in pieces that end at an LF (or where the
+ *   buffered input ends), so the terminator can only complete at the end of a piece and no byte
+ *   after it is ever taken from the connection: pipelined commands stay for the line reader.
+ * - BDAT chunks are read with exact counts in slices of at most `BDAT_SLICE` bytes, so a huge
+ *   announced size never allocates more than one slice.
+ * - Nothing is stored until the whole message is read: a client that vanishes mid-DATA leaves
+ *   no email row and no blob file behind.
+ * - The 250 is sent only after `deliverLocal` resolved, i.e. after the commit (durable).
+ */
+import type { Connection } from "../server/connection.ts";
+import type { BdatReader, DataReader } from "./wire/data.ts";
+import { reply } from "./wire/reply.ts";
+import { deliverLocal, type RecipientResult } from "../mail/deliver.ts";
+import type { MessagePath } from "../mail/ingest.ts";
+import type { Directory } from "../directory/directory.ts";
+import type { Logger } from "../observability/log.ts";
+import { receivedHeader, type ReceivedInfo, returnPathHeader } from "./received.ts";
+
+const LF = 0x0a;
+const PIECE = 8192;
+const BDAT_SLICE = 64 * 1024;
+
+/** Resets a timer each time data moves; fires once after `seconds` of silence. */
+export class Watchdog {
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #limitMs = 0;
+  #last = 0;
+  fired = false;
+
+  constructor(private readonly onFire: () => void) {}
+
+  arm(seconds: number): void {
+    this.#limitMs = seconds * 1000;
+    this.#last = performance.now();
+    this.#schedule(this.#limitMs);
+  }
+
+  kick(): void {
+    this.#last = performance.now();
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+
+  #schedule(ms: number): void {
+    clearTimeout(this.#timer);
+    if (this.#limitMs <= 0) return;
+    this.#timer = setTimeout(() => {
+      const idle = performance.now() - this.#last;
+      if (idle >= this.#limitMs - 1) {
+        this.fired = true;
+        this.onFire();
+      } else this.#schedule(this.#limitMs - idle);
+    }, ms);
+  }
+}
+
+/** Reads DATA up to and including CR LF "." CR LF; false when the connection ended first. */
+export async function readDotData(
+  conn: Connection,
+  reader: DataReader,
+  watchdog: Watchdog,
+): Promise<boolean> {
+  const piece = new Uint8Array(PIECE);
+  for (;;) {
+    let n = 0;
+    do {
+      const byte = await conn.readBytes(1);
+      if (byte === null) return false;
+      piece[n++] = byte[0];
+      if (byte[0] === LF) break;
+    } while (n < piece.length && conn.hasBufferedInput());
+    watchdog.kick();
+    if (reader.push(piece.subarray(0, n)).done) return true;
+  }
+}
+
+/**
+ * Reads one BDAT chunk of `size` octets into `reader` (or discards it when `reader` is null, for
+ * a refused BDAT, RFC 3030 2); false when the connection ended first.
+ */
+export async function readBdatChunk(
+  conn: Connection,
+  reader: BdatReader | null,
+  size: number,
+  watchdog: Watchdog,
+): Promise<boolean> {
+  let remaining = size;
+  while (remaining > 0) {
+    const take = Math.min(remaining, BDAT_SLICE);
+    const bytes = await conn.readBytes(take);
+    if (bytes === null) return false;
+    watchdog.kick();
+    reader?.push(bytes);
+    remaining -= take;
+  }
+  return true;
+}
+
+export interface DeliveryContext {
+  messages: MessagePath;
+  directory: Directory;
+  log: Logger;
+}
+
+/**
+ * Prepends Return-Path and Received, delivers to every accepted recipient, and returns the
+ * reply for the whole message. No DSN exists yet: when some recipients fail and others succeed,
+ * the answer is 250 and the failures are only logged.
+ */
+export async function deliverMessage(
+  context: DeliveryContext,
+  sender: string,
+  recipients: string[],
+  message: Uint8Array,
+  trace: Omit<ReceivedInfo, "recipients" | "date">,
+): Promise<{ reply: string; delivered: boolean }> {
+  const header = new TextEncoder().encode(
+    returnPathHeader(sender) + receivedHeader({ ...trace, recipients, date: new Date() }),
+  );
+  const raw = new Uint8Array(header.length + message.length);
+  raw.set(header);
+  raw.set(message, header.length);
+  let results: RecipientResult[];
+  try {
+    results = await deliverLocal(context.messages, context.directory, raw, recipients);
+  } catch (error) {
+    context.log.error("delivery failed", {
+      error: error instanceof Error ? error : String(error),
+    });
+    return { reply: reply(451, "4.3.0", "Internal error, try again later"), delivered: false };
+  }
+  const failed = results.filter((r) => r.status === "failed");
+  for (const failure of failed) {
+    context.log.info("recipient failed after DATA", { ...failure });
+  }
+  if (failed.length < results.length) {
+    context.log.info("message accepted", {
+      from: sender,
+      recipients: results.filter((r) => r.status === "delivered").map((r) => r.recipient),
+      size: raw.length,
+    });
+    return { reply: reply(250, "2.0.0", `Message accepted id ${trace.id}`), delivered: true };
+  }
+  const code = failed[0]?.status === "failed" ? failed[0].code : "";
+  return { reply: failureReply(code), delivered: false };
+}
+
+function failureReply(code: string): string {
+  switch (code) {
+    case "too_large":
+      return reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
+    case "depth":
+    case "parts":
+    case "header_size":
+      return reply(554, "5.6.0", "Message structure exceeds limits");
+    case "quota":
+      return reply(452, "4.2.2", "Mailbox full, try again later");
+    default:
+      return reply(451, "4.3.0", "Delivery failed, try again later");
+  }
+}
