@@ -4,9 +4,9 @@
  *
  * Implementation notes:
  * - `Connection` offers lines and exact byte counts, not "whatever arrived". DATA is therefore
- *   read one byte at a time and fed to the `DataReader` in pieces that end at an LF (or where the
- *   buffered input ends), so the terminator can only complete at the end of a piece and no byte
+ *   read in runs of at most 5 bytes, never more than the terminator still needs, so no byte
  *   after it is ever taken from the connection: pipelined commands stay for the line reader.
+ *   (A `Connection.readAvailable` would make this one read per TCP segment.)
  * - BDAT chunks are read with exact counts in slices of at most `BDAT_SLICE` bytes, so a huge
  *   announced size never allocates more than one slice.
  * - Nothing is stored until the whole message is read: a client that vanishes mid-DATA leaves
@@ -62,23 +62,36 @@ export class Watchdog {
   }
 }
 
-/** Reads DATA up to and including CR LF "." CR LF; false when the connection ended first. */
+/** CR LF "." CR LF: the only end of DATA (RFC 5321 4.1.1.4). */
+const TERMINATOR = [0x0d, LF, 0x2e, 0x0d, LF];
+
+/**
+ * Reads DATA up to and including CR LF "." CR LF; false when the connection ended first.
+ *
+ * `matched` is the longest tail of the bytes read so far that begins the terminator (the data
+ * starts as if after a CR LF). The terminator cannot end before `5 - matched` more bytes, so
+ * that many can be read at once without taking a pipelined command that follows it.
+ */
 export async function readDotData(
   conn: Connection,
   reader: DataReader,
   watchdog: Watchdog,
 ): Promise<boolean> {
   const piece = new Uint8Array(PIECE);
+  let matched = 2;
   for (;;) {
     let n = 0;
     do {
-      const byte = await conn.readBytes(1);
-      if (byte === null) return false;
-      piece[n++] = byte[0];
-      if (byte[0] === LF) break;
-    } while (n < piece.length && conn.hasBufferedInput());
+      const bytes = await conn.readBytes(Math.min(TERMINATOR.length - matched, PIECE - n));
+      if (bytes === null) return false;
+      for (const byte of bytes) {
+        piece[n++] = byte;
+        matched = byte === TERMINATOR[matched] ? matched + 1 : byte === 0x0d ? 1 : 0;
+      }
+    } while (matched < TERMINATOR.length && n < PIECE && conn.hasBufferedInput());
     watchdog.kick();
     if (reader.push(piece.subarray(0, n)).done) return true;
+    if (matched === TERMINATOR.length) matched = 0; // a bare CR or LF made it content
   }
 }
 
