@@ -286,6 +286,35 @@ s.quit()
       assert(messagesOf(server, "bob@example.com").at(-1)!.endsWith("pipelined\r\n\r\n.dot\r\n"));
     });
 
+    await t.step("DATA split into single-byte writes is unstuffed exactly", async () => {
+      const client = await connect(server);
+      await send(client, "EHLO client.test");
+      await transaction(client, "a@remote.test", ["alice@example.com"]);
+      assertMatch(await send(client, "DATA"), /^354/);
+      for (const byte of "Subject: split\r\n\r\n..\r\n.x\r\n\r\n.\r\nNOOP\r\n") {
+        await client.write(byte);
+      }
+      assertMatch(await reply(client), /^250 2\.0\.0/);
+      assertEquals(await reply(client), "250 2.0.0 OK");
+      assert(
+        messagesOf(server, "alice@example.com").at(-1)!.endsWith("split\r\n\r\n.\r\nx\r\n\r\n"),
+      );
+      await client.close();
+    });
+
+    await t.step("SMTPUTF8: UTF-8 paths only with the parameter; IDN does not relay", async () => {
+      const client = await connect(server);
+      await send(client, "EHLO client.test");
+      assertMatch(await send(client, "MAIL FROM:<dörte@remote.test>"), /^553 5\.6\.7/);
+      assertMatch(await send(client, "MAIL FROM:<dörte@remote.test> SMTPUTF8"), /^250 2\.1\.0/);
+      assertMatch(await send(client, "RCPT TO:<x@exämple.com>"), /^554 5\.7\.1/);
+      assertMatch(await send(client, "RCPT TO:<alice@example.com>"), /^250 2\.1\.5/);
+      assertMatch(await send(client, "DATA"), /^354/);
+      assertMatch(await send(client, "Subject: utf8\r\n\r\nGrüße\r\n."), /^250 2\.0\.0/);
+      assertMatch(messagesOf(server, "alice@example.com").at(-1)!, /^Return-Path: <dörte@/);
+      await client.close();
+    });
+
     await t.step("over-long lines are refused and the session goes on", async () => {
       const client = await connect(server);
       assertEquals(await send(client, "NOOP " + "x".repeat(70 * 1024)), "500 5.5.2 Line too long");
@@ -344,6 +373,51 @@ bare_line_ends = "normalize"
     await slow.write("Subject: slow\r\n");
     assertMatch(await reply(slow), /^421 4\.4\.2/);
     assert(await slow.waitClosed());
+    assertEquals(messagesOf(server, "alice@example.com").length, 1);
+  } finally {
+    await server.stop();
+    await Deno.remove(server.dir, { recursive: true });
+  }
+});
+
+Deno.test("inbound SMTP: quota and MIME limits after DATA", async () => {
+  const server = await startServer({ limits: { max_mime_parts: 3 } });
+  try {
+    await setup(server);
+    const added = await cli(server.configPath, [
+      "account",
+      "add",
+      "tiny@example.com",
+      "--password",
+      "pw",
+      "--quota",
+      "1K",
+    ]);
+    assertEquals(added.code, 0, added.stderr);
+    const big = `Subject: big\r\n\r\n${"z".repeat(70)}\r\n`.repeat(40);
+    const deliver = async (rcpts: string[], body: string) => {
+      const client = await connect(server);
+      await send(client, "EHLO client.test");
+      await transaction(client, "a@remote.test", rcpts);
+      assertMatch(await send(client, "DATA"), /^354/);
+      const answer = await send(client, `${body}.`);
+      await client.close();
+      return answer;
+    };
+    assertMatch(await deliver(["tiny@example.com"], big), /^452 4\.2\.2/);
+    assertEquals(messagesOf(server, "tiny@example.com").length, 0);
+    // Partly delivered: 250 (no DSN exists yet for the failed recipient).
+    assertMatch(await deliver(["tiny@example.com", "alice@example.com"], big), /^250 2\.0\.0/);
+    assertEquals(messagesOf(server, "alice@example.com").length, 1);
+    assertEquals(messagesOf(server, "tiny@example.com").length, 0);
+
+    const parts = ["a", "b", "c", "d"].map((p) =>
+      `--b\r\nContent-Type: text/plain\r\n\r\n${p}\r\n`
+    );
+    const multipart =
+      'Subject: parts\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"' +
+      `\r\n\r\n${parts.join("")}--b--\r\n`;
+    assertMatch(await deliver(["alice@example.com"], multipart), /^554 5\.6\.0/);
     assertEquals(messagesOf(server, "alice@example.com").length, 1);
   } finally {
     await server.stop();
