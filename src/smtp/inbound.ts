@@ -19,55 +19,15 @@
 import type { Connection } from "../server/connection.ts";
 import { ConnectionClosedError, LineTooLongError, TlsHandshakeError } from "../server/errors.ts";
 import type { SessionHandler } from "../server/listeners.ts";
-import type { App } from "../app.ts";
-import { primaryDomain } from "../app.ts";
 import { type MailParams, parseCommand, type SmtpCommand } from "./wire/command.ts";
 import { relayRisk } from "./wire/path.ts";
-import { type BareLineEnds, BdatReader, DataReader, type DataResult } from "./wire/data.ts";
+import { BdatReader, DataReader, type DataResult } from "./wire/data.ts";
 import { ehloReply, reply } from "./wire/reply.ts";
-import type { MessagePath } from "../mail/ingest.ts";
-import type { Directory } from "../directory/directory.ts";
 import { type Logger, logger } from "../observability/log.ts";
 import { deliverMessage, readBdatChunk, readDotData, Watchdog } from "./inbound_data.ts";
+import type { InboundSmtpOptions } from "./inbound_options.ts";
 
-export interface InboundSmtpOptions {
-  hostname: string;
-  /** Text after the host name in the 220 greeting. */
-  greeting: string;
-  maxMessageSize: number;
-  maxRecipients: number;
-  maxMessagesPerConnection: number;
-  maxErrors: number;
-  /** Seconds; 0 disables. */
-  commandTimeout: number;
-  dataTimeout: number;
-  bareLineEnds: BareLineEnds;
-  allowVrfy: boolean;
-  /** The domain a bare `RCPT TO:<postmaster>` means. */
-  postmasterDomain: string;
-  messages: MessagePath;
-  directory: Directory;
-}
-
-/** The session's options from the app's config. */
-export function inboundSmtpOptions(app: App): InboundSmtpOptions {
-  const { config } = app.loaded;
-  return {
-    hostname: config.server.hostname,
-    greeting: config.smtp.greeting,
-    maxMessageSize: config.limits.max_message_size,
-    maxRecipients: config.smtp.max_recipients,
-    maxMessagesPerConnection: config.smtp.max_messages_per_connection,
-    maxErrors: config.smtp.max_errors,
-    commandTimeout: config.smtp.command_timeout,
-    dataTimeout: config.smtp.data_timeout,
-    bareLineEnds: config.smtp.bare_line_ends,
-    allowVrfy: config.smtp.allow_vrfy,
-    postmasterDomain: primaryDomain(app.loaded),
-    messages: app.messages,
-    directory: app.directory,
-  };
-}
+export { type InboundSmtpOptions, inboundSmtpOptions } from "./inbound_options.ts";
 
 /**
  * The port-25 session handler.

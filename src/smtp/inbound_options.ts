@@ -1,0 +1,45 @@
+/** The inbound SMTP session's options, taken from config.toml (`[smtp]`, `[limits]`). */
+import type { App } from "../app.ts";
+import { primaryDomain } from "../app.ts";
+import type { BareLineEnds } from "./wire/data.ts";
+import type { MessagePath } from "../mail/ingest.ts";
+import type { Directory } from "../directory/directory.ts";
+
+export interface InboundSmtpOptions {
+  hostname: string;
+  /** Text after the host name in the 220 greeting. */
+  greeting: string;
+  maxMessageSize: number;
+  maxRecipients: number;
+  maxMessagesPerConnection: number;
+  maxErrors: number;
+  /** Seconds; 0 disables. */
+  commandTimeout: number;
+  dataTimeout: number;
+  bareLineEnds: BareLineEnds;
+  allowVrfy: boolean;
+  /** The domain a bare `RCPT TO:<postmaster>` means. */
+  postmasterDomain: string;
+  messages: MessagePath;
+  directory: Directory;
+}
+
+/** The session's options from the app's config. */
+export function inboundSmtpOptions(app: App): InboundSmtpOptions {
+  const { config } = app.loaded;
+  return {
+    hostname: config.server.hostname,
+    greeting: config.smtp.greeting,
+    maxMessageSize: config.limits.max_message_size,
+    maxRecipients: config.smtp.max_recipients,
+    maxMessagesPerConnection: config.smtp.max_messages_per_connection,
+    maxErrors: config.smtp.max_errors,
+    commandTimeout: config.smtp.command_timeout,
+    dataTimeout: config.smtp.data_timeout,
+    bareLineEnds: config.smtp.bare_line_ends,
+    allowVrfy: config.smtp.allow_vrfy,
+    postmasterDomain: primaryDomain(app.loaded),
+    messages: app.messages,
+    directory: app.directory,
+  };
+}
