@@ -149,6 +149,20 @@ export class Connection {
     return this.#read(() => this.#input.takeBytes(n));
   }
 
+  /**
+   * Whatever input is held, up to `max` bytes (waiting for at least one), or null at EOF: for
+   * readers that find their own end, like SMTP DATA. Give back what they did not use with
+   * `unread`.
+   */
+  readAvailable(max = 64 * 1024): Promise<Uint8Array | null> {
+    return this.#read(() => this.#input.takeAvailable(max));
+  }
+
+  /** Returns bytes taken by `readAvailable` but not used, so the next read sees them first. */
+  unread(bytes: Uint8Array): void {
+    this.#input.unshift(bytes);
+  }
+
   /** True when input has arrived that no read has taken yet (for PIPELINING decisions). */
   hasBufferedInput(): boolean {
     return this.#input.length > 0;

@@ -105,6 +105,27 @@ export class InputBuffer {
     return bytes;
   }
 
+  /** Up to `max` of the bytes held (at least one), or `undefined` when none are held. */
+  takeAvailable(max: number): Uint8Array | undefined {
+    if (this.length === 0 || max <= 0) return undefined;
+    return this.takeBytes(Math.min(max, this.length))!;
+  }
+
+  /** Puts bytes back in front of what is held (a reader that took more than it used). */
+  unshift(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    if (bytes.length <= this.#start) {
+      this.#start -= bytes.length;
+      this.#data.set(bytes, this.#start);
+    } else {
+      const held = this.#data.slice(this.#start, this.#end);
+      this.#start = this.#end = 0;
+      this.push(bytes);
+      this.push(held);
+    }
+    this.#scanned = 0;
+  }
+
   #findLf(): number {
     const idx = this.#data.subarray(this.#start + this.#scanned, this.#end).indexOf(0x0a);
     if (idx < 0) {

@@ -22,8 +22,7 @@ import type { Directory } from "../directory/directory.ts";
 import type { Logger } from "../observability/log.ts";
 import { receivedHeader, type ReceivedInfo, returnPathHeader } from "./received.ts";
 
-const LF = 0x0a;
-const PIECE = 8192;
+const PIECE = 64 * 1024;
 const BDAT_SLICE = 64 * 1024;
 
 /** Resets a timer each time data moves; fires once after `seconds` of silence. */
@@ -62,36 +61,25 @@ export class Watchdog {
   }
 }
 
-/** CR LF "." CR LF: the only end of DATA (RFC 5321 4.1.1.4). */
-const TERMINATOR = [0x0d, LF, 0x2e, 0x0d, LF];
-
 /**
- * Reads DATA up to and including CR LF "." CR LF; false when the connection ended first.
- *
- * `matched` is the longest tail of the bytes read so far that begins the terminator (the data
- * starts as if after a CR LF). The terminator cannot end before `5 - matched` more bytes, so
- * that many can be read at once without taking a pipelined command that follows it.
+ * Reads DATA up to and including CR LF "." CR LF into `reader`; false when the connection ended
+ * first. Input is taken in whatever pieces have arrived; bytes after the terminator (a
+ * pipelined command) are given back to the connection.
  */
 export async function readDotData(
   conn: Connection,
   reader: DataReader,
   watchdog: Watchdog,
 ): Promise<boolean> {
-  const piece = new Uint8Array(PIECE);
-  let matched = 2;
   for (;;) {
-    let n = 0;
-    do {
-      const bytes = await conn.readBytes(Math.min(TERMINATOR.length - matched, PIECE - n));
-      if (bytes === null) return false;
-      for (const byte of bytes) {
-        piece[n++] = byte;
-        matched = byte === TERMINATOR[matched] ? matched + 1 : byte === 0x0d ? 1 : 0;
-      }
-    } while (matched < TERMINATOR.length && n < PIECE && conn.hasBufferedInput());
+    const bytes = await conn.readAvailable(PIECE);
+    if (bytes === null) return false;
     watchdog.kick();
-    if (reader.push(piece.subarray(0, n)).done) return true;
-    if (matched === TERMINATOR.length) matched = 0; // a bare CR or LF made it content
+    const result = reader.push(bytes);
+    if (result.done) {
+      conn.unread(bytes.subarray(result.consumed));
+      return true;
+    }
   }
 }
 

@@ -205,3 +205,25 @@ Deno.test("Connection over a real socket: random chunkings reassemble, nothing e
     await server.stop();
   }
 });
+
+Deno.test("takeAvailable and unshift: bytes given back are read first, in order", () => {
+  const random = mulberry32(7);
+  for (let round = 0; round < 500; round++) {
+    const buffer = new InputBuffer();
+    const input = Uint8Array.from(
+      { length: 1 + Math.floor(random() * 300) },
+      () => Math.floor(random() * 256),
+    );
+    buffer.push(input);
+    const out: number[] = [];
+    while (buffer.length > 0) {
+      const taken = buffer.takeAvailable(1 + Math.floor(random() * 50))!;
+      const keep = Math.floor(random() * (taken.length + 1));
+      out.push(...taken.subarray(0, keep));
+      buffer.unshift(taken.subarray(keep));
+      if (keep === 0) out.push(...buffer.takeAvailable(1)!);
+    }
+    assertEquals(new Uint8Array(out), input);
+    assertEquals(buffer.takeAvailable(10), undefined);
+  }
+});
