@@ -139,6 +139,11 @@ export const configSchema = z.object({
     max_connections_per_ip: z.number().int().min(1).default(50),
     idle_timeout: duration().default("30m"),
   }).strict().default({}),
+  dns: z.object({
+    /** "host:port" of the recursive resolver to ask; "" uses the first in /etc/resolv.conf. */
+    nameserver: listenAddress.default(""),
+    timeout: duration().default("5s"),
+  }).strict().default({}),
   smtp: z.object({
     /** The text after the code and host name in the 220 greeting. */
     greeting: z.string().max(200).default("ESMTP Postern"),
