@@ -4,7 +4,7 @@
  */
 import type { Directory } from "../directory/directory.ts";
 import { IngestError, type MessagePath, type ParsedMessage } from "./ingest.ts";
-import type { Account } from "../store/types.ts";
+import type { Account, MailboxRole } from "../store/types.ts";
 import { logger } from "../observability/log.ts";
 
 const log = logger("delivery");
@@ -18,6 +18,8 @@ export async function deliverLocal(
   directory: Directory,
   raw: Uint8Array,
   recipients: string[],
+  /** File into each account's mailbox with this role (e.g. "junk"); absent or missing: INBOX. */
+  mailboxRole?: MailboxRole,
 ): Promise<RecipientResult[]> {
   let parsed: ParsedMessage;
   try {
@@ -37,7 +39,9 @@ export async function deliverLocal(
   const outcomes = new Map<number, Promise<RecipientResult>>();
   for (const entry of resolved) {
     for (const account of entry?.accounts ?? []) {
-      if (!outcomes.has(account.id)) outcomes.set(account.id, commitFor(path, parsed, account));
+      if (!outcomes.has(account.id)) {
+        outcomes.set(account.id, commitFor(path, parsed, account, mailboxRole));
+      }
     }
   }
   return await Promise.all(recipients.map(async (recipient, index): Promise<RecipientResult> => {
@@ -63,9 +67,21 @@ async function commitFor(
   path: MessagePath,
   parsed: ParsedMessage,
   account: Account,
+  mailboxRole?: MailboxRole,
 ): Promise<RecipientResult> {
   try {
-    const stored = await path.commit(parsed, { accountId: account.id });
+    let mailboxIds: number[] | undefined;
+    if (mailboxRole && mailboxRole !== "inbox") {
+      const mailbox = (await path.store.listMailboxes(account.id)).find((m) =>
+        m.role === mailboxRole
+      );
+      if (mailbox) mailboxIds = [mailbox.id];
+      else {log.warn("no mailbox with role, filing into INBOX", {
+          account: account.address,
+          role: mailboxRole,
+        });}
+    }
+    const stored = await path.commit(parsed, { accountId: account.id, mailboxIds });
     log.info("delivered", {
       account: account.address,
       email: stored.id,
