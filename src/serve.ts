@@ -11,6 +11,7 @@ import { ListenerGroup, type ListenerSpec } from "./server/listeners.ts";
 import { connectionLimits } from "./server/limits.ts";
 import { smtpGreeter } from "./smtp/greeter.ts";
 import { inboundSmtp, inboundSmtpOptions } from "./smtp/inbound.ts";
+import { Resolver } from "./dns/resolver.ts";
 import { imapGreeter } from "./imap/greeter.ts";
 import { pop3Greeter } from "./pop3/greeter.ts";
 import { managesieveGreeter } from "./sieve/managesieve/greeter.ts";
@@ -78,9 +79,14 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
       log: logger("net"),
     });
     const hostname = config.server.hostname;
+    const nameServer = parseListenAddress(config.dns.nameserver);
+    const resolver = new Resolver({
+      nameServer: nameServer && { ipAddr: nameServer.host, port: nameServer.port },
+      timeoutMs: config.dns.timeout * 1000,
+    });
     const handlers: Partial<Record<ServiceName, Omit<ListenerSpec, "host" | "port" | "service">>> =
       {
-        smtp: { implicitTls: false, handler: inboundSmtp(inboundSmtpOptions(app)) },
+        smtp: { implicitTls: false, handler: inboundSmtp(inboundSmtpOptions(app, resolver)) },
         submission: { implicitTls: false, handler: smtpGreeter({ hostname, submission: true }) },
         submissions: { implicitTls: true, handler: smtpGreeter({ hostname, submission: true }) },
         imap: { implicitTls: false, handler: imapGreeter({ hostname }) },

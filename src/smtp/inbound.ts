@@ -327,7 +327,12 @@ class InboundSession {
     }
     const secure = this.#conn.secure;
     const { reply: text, delivered } = await deliverMessage(
-      { messages: this.#opts.messages, directory: this.#opts.directory, log: this.#log },
+      {
+        messages: this.#opts.messages,
+        directory: this.#opts.directory,
+        log: this.#log,
+        auth: this.#opts.auth,
+      },
       tx.sender,
       tx.recipients,
       result.message,

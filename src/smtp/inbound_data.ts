@@ -21,6 +21,8 @@ import type { MessagePath } from "../mail/ingest.ts";
 import type { Directory } from "../directory/directory.ts";
 import type { Logger } from "../observability/log.ts";
 import { receivedHeader, type ReceivedInfo, returnPathHeader } from "./received.ts";
+import { authenticateMessage, type AuthOptions, stripForgedResults } from "./inbound_auth.ts";
+import type { MailboxRole } from "../store/types.ts";
 
 const PIECE = 64 * 1024;
 const BDAT_SLICE = 64 * 1024;
@@ -109,12 +111,16 @@ export interface DeliveryContext {
   messages: MessagePath;
   directory: Directory;
   log: Logger;
+  /** Sender authentication (SPF, DKIM, DMARC, ARC, iprev); absent: no checks. */
+  auth?: AuthOptions;
 }
 
 /**
- * Prepends Return-Path and Received, delivers to every accepted recipient, and returns the
- * reply for the whole message. No DSN exists yet: when some recipients fail and others succeed,
- * the answer is 250 and the failures are only logged.
+ * Runs the sender authentication checks, prepends Return-Path, our Received, then the checks'
+ * Authentication-Results and Received-SPF (right under the Received they vouch for, as Postfix
+ * with milters does), delivers to every accepted recipient (into Junk when DMARC says
+ * quarantine), and returns the reply for the whole message. No DSN exists yet: when some
+ * recipients fail and others succeed, the answer is 250 and the failures are only logged.
  */
 export async function deliverMessage(
   context: DeliveryContext,
@@ -123,15 +129,53 @@ export async function deliverMessage(
   message: Uint8Array,
   trace: Omit<ReceivedInfo, "recipients" | "date">,
 ): Promise<{ reply: string; delivered: boolean }> {
+  let authHeaders = "";
+  let mailboxRole: MailboxRole | undefined;
+  if (context.auth) {
+    try {
+      const verdict = await authenticateMessage(context.auth, message, {
+        ip: trace.remoteAddress,
+        helo: trace.helo,
+        sender,
+      });
+      if (verdict.action === "reject") {
+        context.log.info("message rejected by DMARC policy", {
+          session: trace.id,
+          from: sender,
+          domain: verdict.dmarc?.domain,
+        });
+        return {
+          reply: reply(550, "5.7.1", `Rejected by DMARC policy of ${verdict.dmarc?.domain}`),
+          delivered: false,
+        };
+      }
+      if (verdict.action === "quarantine") mailboxRole = "junk";
+      authHeaders = verdict.headers;
+    } catch (error) {
+      // Never lose mail over an authentication-check failure: deliver without our header.
+      context.log.warn("authentication checks failed", {
+        session: trace.id,
+        error: error instanceof Error ? error : String(error),
+      });
+    }
+    message = stripForgedResults(message, context.auth.hostname);
+  }
   const header = new TextEncoder().encode(
-    returnPathHeader(sender) + receivedHeader({ ...trace, recipients, date: new Date() }),
+    returnPathHeader(sender) + receivedHeader({ ...trace, recipients, date: new Date() }) +
+      authHeaders,
   );
   const raw = new Uint8Array(header.length + message.length);
   raw.set(header);
   raw.set(message, header.length);
   let results: RecipientResult[];
   try {
-    results = await deliverLocal(context.messages, context.directory, raw, recipients);
+    results = await deliverLocal(
+      context.messages,
+      context.directory,
+      raw,
+      recipients,
+      mailboxRole,
+    );
   } catch (error) {
     context.log.error("delivery failed", {
       error: error instanceof Error ? error : String(error),

@@ -4,6 +4,8 @@ import { primaryDomain } from "../app.ts";
 import type { BareLineEnds } from "./wire/data.ts";
 import type { MessagePath } from "../mail/ingest.ts";
 import type { Directory } from "../directory/directory.ts";
+import type { Resolver } from "../dns/resolver.ts";
+import type { AuthOptions } from "./inbound_auth.ts";
 
 export interface InboundSmtpOptions {
   hostname: string;
@@ -22,10 +24,15 @@ export interface InboundSmtpOptions {
   postmasterDomain: string;
   messages: MessagePath;
   directory: Directory;
+  /** SPF/DKIM/DMARC/ARC/iprev checks; absent: none (no resolver given). */
+  auth?: AuthOptions;
 }
 
+/** The whole authentication check may take this many resolver timeouts (lookups are serial). */
+const AUTH_TIMEOUTS = 3;
+
 /** The session's options from the app's config. */
-export function inboundSmtpOptions(app: App): InboundSmtpOptions {
+export function inboundSmtpOptions(app: App, resolver?: Resolver): InboundSmtpOptions {
   const { config } = app.loaded;
   return {
     hostname: config.server.hostname,
@@ -41,5 +48,10 @@ export function inboundSmtpOptions(app: App): InboundSmtpOptions {
     postmasterDomain: primaryDomain(app.loaded),
     messages: app.messages,
     directory: app.directory,
+    auth: resolver && {
+      hostname: config.server.hostname,
+      resolver,
+      timeoutMs: config.dns.timeout * 1000 * AUTH_TIMEOUTS,
+    },
   };
 }
