@@ -3,6 +3,7 @@
  * ports with a temporary data directory, and runs CLI commands against the same config.
  */
 import { SERVICES } from "../../src/config/schema.ts";
+import { startDnsServer } from "./dns_server.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
@@ -34,6 +35,11 @@ export interface TestConfigOptions {
   listeners?: Record<string, string>;
   /** Replace [auth] entries. */
   auth?: Record<string, string | number>;
+  /**
+   * "host:port" of the DNS server the server process asks. startServer starts an empty loopback
+   * test DNS server when this is absent, so no test ever queries the machine's resolver.
+   */
+  dns?: string;
 }
 
 export async function makeTestConfig(options: TestConfigOptions = {}, dir?: string) {
@@ -56,6 +62,7 @@ export async function makeTestConfig(options: TestConfigOptions = {}, dir?: stri
     ) => `${k} = ${JSON.stringify(v)}`),
     "[tls]",
     `names = ["localhost"]`,
+    ...(options.dns ? ["[dns]", `nameserver = "${options.dns}"`, `timeout = "2s"`] : []),
     "[log]",
     `format = "json"`,
     `level = "info"`,
@@ -69,9 +76,14 @@ export async function makeTestConfig(options: TestConfigOptions = {}, dir?: stri
 export async function startServer(
   options: TestConfigOptions & { dir?: string; configPath?: string } = {},
 ): Promise<TestServer> {
+  // Every generated config gets a DNS server of its own unless the test brings one.
+  const ownDns = !options.configPath && !options.dns ? await startDnsServer({}) : null;
   const { dir, configPath } = options.configPath
     ? { dir: options.dir!, configPath: options.configPath }
-    : await makeTestConfig(options, options.dir);
+    : await makeTestConfig(
+      ownDns ? { ...options, dns: `${ownDns.host}:${ownDns.port}` } : options,
+      options.dir,
+    );
   const process = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "serve", "--config", configPath],
     stdout: "piped",
@@ -119,6 +131,7 @@ export async function startServer(
   try {
     await ready;
   } catch (error) {
+    await ownDns?.close();
     await process.status;
     await stdoutDone;
     throw error;
@@ -132,6 +145,7 @@ export async function startServer(
   if (login && password) admin = { address: login[1], password: password[1] };
   const exited = process.status.then(async (status) => {
     await stdoutDone;
+    await ownDns?.close();
     return status.code;
   });
   return {

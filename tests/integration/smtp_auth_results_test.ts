@@ -93,9 +93,7 @@ function plain(from: string, subject: string, extra = ""): string {
 
 Deno.test("inbound SMTP: Authentication-Results and DMARC policies", async (t) => {
   const dns = await startDnsServer(ZONE);
-  const server = await startServer({
-    extra: `[dns]\nnameserver = "${dns.host}:${dns.port}"\ntimeout = "2s"\n`,
-  });
+  const server = await startServer({ dns: `${dns.host}:${dns.port}` });
   try {
     const added = await cli(server.configPath, [
       "account",
