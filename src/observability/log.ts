@@ -31,7 +31,12 @@ const encoder = new TextEncoder();
 
 const stderrSink: LogSink = {
   write(line) {
-    Deno.stderr.writeSync(encoder.encode(line + "\n"));
+    try {
+      Deno.stderr.writeSync(encoder.encode(line + "\n"));
+    } catch {
+      // stderr closed (the reading end of a pipe went away): losing a log line must not take
+      // the server down with it.
+    }
   },
 };
 

@@ -14,7 +14,6 @@
  * - DMARC `pct` (RFC 7489 6.6.4) samples: a failing message gets the policy with that chance.
  */
 import { Buffer } from "node:buffer";
-import { authenticate } from "mailauth";
 import { DnsError, type Resolver } from "../dns/resolver.ts";
 
 export interface AuthInput {
@@ -56,6 +55,21 @@ interface MailauthResult {
 
 type Authenticate = (input: Buffer, options: Record<string, unknown>) => Promise<MailauthResult>;
 
+/**
+ * mailauth is loaded on first use: it is large, and an idle server should not carry it. `deno
+ * bundle` cannot bundle it (its `require("../package")`), so the build leaves it external and
+ * the bundle loads it by its npm name at run time. Keep this version in step with deno.json.
+ */
+const MAILAUTH_NPM = "npm:mailauth@4.9.5";
+let mailauth: Promise<Authenticate> | null = null;
+
+function loadAuthenticate(): Promise<Authenticate> {
+  mailauth ??= import("mailauth")
+    .catch(() => import(MAILAUTH_NPM))
+    .then((module) => module.authenticate as unknown as Authenticate);
+  return mailauth;
+}
+
 /** Runs the checks; throws when mailauth fails or the time cap runs out. */
 export async function authenticateMessage(
   options: AuthOptions,
@@ -70,9 +84,10 @@ export async function authenticateMessage(
     );
   });
   try {
+    const authenticate = await loadAuthenticate();
     const [result, iprev] = await Promise.race([
       Promise.all([
-        (authenticate as unknown as Authenticate)(
+        authenticate(
           Buffer.from(message.buffer, message.byteOffset, message.byteLength),
           {
             ip: input.ip,

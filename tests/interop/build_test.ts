@@ -4,6 +4,8 @@
  */
 import { assertEquals, assertMatch } from "../helpers/assert.ts";
 import { makeTestConfig } from "../helpers/server.ts";
+import { startDnsServer } from "../helpers/dns_server.ts";
+import { DatabaseSync } from "node:sqlite";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -37,7 +39,14 @@ Deno.test("the bundled build runs on its own", async () => {
         "password_worker.js",
       ]]
     ) {
-      const built = await run(["bundle", "--platform=deno", entry, "-o", `${out}/${file}`]);
+      const built = await run([
+        "bundle",
+        "--platform=deno",
+        "--external=mailauth",
+        entry,
+        "-o",
+        `${out}/${file}`,
+      ]);
       assertEquals(built.code, 0, built.stderr);
     }
     const version = await run(["run", "-A", `${out}/postern.js`, "version"], { cwd: out });
@@ -73,6 +82,85 @@ Deno.test("the bundled build runs on its own", async () => {
     );
     assertMatch(delivered.stdout, /delivered to alice@example\.com \(uid 1\)/);
     assertEquals(delivered.stderr.includes("worker"), false, delivered.stderr);
+
+    // The bundle serves SMTP, and loads mailauth (left out of the bundle) at run time.
+    const dns = await startDnsServer({});
+    const smtpConfig = await makeTestConfig({ dns: `${dns.host}:${dns.port}` });
+    await run([
+      "run",
+      "-A",
+      `${out}/postern.js`,
+      "domain",
+      "add",
+      "example.com",
+      "--config",
+      smtpConfig.configPath,
+    ]);
+    await run([
+      "run",
+      "-A",
+      `${out}/postern.js`,
+      "account",
+      "add",
+      "bob@example.com",
+      "--password",
+      "pw",
+      "--config",
+      smtpConfig.configPath,
+    ]);
+    const server = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${out}/postern.js`, "serve", "--config", smtpConfig.configPath],
+      cwd: out,
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let port = 0;
+    let log = "";
+    const stderr = server.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    while (!log.includes('"msg":"ready"')) {
+      const { value, done } = await stderr.read();
+      if (done) break;
+      log += value;
+      port ||= Number(/"service":"smtp","address":"127\.0\.0\.1:(\d+)"/.exec(log)?.[1] ?? 0);
+    }
+    // Keep draining the server's log, or its writes to a closed pipe would fail.
+    const drained = (async () => {
+      while (!(await stderr.read()).done) { /* discard */ }
+    })();
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const encoder = new TextEncoder();
+    const decoder = new TextDecoder();
+    const buffer = new Uint8Array(4096);
+    let replies = "";
+    const until = async (pattern: RegExp) => {
+      while (!pattern.test(replies)) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        replies += decoder.decode(buffer.subarray(0, n));
+      }
+    };
+    await conn.write(encoder.encode(
+      "EHLO client.example\r\nMAIL FROM:<a@sender.test>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n",
+    ));
+    await until(/\r\n354 /);
+    await conn.write(encoder.encode("Subject: over smtp\r\n\r\nhello\r\n.\r\nQUIT\r\n"));
+    await until(/\r\n221 /);
+    conn.close();
+    server.kill("SIGTERM");
+    await server.status;
+    await drained;
+    await dns.close();
+    assertMatch(replies, /\r\n250 2\.0\.0 [^\r]*\r\n221 /);
+    const db = new DatabaseSync(`${smtpConfig.dir}/data/postern.db`, { readOnly: true });
+    const row = db.prepare("SELECT blob_hash FROM emails WHERE subject = 'over smtp'").get() as {
+      blob_hash: string;
+    };
+    db.close();
+    const stored = await Deno.readTextFile(
+      `${smtpConfig.dir}/data/blobs/${row.blob_hash.slice(0, 2)}/${row.blob_hash}`,
+    );
+    assertMatch(stored, /Authentication-Results: mail\.example\.com;/);
+    await Deno.remove(smtpConfig.dir, { recursive: true });
     await Deno.remove(dir, { recursive: true });
   } finally {
     await Deno.remove(out, { recursive: true });
