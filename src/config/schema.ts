@@ -155,6 +155,8 @@ export const configSchema = z.object({
     data_timeout: duration().default("10m"),
     /** A bare CR or LF in DATA: "reject" (554 5.6.0, the SMTP smuggling defence) or "normalize". */
     bare_line_ends: z.enum(["reject", "normalize"]).default("reject"),
+    /** Where mail failing DMARC with p=quarantine goes: the recipient's Junk, or the inbox. */
+    dmarc_quarantine: z.enum(["junk", "inbox"]).default("junk"),
     /** Answer VRFY/EXPN truthfully (they reveal which addresses exist); off: 252 for VRFY. */
     allow_vrfy: z.boolean().default(false),
   }).strict().default({}),

@@ -29,6 +29,8 @@ export interface AuthOptions {
   resolver: Resolver;
   /** Cap for the whole check, in milliseconds. */
   timeoutMs: number;
+  /** Where DMARC quarantine sends a message ([smtp] dmarc_quarantine). */
+  quarantineTo: "junk" | "inbox";
 }
 
 export type DmarcAction = "none" | "reject" | "quarantine";

@@ -149,7 +149,9 @@ export async function deliverMessage(
           delivered: false,
         };
       }
-      if (verdict.action === "quarantine") mailboxRole = "junk";
+      if (verdict.action === "quarantine" && context.auth.quarantineTo === "junk") {
+        mailboxRole = "junk";
+      }
       authHeaders = verdict.headers;
     } catch (error) {
       // Never lose mail over an authentication-check failure: deliver without our header.

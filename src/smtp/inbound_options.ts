@@ -52,6 +52,7 @@ export function inboundSmtpOptions(app: App, resolver?: Resolver): InboundSmtpOp
       hostname: config.server.hostname,
       resolver,
       timeoutMs: config.dns.timeout * 1000 * AUTH_TIMEOUTS,
+      quarantineTo: config.smtp.dmarc_quarantine,
     },
   };
 }

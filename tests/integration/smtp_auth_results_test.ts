@@ -217,5 +217,38 @@ Deno.test("inbound SMTP: Authentication-Results and DMARC policies", async (t) =
   } finally {
     await server.stop();
     await dns.close();
+    await Deno.remove(server.dir, { recursive: true });
+  }
+});
+
+Deno.test('[smtp] dmarc_quarantine = "inbox" delivers quarantined mail to INBOX', async () => {
+  const dns = await startDnsServer(ZONE);
+  const server = await startServer({
+    dns: `${dns.host}:${dns.port}`,
+    extra: `[smtp]\ndmarc_quarantine = "inbox"\n`,
+  });
+  try {
+    const added = await cli(server.configPath, [
+      "account",
+      "add",
+      "alice@example.com",
+      "--password",
+      "pw",
+    ]);
+    assertEquals(added.code, 0, added.stderr);
+    const answer = await deliver(
+      server,
+      "promo@quarantine.test",
+      plain("promo@quarantine.test", "kept in inbox"),
+    );
+    assertMatch(answer, /^250 /);
+    const last = storedOf(server, "alice@example.com").at(-1)!;
+    assertMatch(last.text, /Subject: kept in inbox/);
+    assertEquals(last.roles, ["inbox"]);
+    assertMatch(last.text, /dmarc=fail /);
+  } finally {
+    await server.stop();
+    await dns.close();
+    await Deno.remove(server.dir, { recursive: true });
   }
 });
