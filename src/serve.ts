@@ -9,8 +9,7 @@ import { type App, firstStart, openApp } from "./app.ts";
 import { CertificateManager } from "./tls/certificates.ts";
 import { ListenerGroup, type ListenerSpec } from "./server/listeners.ts";
 import { connectionLimits } from "./server/limits.ts";
-import { smtpGreeter } from "./smtp/greeter.ts";
-import { inboundSmtp, inboundSmtpOptions } from "./smtp/inbound.ts";
+import { inboundSmtp, inboundSmtpOptions, submissionSmtpOptions } from "./smtp/inbound.ts";
 import { Resolver } from "./dns/resolver.ts";
 import { imapGreeter } from "./imap/greeter.ts";
 import { pop3Greeter } from "./pop3/greeter.ts";
@@ -87,8 +86,8 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
     const handlers: Partial<Record<ServiceName, Omit<ListenerSpec, "host" | "port" | "service">>> =
       {
         smtp: { implicitTls: false, handler: inboundSmtp(inboundSmtpOptions(app, resolver)) },
-        submission: { implicitTls: false, handler: smtpGreeter({ hostname, submission: true }) },
-        submissions: { implicitTls: true, handler: smtpGreeter({ hostname, submission: true }) },
+        submission: { implicitTls: false, handler: inboundSmtp(submissionSmtpOptions(app)) },
+        submissions: { implicitTls: true, handler: inboundSmtp(submissionSmtpOptions(app)) },
         imap: { implicitTls: false, handler: imapGreeter({ hostname }) },
         imaps: { implicitTls: true, handler: imapGreeter({ hostname }) },
         pop3: { implicitTls: false, handler: pop3Greeter({ hostname }) },

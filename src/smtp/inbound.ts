@@ -15,6 +15,11 @@
  *   451 4.3.0. Neither ends the process.
  * - DSN (RFC 3461) is not advertised: there is no DSN generation yet, so RET/ENVID/NOTIFY/ORCPT
  *   are refused as unsupported parameters.
+ * - Submission mode (listeners `submission` 587 and `submissions` 465; RFC 6409): AUTH is offered
+ *   and accepted only over TLS (RFC 4954 4, 538 5.7.11 before); MAIL needs TLS (530, RFC 3207 4)
+ *   and an authenticated account that owns the sender (`ownsSender`, 553 5.7.1, the null sender
+ *   too). Local recipients are delivered as on port 25 without SPF/DKIM/DMARC checks; remote ones
+ *   get 451 4.3.2 until an outbound queue exists. Nothing is ever relayed.
  */
 import type { Connection } from "../server/connection.ts";
 import { ConnectionClosedError, LineTooLongError, TlsHandshakeError } from "../server/errors.ts";
@@ -26,11 +31,18 @@ import { ehloReply, reply } from "./wire/reply.ts";
 import { type Logger, logger } from "../observability/log.ts";
 import { deliverMessage, readBdatChunk, readDotData, Watchdog } from "./inbound_data.ts";
 import type { InboundSmtpOptions } from "./inbound_options.ts";
+import { ownsSender, smtpAuth } from "./submission_auth.ts";
+import type { Account } from "../store/types.ts";
+import { SASL_MECHANISMS } from "../directory/sasl.ts";
 
-export { type InboundSmtpOptions, inboundSmtpOptions } from "./inbound_options.ts";
+export {
+  type InboundSmtpOptions,
+  inboundSmtpOptions,
+  submissionSmtpOptions,
+} from "./inbound_options.ts";
 
 /**
- * The port-25 session handler.
+ * The port-25 session handler; with `submissionSmtpOptions`, the 587/465 one.
  *
  * @example
  * group.listen([{ service: "smtp", host: "0.0.0.0", port: 25, implicitTls: false,
@@ -65,6 +77,8 @@ class InboundSession {
   #helo: string | null = null;
   #esmtp = false;
   #tx: Transaction | null = null;
+  /** Submission mode: the account AUTH proved, null before. */
+  #account: Account | null = null;
   #errors = 0;
   #messages = 0;
   #closing = false;
@@ -122,7 +136,11 @@ class InboundSession {
 
   /** A negative reply the client caused; too many of them end the session. */
   #error(code: number, enhanced: string, text: string): void {
-    this.#send(reply(code, enhanced, text));
+    this.#refuse(reply(code, enhanced, text));
+  }
+
+  #refuse(text: string): void {
+    this.#send(text);
     if (++this.#errors >= this.#opts.maxErrors) {
       this.#send(reply(421, "4.7.0", `${this.#opts.hostname} Too many errors, closing connection`));
       this.#closing = true;
@@ -165,7 +183,7 @@ class InboundSession {
             : reply(250, null, hostname),
         );
       case "MAIL":
-        return this.#mail(command);
+        return await this.#mail(command);
       case "RCPT":
         return await this.#rcpt(command);
       case "DATA":
@@ -192,7 +210,7 @@ class InboundSession {
       case "STARTTLS":
         return await this.#startTls();
       case "AUTH":
-        return this.#error(502, "5.5.1", "AUTH is not available on this port");
+        return await this.#auth(command.mechanism, command.initialResponse);
     }
   }
 
@@ -206,11 +224,59 @@ class InboundSession {
       "CHUNKING",
       "BINARYMIME",
       ...(this.#conn.secure ? [] : ["STARTTLS"]),
+      ...(this.#opts.submission && this.#conn.secure ? [`AUTH ${SASL_MECHANISMS.join(" ")}`] : []),
     ];
   }
 
-  #mail(command: Extract<SmtpCommand, { verb: "MAIL" }>): void {
+  async #auth(mechanism: string, initialResponse: string | undefined): Promise<void> {
+    if (!this.#opts.submission) {
+      return this.#error(502, "5.5.1", "AUTH is not available on this port");
+    }
+    if (!this.#conn.secure) {
+      return this.#error(
+        538,
+        "5.7.11",
+        "Encryption required for requested authentication mechanism",
+      );
+    }
+    if (this.#helo === null || !this.#esmtp) return this.#error(503, "5.5.1", "Send EHLO first");
+    if (this.#account !== null) return this.#error(503, "5.5.1", "Already authenticated");
+    if (this.#tx !== null) {
+      return this.#error(503, "5.5.1", "AUTH not allowed during a transaction");
+    }
+    const io = {
+      write: async (text: string) => {
+        this.#send(text);
+        await this.#flush(true);
+      },
+      readLine: async () => {
+        this.#watchdog.arm(this.#opts.commandTimeout);
+        const line = await this.#conn.readLine();
+        if (line === null || this.#watchdog.fired) throw new ConnectionClosedError();
+        return line;
+      },
+    };
+    const outcome = await smtpAuth(
+      io,
+      this.#opts.directory,
+      this.#conn.remoteAddress,
+      mechanism,
+      initialResponse,
+    );
+    if (!outcome.ok) return this.#refuse(outcome.reply);
+    this.#account = outcome.account;
+    this.#log.info("authenticated", { user: outcome.account.address });
+    this.#send(outcome.reply);
+  }
+
+  #mail(command: Extract<SmtpCommand, { verb: "MAIL" }>): void | Promise<void> {
+    if (this.#opts.submission && !this.#conn.secure) {
+      return this.#error(530, "5.7.0", "Must issue a STARTTLS command first");
+    }
     if (this.#helo === null) return this.#error(503, "5.5.1", "Send EHLO or HELO first");
+    if (this.#opts.submission && this.#account === null) {
+      return this.#error(530, "5.7.0", "Authentication required");
+    }
     if (this.#tx !== null) return this.#error(503, "5.5.1", "Nested MAIL command");
     if (this.#messages >= this.#opts.maxMessagesPerConnection) {
       this.#send(reply(421, "4.7.0", `${this.#opts.hostname} Too many messages, closing`));
@@ -219,6 +285,8 @@ class InboundSession {
     }
     const { params } = command;
     for (const [field, keyword] of UNSUPPORTED_MAIL_PARAMS) {
+      // RFC 4954 5: AUTH= is accepted and ignored from an authenticated client.
+      if (field === "auth" && this.#account !== null) continue;
       if (params[field] !== undefined) {
         return this.#error(555, "5.5.4", `Unsupported parameter ${keyword}`);
       }
@@ -230,7 +298,19 @@ class InboundSession {
       return this.#error(555, "5.5.4", "Extensions need EHLO");
     }
     const sender = command.path.kind === "null" ? "" : command.path.mailbox.address;
-    this.#tx = { sender, params, recipients: [], bdat: null };
+    if (this.#account === null) return this.#accept({ sender, params, recipients: [], bdat: null });
+    return this.#submissionSender(this.#account, { sender, params, recipients: [], bdat: null });
+  }
+
+  async #submissionSender(account: Account, tx: Transaction): Promise<void> {
+    if (tx.sender === "" || !(await ownsSender(this.#opts.directory, account, tx.sender))) {
+      return this.#error(553, "5.7.1", "Sender address not owned by you");
+    }
+    this.#accept(tx);
+  }
+
+  #accept(tx: Transaction): void {
+    this.#tx = tx;
     this.#send(reply(250, "2.1.0", "Sender OK"));
   }
 
@@ -254,7 +334,9 @@ class InboundSession {
         return this.#error(550, "5.7.1", "Relaying through routed addresses is not allowed");
       }
       if (mailbox.literal !== null || !(await this.#opts.directory.isLocalDomain(mailbox.domain))) {
-        return this.#error(554, "5.7.1", "Relay access denied");
+        return this.#opts.submission
+          ? this.#error(451, "4.3.2", "Outbound delivery is not available yet")
+          : this.#error(554, "5.7.1", "Relay access denied");
       }
       address = mailbox.address;
     }
@@ -325,13 +407,13 @@ class InboundSession {
       this.#log.info("message refused: bare CR or LF", { from: tx.sender });
       return this.#error(554, "5.6.0", "Bare CR or LF in message data is not allowed");
     }
-    const secure = this.#conn.secure;
     const { reply: text, delivered } = await deliverMessage(
       {
         messages: this.#opts.messages,
         directory: this.#opts.directory,
         log: this.#log,
-        auth: this.#opts.auth,
+        // Authenticated submissions are ours: no SPF/DKIM/DMARC verdict on them.
+        auth: this.#account === null ? this.#opts.auth : undefined,
       },
       tx.sender,
       tx.recipients,
@@ -340,12 +422,20 @@ class InboundSession {
         helo: this.#helo ?? "unknown",
         remoteAddress: this.#conn.remoteAddress,
         hostname: this.#opts.hostname,
-        protocol: this.#esmtp ? (secure ? "ESMTPS" : "ESMTP") : "SMTP",
+        protocol: this.#protocol(),
         id: this.#conn.id,
       },
     );
     if (delivered) this.#messages++;
     this.#send(text);
+  }
+
+  /** RFC 3848 protocol names for the Received header. */
+  #protocol(): "SMTP" | "ESMTP" | "ESMTPS" | "ESMTPA" | "ESMTPSA" {
+    if (!this.#esmtp) return "SMTP";
+    const secure = this.#conn.secure;
+    if (this.#account === null) return secure ? "ESMTPS" : "ESMTP";
+    return secure ? "ESMTPSA" : "ESMTPA";
   }
 
   async #verify(verb: "VRFY" | "EXPN", argument: string): Promise<void> {
@@ -371,5 +461,6 @@ class InboundSession {
     this.#helo = null;
     this.#esmtp = false;
     this.#tx = null;
+    this.#account = null;
   }
 }

@@ -24,6 +24,11 @@ export interface InboundSmtpOptions {
   postmasterDomain: string;
   messages: MessagePath;
   directory: Directory;
+  /**
+   * Submission mode (RFC 6409, listeners `submission`/`submissions`): AUTH over TLS, MAIL only
+   * from an authenticated account's own addresses, no relay.
+   */
+  submission: boolean;
   /** SPF/DKIM/DMARC/ARC/iprev checks; absent: none (no resolver given). */
   auth?: AuthOptions;
 }
@@ -48,6 +53,7 @@ export function inboundSmtpOptions(app: App, resolver?: Resolver): InboundSmtpOp
     postmasterDomain: primaryDomain(app.loaded),
     messages: app.messages,
     directory: app.directory,
+    submission: false,
     auth: resolver && {
       hostname: config.server.hostname,
       resolver,
@@ -55,4 +61,9 @@ export function inboundSmtpOptions(app: App, resolver?: Resolver): InboundSmtpOp
       quarantineTo: config.smtp.dmarc_quarantine,
     },
   };
+}
+
+/** The submission session's options: like port 25's, without sender authentication checks. */
+export function submissionSmtpOptions(app: App): InboundSmtpOptions {
+  return { ...inboundSmtpOptions(app), submission: true };
 }
