@@ -414,6 +414,7 @@ class InboundSession {
         log: this.#log,
         // Authenticated submissions are ours: no SPF/DKIM/DMARC verdict on them.
         auth: this.#account === null ? this.#opts.auth : undefined,
+        submitter: this.#account ?? undefined,
       },
       tx.sender,
       tx.recipients,

@@ -22,7 +22,8 @@ import type { Directory } from "../directory/directory.ts";
 import type { Logger } from "../observability/log.ts";
 import { receivedHeader, type ReceivedInfo, returnPathHeader } from "./received.ts";
 import { authenticateMessage, type AuthOptions, stripForgedResults } from "./inbound_auth.ts";
-import type { MailboxRole } from "../store/types.ts";
+import type { Account, MailboxRole } from "../store/types.ts";
+import { prepareSubmission } from "./submission_message.ts";
 
 const PIECE = 64 * 1024;
 const BDAT_SLICE = 64 * 1024;
@@ -113,6 +114,8 @@ export interface DeliveryContext {
   log: Logger;
   /** Sender authentication (SPF, DKIM, DMARC, ARC, iprev); absent: no checks. */
   auth?: AuthOptions;
+  /** Authenticated submission: the account AUTH proved (From check, Date, Message-ID, DKIM). */
+  submitter?: Account;
 }
 
 /**
@@ -131,6 +134,17 @@ export async function deliverMessage(
 ): Promise<{ reply: string; delivered: boolean }> {
   let authHeaders = "";
   let mailboxRole: MailboxRole | undefined;
+  if (context.submitter) {
+    const prepared = await prepareSubmission({
+      directory: context.directory,
+      log: context.log,
+      account: context.submitter,
+      hostname: trace.hostname,
+      session: trace.id,
+    }, message);
+    if (!prepared.ok) return { reply: prepared.reply, delivered: false };
+    message = prepared.message;
+  }
   if (context.auth) {
     try {
       const verdict = await authenticateMessage(context.auth, message, {

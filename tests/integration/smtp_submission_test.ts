@@ -191,7 +191,10 @@ Deno.test("SMTP submission (587 STARTTLS, 465 implicit TLS)", async (t) => {
       assertMatch(await send(client, "RCPT TO:<bob@example.com>"), /^250 2\.1\.5/);
       const before = messagesOf(server, "bob@example.com").length;
       assertMatch(await send(client, "DATA"), /^354/);
-      assertMatch(await send(client, "Subject: from sales\r\n\r\nOffer.\r\n."), /^250 2\.0\.0/);
+      assertMatch(
+        await send(client, "From: sales@example.com\r\nSubject: from sales\r\n\r\nOffer.\r\n."),
+        /^250 2\.0\.0/,
+      );
       const bob = messagesOf(server, "bob@example.com");
       assertEquals(bob.length, before + 1);
       assertMatch(bob.at(-1)!, /^Return-Path: <Sales@example\.com>\r\n/i);
