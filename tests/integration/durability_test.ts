@@ -7,6 +7,7 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { startServer } from "../helpers/server.ts";
 import { DatabaseSync } from "node:sqlite";
 import { webCryptoSha256 } from "../helpers/hash.ts";
+import { blobPath } from "../helpers/mail.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const COUNT = 200;
@@ -70,7 +71,7 @@ Deno.test("no acknowledged delivery is lost when the server is killed mid-load",
     for (const i of acknowledged) {
       const row = bySubject.get(`durable ${i}`);
       assert(row, `acknowledged delivery ${i} is missing`);
-      const path = `${server.dir}/data/blobs/${row.blob_hash.slice(0, 2)}/${row.blob_hash}`;
+      const path = blobPath(server.dir, row.blob_hash);
       const bytes = await Deno.readFile(path);
       assertEquals(await webCryptoSha256(bytes), row.blob_hash, `blob of ${i} is corrupt`);
       assertEquals(bytes, messageFor(i));

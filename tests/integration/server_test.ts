@@ -6,6 +6,7 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "../help
 import { cli, makeTestConfig, startServer } from "../helpers/server.ts";
 import { DatabaseSync } from "node:sqlite";
 import * as net from "node:net";
+import { blobPath } from "../helpers/mail.ts";
 
 function httpsClient(dir: string) {
   const ca = Deno.readTextFileSync(`${dir}/data/tls/self-signed.crt`);
@@ -101,7 +102,7 @@ Deno.test("delivered mail survives a restart, byte for byte", async () => {
   db.close();
   assertEquals(rows.map((r) => r.subject), messages.map((_, i) => `restart ${i}`));
   for (const [i, row] of rows.entries()) {
-    const path = `${server.dir}/data/blobs/${row.blob_hash.slice(0, 2)}/${row.blob_hash}`;
+    const path = blobPath(server.dir, row.blob_hash);
     assertEquals(new TextDecoder().decode(await Deno.readFile(path)), messages[i]);
   }
   await Deno.remove(server.dir, { recursive: true });
@@ -249,8 +250,8 @@ Deno.test("the data directory and database are readable by the owner only", asyn
 Deno.test("blob files no row refers to are swept at start, unless they are recent", async () => {
   const first = await startServer();
   assertEquals(await first.stop(), 0);
-  const old = `${first.dir}/data/blobs/ab/${"ab".padEnd(64, "0")}`;
-  const recent = `${first.dir}/data/blobs/cd/${"cd".padEnd(64, "1")}`;
+  const old = blobPath(first.dir, "ab".padEnd(64, "0"));
+  const recent = blobPath(first.dir, "cd".padEnd(64, "1"));
   await Deno.writeTextFile(old, "left by a crash");
   await Deno.writeTextFile(recent, "a delivery in progress");
   const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);

@@ -12,6 +12,7 @@ import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { cli, startServer, type TestServer } from "../helpers/server.ts";
 import { startDnsServer, type Zone } from "../helpers/dns_server.ts";
 import { LineClient } from "../helpers/tls.ts";
+import { blobPath, reply, send } from "../helpers/mail.ts";
 
 const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const ed = generateKeyPairSync("ed25519");
@@ -52,21 +53,12 @@ function storedOf(server: TestServer, address: string): { text: string; roles: s
         "WHERE p.name = ? GROUP BY e.id ORDER BY e.id",
     ).all(address) as { hash: string; roles: string }[];
     return rows.map(({ hash, roles }) => ({
-      text: Deno.readTextFileSync(`${server.dir}/data/blobs/${hash.slice(0, 2)}/${hash}`),
+      text: Deno.readTextFileSync(blobPath(server.dir, hash)),
       roles: roles.split(","),
     }));
   } finally {
     db.close();
   }
-}
-
-async function reply(client: LineClient): Promise<string> {
-  return (await client.readUntil((line) => line.length < 4 || line[3] === " ")).join("\n");
-}
-
-async function send(client: LineClient, line: string): Promise<string> {
-  await client.write(`${line}\r\n`);
-  return await reply(client);
 }
 
 /** One SMTP transaction from 127.0.0.1; returns the reply to the end of DATA. */

@@ -3,10 +3,10 @@
  * replies from a raw client, a normal send from Python's smtplib, and what ends up in the
  * mailboxes (read from the database and the blob files, as IMAP would see it).
  */
-import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../helpers/assert.ts";
 import { cli, startServer, type TestServer } from "../helpers/server.ts";
 import { LineClient } from "../helpers/tls.ts";
+import { cliAll, messagesOf, readReply, reply, send } from "../helpers/mail.ts";
 
 const SMTP_CONFIG = `[smtp]
 max_recipients = 3
@@ -14,32 +14,11 @@ max_errors = 10
 `;
 
 async function setup(server: TestServer): Promise<void> {
-  for (
-    const args of [
-      ["account", "add", "alice@example.com", "--password", "pw-alice"],
-      ["account", "add", "bob@example.com", "--password", "pw-bob"],
-      ["alias", "add", "team@example.com", "bob@example.com"],
-    ]
-  ) {
-    const result = await cli(server.configPath, args);
-    assertEquals(result.code, 0, result.stderr);
-  }
-}
-
-/** Every message in an account's mailboxes, oldest first, as stored. */
-function messagesOf(server: TestServer, address: string): string[] {
-  const db = new DatabaseSync(`${server.dir}/data/postern.db`, { readOnly: true });
-  try {
-    const rows = db.prepare(
-      "SELECT e.blob_hash AS hash FROM emails e JOIN principals p ON p.id = e.account_id " +
-        "WHERE p.name = ? ORDER BY e.id",
-    ).all(address) as { hash: string }[];
-    return rows.map(({ hash }) =>
-      Deno.readTextFileSync(`${server.dir}/data/blobs/${hash.slice(0, 2)}/${hash}`)
-    );
-  } finally {
-    db.close();
-  }
+  await cliAll(server, [
+    ["account", "add", "alice@example.com", "--password", "pw-alice"],
+    ["account", "add", "bob@example.com", "--password", "pw-bob"],
+    ["alias", "add", "team@example.com", "bob@example.com"],
+  ]);
 }
 
 function blobFiles(server: TestServer): number {
@@ -51,25 +30,10 @@ function blobFiles(server: TestServer): number {
   return count;
 }
 
-/** Reads one (possibly multi-line) reply. */
-async function readReply(client: LineClient): Promise<string[]> {
-  return await client.readUntil((line) => line.length < 4 || line[3] === " ");
-}
-
-async function reply(client: LineClient): Promise<string> {
-  return (await readReply(client)).join("\n");
-}
-
 async function connect(server: TestServer): Promise<LineClient> {
   const client = await LineClient.connect(server.ports.smtp);
   assertMatch(await reply(client), /^220 mail\.example\.com ESMTP Postern$/);
   return client;
-}
-
-/** Sends `line` + CRLF and returns the reply. */
-async function send(client: LineClient, line: string): Promise<string> {
-  await client.write(`${line}\r\n`);
-  return await reply(client);
 }
 
 async function transaction(client: LineClient, from: string, rcpts: string[]): Promise<void> {

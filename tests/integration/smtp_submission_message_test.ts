@@ -10,21 +10,7 @@ import { authenticate } from "mailauth";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { cli, startServer, type TestServer } from "../helpers/server.ts";
 import { LineClient } from "../helpers/tls.ts";
-
-function messagesOf(server: TestServer, address: string): string[] {
-  const db = new DatabaseSync(`${server.dir}/data/postern.db`, { readOnly: true });
-  try {
-    const rows = db.prepare(
-      "SELECT e.blob_hash AS hash FROM emails e JOIN principals p ON p.id = e.account_id " +
-        "WHERE p.name = ? ORDER BY e.id",
-    ).all(address) as { hash: string }[];
-    return rows.map(({ hash }) =>
-      Deno.readTextFileSync(`${server.dir}/data/blobs/${hash.slice(0, 2)}/${hash}`)
-    );
-  } finally {
-    db.close();
-  }
-}
+import { messagesOf, reply as readReply, send } from "../helpers/mail.ts";
 
 /** The published DKIM records of a domain, by "<selector>._domainkey.<domain>". */
 function dkimZone(server: TestServer, domain: string): Map<string, string> {
@@ -41,15 +27,6 @@ function dkimZone(server: TestServer, domain: string): Map<string, string> {
   } finally {
     db.close();
   }
-}
-
-async function readReply(client: LineClient): Promise<string> {
-  return (await client.readUntil((line) => line.length < 4 || line[3] === " ")).join("\n");
-}
-
-async function send(client: LineClient, line: string): Promise<string> {
-  await client.write(`${line}\r\n`);
-  return await readReply(client);
 }
 
 /** Logs in on 587 as alice and submits `message` to bob; returns the reply to the data. */

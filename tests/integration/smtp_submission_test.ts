@@ -3,47 +3,17 @@
  * `submissions` (465, implicit TLS) listeners of the real server process: exact replies from a
  * raw client, Python's smtplib over implicit TLS, and what reaches the mailboxes.
  */
-import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { cli, startServer, type TestServer } from "../helpers/server.ts";
+import { startServer, type TestServer } from "../helpers/server.ts";
 import { LineClient } from "../helpers/tls.ts";
+import { cliAll, messagesOf, readReply, send } from "../helpers/mail.ts";
 
 async function setup(server: TestServer): Promise<void> {
-  for (
-    const args of [
-      ["account", "add", "alice@example.com", "--password", "pw-alice"],
-      ["account", "add", "bob@example.com", "--password", "pw-bob"],
-      ["alias", "add", "sales@example.com", "alice@example.com"],
-    ]
-  ) {
-    const result = await cli(server.configPath, args);
-    assertEquals(result.code, 0, result.stderr);
-  }
-}
-
-/** Every message in an account's mailboxes, oldest first, as stored. */
-function messagesOf(server: TestServer, address: string): string[] {
-  const db = new DatabaseSync(`${server.dir}/data/postern.db`, { readOnly: true });
-  try {
-    const rows = db.prepare(
-      "SELECT e.blob_hash AS hash FROM emails e JOIN principals p ON p.id = e.account_id " +
-        "WHERE p.name = ? ORDER BY e.id",
-    ).all(address) as { hash: string }[];
-    return rows.map(({ hash }) =>
-      Deno.readTextFileSync(`${server.dir}/data/blobs/${hash.slice(0, 2)}/${hash}`)
-    );
-  } finally {
-    db.close();
-  }
-}
-
-async function readReply(client: LineClient): Promise<string[]> {
-  return await client.readUntil((line) => line.length < 4 || line[3] === " ");
-}
-
-async function send(client: LineClient, line: string): Promise<string> {
-  await client.write(`${line}\r\n`);
-  return (await readReply(client)).join("\n");
+  await cliAll(server, [
+    ["account", "add", "alice@example.com", "--password", "pw-alice"],
+    ["account", "add", "bob@example.com", "--password", "pw-bob"],
+    ["alias", "add", "sales@example.com", "alice@example.com"],
+  ]);
 }
 
 function certOf(server: TestServer): Promise<string> {

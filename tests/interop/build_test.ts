@@ -6,6 +6,7 @@ import { assertEquals, assertMatch } from "../helpers/assert.ts";
 import { makeTestConfig } from "../helpers/server.ts";
 import { startDnsServer } from "../helpers/dns_server.ts";
 import { DatabaseSync } from "node:sqlite";
+import { blobPath } from "../helpers/mail.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -157,7 +158,7 @@ Deno.test("the bundled build runs on its own", async () => {
     };
     db.close();
     const stored = await Deno.readTextFile(
-      `${smtpConfig.dir}/data/blobs/${row.blob_hash.slice(0, 2)}/${row.blob_hash}`,
+      blobPath(smtpConfig.dir, row.blob_hash),
     );
     assertMatch(stored, /Authentication-Results: mail\.example\.com;/);
     await Deno.remove(smtpConfig.dir, { recursive: true });

@@ -3,24 +3,9 @@
  * once with PIPELINING — and the messages land in the mailbox. Needs `swaks`
  * (scripts/install-interop.sh installs it).
  */
-import { DatabaseSync } from "node:sqlite";
 import { assertEquals, assertMatch, assertStringIncludes } from "../helpers/assert.ts";
 import { cli, startServer, type TestServer } from "../helpers/server.ts";
-
-function messagesOf(server: TestServer, address: string): string[] {
-  const db = new DatabaseSync(`${server.dir}/data/postern.db`, { readOnly: true });
-  try {
-    const rows = db.prepare(
-      "SELECT e.blob_hash AS hash FROM emails e JOIN principals p ON p.id = e.account_id " +
-        "WHERE p.name = ? ORDER BY e.id",
-    ).all(address) as { hash: string }[];
-    return rows.map(({ hash }) =>
-      Deno.readTextFileSync(`${server.dir}/data/blobs/${hash.slice(0, 2)}/${hash}`)
-    );
-  } finally {
-    db.close();
-  }
-}
+import { messagesOf } from "../helpers/mail.ts";
 
 async function swaks(server: TestServer, extra: string[]): Promise<string> {
   const output = await new Deno.Command("swaks", {

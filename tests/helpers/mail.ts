@@ -1,0 +1,51 @@
+/**
+ * Helpers for tests that look at what a server stored and talk SMTP to it: stored messages read
+ * back from the database and blob files, CLI set-up, and SMTP reply reading over a LineClient.
+ */
+import { DatabaseSync } from "node:sqlite";
+import { assertEquals } from "./assert.ts";
+import { cli, type TestServer } from "./server.ts";
+import type { LineClient } from "./tls.ts";
+
+/** Where a blob lives under a test server's data directory. */
+export function blobPath(dir: string, hash: string): string {
+  return `${dir}/data/blobs/${hash.slice(0, 2)}/${hash}`;
+}
+
+/** Every message of an account, oldest first, exactly as stored. */
+export function messagesOf(server: TestServer, address: string): string[] {
+  const db = new DatabaseSync(`${server.dir}/data/postern.db`, { readOnly: true });
+  try {
+    const rows = db.prepare(
+      "SELECT e.blob_hash AS hash FROM emails e JOIN principals p ON p.id = e.account_id " +
+        "WHERE p.name = ? ORDER BY e.id",
+    ).all(address) as { hash: string }[];
+    return rows.map(({ hash }) => Deno.readTextFileSync(blobPath(server.dir, hash)));
+  } finally {
+    db.close();
+  }
+}
+
+/** Runs CLI commands against the server's config, each of which must succeed. */
+export async function cliAll(server: TestServer, commands: string[][]): Promise<void> {
+  for (const args of commands) {
+    const result = await cli(server.configPath, args);
+    assertEquals(result.code, 0, `${args.join(" ")}: ${result.stderr}`);
+  }
+}
+
+/** The lines of one SMTP reply (multi-line replies end at "NNN "). */
+export async function readReply(client: LineClient): Promise<string[]> {
+  return await client.readUntil((line) => line.length < 4 || line[3] === " ");
+}
+
+/** One SMTP reply, its lines joined with "\n". */
+export async function reply(client: LineClient): Promise<string> {
+  return (await readReply(client)).join("\n");
+}
+
+/** Sends `line` + CRLF and returns the reply, lines joined with "\n". */
+export async function send(client: LineClient, line: string): Promise<string> {
+  await client.write(`${line}\r\n`);
+  return await reply(client);
+}
