@@ -11,6 +11,7 @@ import { ListenerGroup, type ListenerSpec } from "./server/listeners.ts";
 import { connectionLimits } from "./server/limits.ts";
 import { inboundSmtp, inboundSmtpOptions, submissionSmtpOptions } from "./smtp/inbound.ts";
 import { Resolver } from "./dns/resolver.ts";
+import { createQueue } from "./smtp/outbound/setup.ts";
 import { imapGreeter } from "./imap/greeter.ts";
 import { pop3Greeter } from "./pop3/greeter.ts";
 import { managesieveGreeter } from "./sieve/managesieve/greeter.ts";
@@ -83,11 +84,16 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
       nameServer: nameServer && { ipAddr: nameServer.host, port: nameServer.port },
       timeoutMs: config.dns.timeout * 1000,
     });
+    const queue = await createQueue(app, resolver);
+    const submission = submissionSmtpOptions(app, queue);
     const handlers: Partial<Record<ServiceName, Omit<ListenerSpec, "host" | "port" | "service">>> =
       {
-        smtp: { implicitTls: false, handler: inboundSmtp(inboundSmtpOptions(app, resolver)) },
-        submission: { implicitTls: false, handler: inboundSmtp(submissionSmtpOptions(app)) },
-        submissions: { implicitTls: true, handler: inboundSmtp(submissionSmtpOptions(app)) },
+        smtp: {
+          implicitTls: false,
+          handler: inboundSmtp(inboundSmtpOptions(app, resolver, queue)),
+        },
+        submission: { implicitTls: false, handler: inboundSmtp(submission) },
+        submissions: { implicitTls: true, handler: inboundSmtp(submission) },
         imap: { implicitTls: false, handler: imapGreeter({ hostname }) },
         imaps: { implicitTls: true, handler: imapGreeter({ hostname }) },
         pop3: { implicitTls: false, handler: pop3Greeter({ hostname }) },
@@ -120,11 +126,14 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
       await Promise.all(httpServers.map((s) => s.shutdown()));
     });
 
-    const control = await serveControl(app, paths.controlSocket);
+    const control = await serveControl(app, paths.controlSocket, queue);
     cleanups.push(async () => {
       await control.shutdown();
       await Deno.remove(paths.controlSocket).catch(() => {});
     });
+
+    await queue.start();
+    cleanups.push(() => queue.stop());
 
     ready = true;
     log.info("ready", { listeners: bound.length, control_socket: paths.controlSocket });

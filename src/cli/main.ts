@@ -8,7 +8,7 @@ import { loadConfig, type LoadedConfig } from "../config/load.ts";
 import { configureLogging, fileSink } from "../observability/log.ts";
 import { type App, openApp } from "../app.ts";
 import { deliverLocal } from "../mail/deliver.ts";
-import { deliverViaControl } from "../http/control.ts";
+import { deliverViaControl, wakeQueueViaControl } from "../http/control.ts";
 import { size as sizeSchema } from "../config/schema.ts";
 import { VERSION } from "../version.ts";
 import { readPassword } from "./prompt.ts";
@@ -224,6 +224,79 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  "queue list": {
+    usage: "postern queue list",
+    summary: "list queued outbound messages and their waiting recipients",
+    run: withApp(0, async (app) => {
+      const rows: string[][] = [];
+      for (const message of await app.store.listQueue()) {
+        const waiting = message.recipients.filter((r) => r.status === "queued");
+        const next = waiting.map((r) => r.nextAttemptAt.getTime()).sort((a, b) => a - b)[0];
+        rows.push([
+          String(message.id),
+          message.arrivedAt.toISOString().slice(0, 19).replace("T", " "),
+          formatSize(message.size),
+          message.returnPath || "<>",
+          waiting.map((r) => r.address).join(", "),
+          next === undefined ? "-" : new Date(next).toISOString().slice(0, 19).replace("T", " "),
+        ]);
+      }
+      if (rows.length === 0) return print("the queue is empty");
+      printTable(["ID", "ARRIVED (UTC)", "SIZE", "FROM", "RECIPIENTS", "NEXT ATTEMPT"], rows);
+    }),
+  },
+  "queue show": {
+    usage: "postern queue show ID",
+    summary: "show one queued message: envelope, each recipient's state and last reply",
+    run: withApp(1, async (app, [id]) => {
+      const message = await app.store.getQueued(queueId(id));
+      if (!message) throw new CliError(`no queued message ${id}`);
+      print(`id:          ${message.id}`);
+      print(`from:        ${message.returnPath || "<>"}`);
+      print(`arrived:     ${message.arrivedAt.toISOString()}`);
+      print(`expires:     ${message.expiresAt.toISOString()}`);
+      print(
+        `size:        ${message.size} (${message.body}${message.smtputf8 ? ", SMTPUTF8" : ""})`,
+      );
+      print(`source:      ${message.source}`);
+      if (message.envelopeId) print(`envelope id: ${message.envelopeId}`);
+      if (message.requireTls) print(`requiretls:  yes`);
+      for (const r of message.recipients) {
+        print(
+          `recipient:   ${r.address}  ${r.status}, ${r.attempts} attempt(s)` +
+            (r.status === "queued" ? `, next ${r.nextAttemptAt.toISOString()}` : ""),
+        );
+        if (r.lastReply) {
+          print(`  last:      ${r.lastReply}${r.lastHost ? ` (${r.lastHost})` : ""}`);
+        }
+      }
+    }),
+  },
+  "queue retry": {
+    usage: "postern queue retry [ID]",
+    summary: "try queued recipients now (all messages, or one)",
+    run: withApp([0, 1], async (app, [id], _, loaded) => {
+      const count = await app.store.retryQueued(new Date(), id ? queueId(id) : undefined);
+      if (id && count === 0 && !(await app.store.getQueued(queueId(id)))) {
+        throw new CliError(`no queued message ${id}`);
+      }
+      const woken = await wakeQueueViaControl(loaded.paths.controlSocket);
+      print(
+        `${count} recipient(s) due now` +
+          (woken ? "" : "; no server is running, they go out when it starts"),
+      );
+    }),
+  },
+  "queue delete": {
+    usage: "postern queue delete ID",
+    summary: "remove a queued message without delivering it or notifying anyone",
+    run: withApp(1, async (app, [id]) => {
+      if (!(await app.store.deleteQueued(queueId(id)))) {
+        throw new CliError(`no queued message ${id}`);
+      }
+      print(`deleted queued message ${id}`);
+    }),
+  },
   "version": {
     usage: "postern version",
     summary: "print the version",
@@ -234,7 +307,13 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-const GROUPS = ["domain", "account", "alias", "mailbox", "config"];
+const GROUPS = ["domain", "account", "alias", "mailbox", "queue", "config"];
+
+function queueId(text: string): number {
+  const id = Number(text);
+  if (!Number.isSafeInteger(id) || id <= 0) throw new UsageError(`not a queue id: '${text}'`);
+  return id;
+}
 
 function topHelp(): string {
   const lines = [

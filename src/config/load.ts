@@ -20,7 +20,14 @@ export interface LoadedConfig {
   /** The file that was read, or "(defaults)" when none exists and defaults were allowed. */
   file: string;
   /** Absolute paths derived from config, resolved relative to the config file's folder. */
-  paths: { dataDir: string; database: string; blobDir: string; controlSocket: string };
+  paths: {
+    dataDir: string;
+    database: string;
+    blobDir: string;
+    controlSocket: string;
+    /** The config file's folder: other relative paths in the file are relative to it. */
+    configDir: string;
+  };
 }
 
 const ENV_PREFIX = "POSTERN__";
@@ -58,6 +65,7 @@ export async function loadConfig(
       database: abs(config.store.sqlite_path, dataDir),
       blobDir: abs(config.store.blob_dir, dataDir),
       controlSocket: join(dataDir, "control.sock"),
+      configDir: base,
     },
   };
 }

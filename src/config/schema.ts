@@ -160,6 +160,33 @@ export const configSchema = z.object({
     /** Answer VRFY/EXPN truthfully (they reveal which addresses exist); off: 252 for VRFY. */
     allow_vrfy: z.boolean().default(false),
   }).strict().default({}),
+  queue: z.object({
+    /** Outbound deliveries (SMTP transactions) in flight at once. */
+    concurrency: z.number().int().min(1).max(1000).default(16),
+    /** Waits between attempts; the last one repeats until `expire`. */
+    retry: z.array(duration()).min(1).default(["2m", "5m", "10m", "20m", "40m", "1h"]),
+    /** After this long in the queue a recipient fails and its sender gets a DSN. */
+    expire: duration().default("5d"),
+    /** A still-queued message's sender is told once, after this long; 0 = never. */
+    delay_notice: duration().default("4h"),
+    /** Longest wait for a connection, and for any reply of a remote host. */
+    connect_timeout: duration().default("30s"),
+    reply_timeout: duration().default("5m"),
+    /** The port remote MX hosts are reached on. Only tests change it. */
+    remote_port: z.number().int().min(1).max(65535).default(25),
+    /** Name in our EHLO; "" = server.hostname. */
+    helo_name: z.string().default(""),
+    /** Look up and enforce the recipient domain's MTA-STS policy (RFC 8461). */
+    mta_sts: z.boolean().default(true),
+    /** PEM file of extra CA certificates trusted for MTA-STS and the relay host. */
+    ca_file: z.string().default(""),
+    /** Send everything through this host ("host:port"; "" = deliver by MX). */
+    relay_host: z.string().default(""),
+    /** "starttls" (required, verified), "implicit" (TLS on connect, port 465) or "none". */
+    relay_tls: z.enum(["starttls", "implicit", "none"]).default("starttls"),
+    relay_username: z.string().default(""),
+    relay_password: z.string().default(""),
+  }).strict().default({}),
   auth: z.object({
     max_failures_per_ip: z.number().int().min(1).default(10),
     max_failures_per_account: z.number().int().min(1).default(20),

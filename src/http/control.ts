@@ -7,11 +7,17 @@ import { Hono } from "hono";
 import type { App } from "../app.ts";
 import { deliverLocal, type RecipientResult } from "../mail/deliver.ts";
 import { logger } from "../observability/log.ts";
+import type { OutboundQueue } from "../smtp/outbound/queue.ts";
 
 const log = logger("control");
 
-export function createControlApp(app: App): Hono {
+export function createControlApp(app: App, queue?: OutboundQueue): Hono {
   const control = new Hono();
+  // `postern queue retry` changed the store; the worker looks at the queue now.
+  control.post("/queue/wake", (c) => {
+    queue?.wake();
+    return c.json({ ok: true });
+  });
   control.post("/deliver", async (c) => {
     const recipients = new URL(c.req.url).searchParams.getAll("rcpt");
     if (recipients.length === 0) return c.json({ error: "no recipients (rcpt=…)" }, 400);
@@ -56,13 +62,17 @@ async function readLimited(
   return out;
 }
 
-export async function serveControl(app: App, path: string): Promise<Deno.HttpServer> {
+export async function serveControl(
+  app: App,
+  path: string,
+  queue?: OutboundQueue,
+): Promise<Deno.HttpServer> {
   try {
     await Deno.remove(path);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  const control = createControlApp(app);
+  const control = createControlApp(app, queue);
   const server = Deno.serve({ path, onListen() {} }, control.fetch);
   await Deno.chmod(path, 0o600);
   return server;
@@ -102,6 +112,26 @@ export async function deliverViaControl(
       throw new Error(`server refused the delivery: ${body.error ?? response.status}`);
     }
     return body.results as RecipientResult[];
+  } finally {
+    client.close();
+  }
+}
+
+/** Tells a running server to look at its queue now; false when no server answers. */
+export async function wakeQueueViaControl(socketPath: string): Promise<boolean> {
+  let client: Deno.HttpClient;
+  try {
+    await Deno.lstat(socketPath);
+    client = Deno.createHttpClient({ proxy: { transport: "unix", path: socketPath } });
+  } catch {
+    return false;
+  }
+  try {
+    const response = await fetch("http://postern/queue/wake", { method: "POST", client });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
   } finally {
     client.close();
   }

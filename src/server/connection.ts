@@ -207,11 +207,47 @@ export class Connection {
    * closed and the promise rejects with `TlsHandshakeError`. An empty `goAhead` starts TLS at once (implicit TLS).
    */
   startTls(goAhead: string | Uint8Array): Promise<void> {
+    const source = this.#tls;
+    if (!source && !this.#secure) {
+      return Promise.reject(new Error("no certificates configured for TLS"));
+    }
+    return this.#upgrade(goAhead, "secure", (raw) =>
+      new tls.TLSSocket(raw, {
+        isServer: true,
+        secureContext: source!.secureContext(),
+        SNICallback: source!.sniCallback,
+      }));
+  }
+
+  /**
+   * Upgrades to TLS as the client (outbound SMTP after the server's 220 to STARTTLS). With
+   * `rejectUnauthorized: false` the handshake succeeds on any certificate and `tlsInfo()` tells
+   * whether it was valid for `servername`.
+   */
+  startClientTls(options: tls.ConnectionOptions): Promise<void> {
+    return this.#upgrade("", "secureConnect", (raw) => tls.connect({ ...options, socket: raw }));
+  }
+
+  /** The negotiated TLS session: protocol, cipher, and whether the peer's certificate verified. */
+  tlsInfo(): { protocol: string; cipher: string; authorized: boolean; error: string } | null {
+    const socket = this.#tlsSocket;
+    if (!this.#secure || !socket) return null;
+    return {
+      protocol: socket.getProtocol() ?? "",
+      cipher: socket.getCipher()?.name ?? "",
+      authorized: socket.authorized,
+      error: socket.authorizationError ? String(socket.authorizationError) : "",
+    };
+  }
+
+  #upgrade(
+    goAhead: string | Uint8Array,
+    readyEvent: "secure" | "secureConnect",
+    makeSocket: (raw: net.Socket) => tls.TLSSocket,
+  ): Promise<void> {
     if (this.#secure || this.#upgrading) {
       return Promise.reject(new Error("TLS is already active"));
     }
-    const source = this.#tls;
-    if (!source) return Promise.reject(new Error("no certificates configured for TLS"));
     if (this.#closed) return Promise.reject(new ConnectionClosedError());
     const raw = this.#raw;
     this.#upgrading = true;
@@ -228,11 +264,7 @@ export class Connection {
           return;
         }
         this.#input.clear();
-        const tlsSocket = new tls.TLSSocket(raw, {
-          isServer: true,
-          secureContext: source.secureContext(),
-          SNICallback: source.sniCallback,
-        });
+        const tlsSocket = makeSocket(raw);
         this.#tlsSocket = tlsSocket;
         let settled = false;
         const handshakeTimer = setTimeout(
@@ -256,7 +288,7 @@ export class Connection {
           if (!settled) fail();
           this.#onClose();
         });
-        tlsSocket.once("secure", () => {
+        tlsSocket.once(readyEvent, () => {
           if (settled) return;
           settled = true;
           clearTimeout(handshakeTimer);

@@ -13,13 +13,16 @@
  *   "reject" mode (SMTP smuggling), never delivered.
  * - A client error is a reply; an internal error is logged with the session id and answered
  *   451 4.3.0. Neither ends the process.
- * - DSN (RFC 3461) is not advertised: there is no DSN generation yet, so RET/ENVID/NOTIFY/ORCPT
- *   are refused as unsupported parameters.
+ * - DSN (RFC 3461): RET, ENVID, NOTIFY and ORCPT are kept with the message; the outbound queue
+ *   passes them on or answers them (src/smtp/outbound/queue.ts).
+ * - REQUIRETLS (RFC 8689) is offered only over TLS; a REQUIRETLS message leaves only over
+ *   verified TLS to a host that offers REQUIRETLS too.
  * - Submission mode (listeners `submission` 587 and `submissions` 465; RFC 6409): AUTH is offered
  *   and accepted only over TLS (RFC 4954 4, 538 5.7.11 before); MAIL needs TLS (530, RFC 3207 4)
  *   and an authenticated account that owns the sender (`ownsSender`, 553 5.7.1, the null sender
  *   too). Local recipients are delivered as on port 25 without SPF/DKIM/DMARC checks; remote ones
- *   get 451 4.3.2 until an outbound queue exists. Nothing is ever relayed.
+ *   go to the outbound queue. Port 25 never relays; it queues only for aliases that forward to
+ *   external addresses.
  */
 import type { Connection } from "../server/connection.ts";
 import { ConnectionClosedError, LineTooLongError, TlsHandshakeError } from "../server/errors.ts";
@@ -34,6 +37,7 @@ import type { InboundSmtpOptions } from "./inbound_options.ts";
 import { ownsSender, smtpAuth } from "./submission_auth.ts";
 import type { Account } from "../store/types.ts";
 import { SASL_MECHANISMS } from "../directory/sasl.ts";
+import type { EnvelopeRecipient } from "./outbound/client.ts";
 
 export {
   type InboundSmtpOptions,
@@ -56,17 +60,12 @@ interface Transaction {
   /** "" for the null reverse-path. */
   sender: string;
   params: MailParams;
-  recipients: string[];
+  recipients: EnvelopeRecipient[];
   bdat: BdatReader | null;
 }
 
 const MAX_PENDING_OUTPUT = 16 * 1024;
-const UNSUPPORTED_MAIL_PARAMS = [
-  ["ret", "RET"],
-  ["envid", "ENVID"],
-  ["auth", "AUTH"],
-  ["requireTls", "REQUIRETLS"],
-] as const;
+const UNSUPPORTED_MAIL_PARAMS = [["auth", "AUTH"]] as const;
 
 class InboundSession {
   readonly #conn: Connection;
@@ -223,7 +222,8 @@ class InboundSession {
       "ENHANCEDSTATUSCODES",
       "CHUNKING",
       "BINARYMIME",
-      ...(this.#conn.secure ? [] : ["STARTTLS"]),
+      "DSN",
+      ...(this.#conn.secure ? ["REQUIRETLS"] : ["STARTTLS"]),
       ...(this.#opts.submission && this.#conn.secure ? [`AUTH ${SASL_MECHANISMS.join(" ")}`] : []),
     ];
   }
@@ -291,6 +291,9 @@ class InboundSession {
         return this.#error(555, "5.5.4", `Unsupported parameter ${keyword}`);
       }
     }
+    if (params.requireTls && !this.#conn.secure) {
+      return this.#error(530, "5.7.10", "REQUIRETLS needs a TLS session"); // RFC 8689 4.1
+    }
     if (params.size !== undefined && params.size > this.#opts.maxMessageSize) {
       return this.#error(552, "5.3.4", "Message size exceeds fixed maximum message size");
     }
@@ -318,10 +321,6 @@ class InboundSession {
     const tx = this.#tx;
     if (tx === null) return this.#error(503, "5.5.1", "Need MAIL command first");
     if (tx.bdat !== null) return this.#error(503, "5.5.1", "RCPT not allowed during BDAT");
-    if (command.params.notify || command.params.orcpt) {
-      const keyword = command.params.notify ? "NOTIFY" : "ORCPT";
-      return this.#error(555, "5.5.4", `Unsupported parameter ${keyword}`);
-    }
     if (tx.recipients.length >= this.#opts.maxRecipients) {
       return this.#error(452, "4.5.3", "Too many recipients");
     }
@@ -334,20 +333,31 @@ class InboundSession {
         return this.#error(550, "5.7.1", "Relaying through routed addresses is not allowed");
       }
       if (mailbox.literal !== null || !(await this.#opts.directory.isLocalDomain(mailbox.domain))) {
-        return this.#opts.submission
-          ? this.#error(451, "4.3.2", "Outbound delivery is not available yet")
-          : this.#error(554, "5.7.1", "Relay access denied");
+        if (!this.#opts.submission) return this.#error(554, "5.7.1", "Relay access denied");
+        if (mailbox.literal !== null) {
+          return this.#error(550, "5.1.2", "Address literals are not accepted as recipients");
+        }
+        return this.#addRecipient(tx, mailbox.address, command.params);
       }
       address = mailbox.address;
     }
     const resolved = await this.#opts.directory.resolveRecipient(address);
     if (resolved === null) return this.#error(550, "5.1.1", "No such user here");
-    if (resolved.accounts.length === 0) {
-      // Only external forward targets: that needs the outbound queue, which does not exist yet.
-      return this.#error(451, "4.3.0", "Forwarding is not available yet, try again later");
+    this.#addRecipient(tx, address.toLowerCase(), command.params);
+  }
+
+  #addRecipient(
+    tx: Transaction,
+    address: string,
+    params: Extract<SmtpCommand, { verb: "RCPT" }>["params"],
+  ): void {
+    if (!tx.recipients.some((r) => r.address === address)) {
+      tx.recipients.push({
+        address,
+        notify: params.notify ?? [],
+        orcpt: params.orcpt ? `${params.orcpt.addressType};${params.orcpt.address}` : null,
+      });
     }
-    const canonical = address.toLowerCase();
-    if (!tx.recipients.includes(canonical)) tx.recipients.push(canonical);
     this.#send(reply(250, "2.1.5", "Recipient OK"));
   }
 
@@ -368,7 +378,9 @@ class InboundSession {
     this.#watchdog.arm(this.#opts.dataTimeout);
     const complete = await readDotData(this.#conn, reader, this.#watchdog);
     if (!complete || this.#watchdog.fired) throw new ConnectionClosedError();
-    this.#watchdog.arm(this.#opts.commandTimeout);
+    // Our own work (checks, commit, queue) is not the client's idle time; the command loop
+    // re-arms the timer before it reads again.
+    this.#watchdog.stop();
     this.#tx = null;
     await this.#finish(tx, reader.result(), this.#opts.bareLineEnds === "reject");
   }
@@ -394,6 +406,7 @@ class InboundSession {
       return this.#error(552, "5.3.4", "Message size exceeds fixed maximum message size");
     }
     if (!last) return this.#send(reply(250, "2.0.0", `${size} octets received`));
+    this.#watchdog.stop();
     this.#tx = null;
     const strict = this.#opts.bareLineEnds === "reject" && tx.params.body !== "BINARYMIME";
     await this.#finish(tx, result, strict);
@@ -415,8 +428,11 @@ class InboundSession {
         // Authenticated submissions are ours: no SPF/DKIM/DMARC verdict on them.
         auth: this.#account === null ? this.#opts.auth : undefined,
         submitter: this.#account ?? undefined,
+        queue: this.#opts.queue,
+        hostname: this.#opts.hostname,
       },
       tx.sender,
+      tx.params,
       tx.recipients,
       result.message,
       {

@@ -11,7 +11,8 @@
  *   announced size never allocates more than one slice.
  * - Nothing is stored until the whole message is read: a client that vanishes mid-DATA leaves
  *   no email row and no blob file behind.
- * - The 250 is sent only after `deliverLocal` resolved, i.e. after the commit (durable).
+ * - The 250 is sent only after `deliverLocal` and the queue write resolved, i.e. after the
+ *   commits (durable).
  */
 import type { Connection } from "../server/connection.ts";
 import type { BdatReader, DataReader } from "./wire/data.ts";
@@ -24,6 +25,10 @@ import { receivedHeader, type ReceivedInfo, returnPathHeader } from "./received.
 import { authenticateMessage, type AuthOptions, stripForgedResults } from "./inbound_auth.ts";
 import type { Account, MailboxRole } from "../store/types.ts";
 import { prepareSubmission } from "./submission_message.ts";
+import type { MailParams } from "./wire/command.ts";
+import type { EnvelopeRecipient } from "./outbound/client.ts";
+import type { OutboundQueue } from "./outbound/queue.ts";
+import type { DsnRecipient } from "./dsn.ts";
 
 const PIECE = 64 * 1024;
 const BDAT_SLICE = 64 * 1024;
@@ -116,19 +121,27 @@ export interface DeliveryContext {
   auth?: AuthOptions;
   /** Authenticated submission: the account AUTH proved (From check, Date, Message-ID, DKIM). */
   submitter?: Account;
+  /** Remote recipients, external forwards and DSNs; absent: local delivery only. */
+  queue?: OutboundQueue;
+  hostname: string;
 }
 
 /**
- * Runs the sender authentication checks, prepends Return-Path, our Received, then the checks'
+ * Runs the sender authentication checks, prepends our Received, then the checks'
  * Authentication-Results and Received-SPF (right under the Received they vouch for, as Postfix
- * with milters does), delivers to every accepted recipient (into Junk when DMARC says
- * quarantine), and returns the reply for the whole message. No DSN exists yet: when some
- * recipients fail and others succeed, the answer is 250 and the failures are only logged.
+ * with milters does); queues remote recipients and external alias targets, then delivers to
+ * local accounts (with Return-Path; into Junk when DMARC says quarantine), and returns the reply
+ * for the whole message.
+ *
+ * The queue write comes first: if it fails the client is told 451 and nothing was delivered, so
+ * its retry duplicates nothing. Once anything is accepted the answer is 250, and local
+ * recipients that failed get a failure DSN instead (RFC 3461), as do NOTIFY=SUCCESS ones.
  */
 export async function deliverMessage(
   context: DeliveryContext,
   sender: string,
-  recipients: string[],
+  params: MailParams,
+  recipients: EnvelopeRecipient[],
   message: Uint8Array,
   trace: Omit<ReceivedInfo, "recipients" | "date">,
 ): Promise<{ reply: string; delivered: boolean }> {
@@ -176,42 +189,180 @@ export async function deliverMessage(
     }
     message = stripForgedResults(message, context.auth.hostname);
   }
-  const header = new TextEncoder().encode(
-    returnPathHeader(sender) + receivedHeader({ ...trace, recipients, date: new Date() }) +
+  const arrivedAt = new Date();
+  const traced = prepend(
+    receivedHeader({ ...trace, recipients: recipients.map((r) => r.address), date: arrivedAt }) +
       authHeaders,
+    message,
   );
-  const raw = new Uint8Array(header.length + message.length);
-  raw.set(header);
-  raw.set(message, header.length);
-  let results: RecipientResult[];
-  try {
-    results = await deliverLocal(
-      context.messages,
-      context.directory,
-      raw,
-      recipients,
-      mailboxRole,
-    );
-  } catch (error) {
-    context.log.error("delivery failed", {
-      error: error instanceof Error ? error : String(error),
-    });
-    return { reply: reply(451, "4.3.0", "Internal error, try again later"), delivered: false };
+
+  const { local, queued } = await route(context, recipients);
+  const queue = context.queue;
+  if (queued.length > 0) {
+    if (!queue) return { reply: reply(451, "4.3.0", "Cannot queue mail now"), delivered: false };
+    try {
+      await queue.enqueue({
+        sender,
+        recipients: queued,
+        message: traced,
+        envelopeId: params.envid ?? null,
+        ret: params.ret ?? null,
+        body: params.body === "7BIT" ? undefined : params.body,
+        smtputf8: params.smtputf8 === true,
+        requireTls: params.requireTls === true,
+        source: context.submitter?.address ?? "forward",
+      });
+    } catch (error) {
+      context.log.error("queueing failed", {
+        error: error instanceof Error ? error : String(error),
+      });
+      return { reply: reply(451, "4.3.0", "Internal error, try again later"), delivered: false };
+    }
+  }
+
+  let results: RecipientResult[] = [];
+  if (local.length > 0) {
+    const raw = prepend(returnPathHeader(sender), traced);
+    try {
+      results = await deliverLocal(
+        context.messages,
+        context.directory,
+        raw,
+        local.map((r) => r.address),
+        mailboxRole,
+      );
+    } catch (error) {
+      context.log.error("delivery failed", {
+        error: error instanceof Error ? error : String(error),
+      });
+      if (queued.length === 0) {
+        return { reply: reply(451, "4.3.0", "Internal error, try again later"), delivered: false };
+      }
+      results = local.map((r) => ({
+        recipient: r.address,
+        status: "failed",
+        code: "internal",
+        error: "internal error",
+      }));
+    }
   }
   const failed = results.filter((r) => r.status === "failed");
   for (const failure of failed) {
     context.log.info("recipient failed after DATA", { ...failure });
   }
-  if (failed.length < results.length) {
-    context.log.info("message accepted", {
-      from: sender,
-      recipients: results.filter((r) => r.status === "delivered").map((r) => r.recipient),
-      size: raw.length,
-    });
-    return { reply: reply(250, "2.0.0", `Message accepted id ${trace.id}`), delivered: true };
+  const delivered = results.filter((r) => r.status === "delivered");
+  if (delivered.length === 0 && queued.length === 0) {
+    const code = failed[0]?.status === "failed" ? failed[0].code : "";
+    return { reply: failureReply(code), delivered: false };
   }
-  const code = failed[0]?.status === "failed" ? failed[0].code : "";
-  return { reply: failureReply(code), delivered: false };
+  context.log.info("message accepted", {
+    from: sender,
+    delivered: delivered.map((r) => r.recipient),
+    queued: queued.map((r) => r.address),
+    size: traced.length,
+  });
+  if (queue) {
+    await reportLocal(queue, context, sender, params, local, results, traced, arrivedAt);
+  }
+  return { reply: reply(250, "2.0.0", `Message accepted id ${trace.id}`), delivered: true };
+}
+
+function prepend(head: string, message: Uint8Array): Uint8Array {
+  const header = new TextEncoder().encode(head);
+  const out = new Uint8Array(header.length + message.length);
+  out.set(header);
+  out.set(message, header.length);
+  return out;
+}
+
+/**
+ * Splits recipients into local deliveries and queue entries: remote addresses (submission
+ * only gets this far with them) and the external targets of local aliases, which keep the
+ * alias as their ORCPT.
+ */
+async function route(
+  context: DeliveryContext,
+  recipients: EnvelopeRecipient[],
+): Promise<{ local: EnvelopeRecipient[]; queued: EnvelopeRecipient[] }> {
+  const local: EnvelopeRecipient[] = [];
+  const queued: EnvelopeRecipient[] = [];
+  for (const recipient of recipients) {
+    const domain = recipient.address.slice(recipient.address.lastIndexOf("@") + 1);
+    if (!(await context.directory.isLocalDomain(domain))) {
+      queued.push(recipient);
+      continue;
+    }
+    const resolved = await context.directory.resolveRecipient(recipient.address);
+    if (resolved === null || resolved.accounts.length > 0) local.push(recipient);
+    for (const target of resolved?.external ?? []) {
+      if (queued.some((q) => q.address === target)) continue;
+      queued.push({
+        address: target,
+        notify: recipient.notify,
+        orcpt: recipient.orcpt ?? `rfc822;${recipient.address}`,
+      });
+    }
+  }
+  return { local, queued };
+}
+
+/** DSNs for local recipients: failures after DATA, and deliveries asked for (NOTIFY=SUCCESS). */
+async function reportLocal(
+  queue: OutboundQueue,
+  context: DeliveryContext,
+  sender: string,
+  params: MailParams,
+  local: EnvelopeRecipient[],
+  results: RecipientResult[],
+  original: Uint8Array,
+  arrivedAt: Date,
+): Promise<void> {
+  const failed: DsnRecipient[] = [];
+  const succeeded: DsnRecipient[] = [];
+  results.forEach((result, index) => {
+    const recipient = local[index];
+    const notify = recipient.notify;
+    if (result.status === "failed") {
+      if (notify.length > 0 && !notify.includes("FAILURE")) return;
+      const [code, status] = result.code === "quota"
+        ? [552, "5.2.2"]
+        : result.code === "too_large"
+        ? [552, "5.3.4"]
+        : [550, "5.0.0"];
+      failed.push({
+        address: recipient.address,
+        originalRecipient: recipient.orcpt ?? undefined,
+        action: "failed",
+        status,
+        remoteMta: context.hostname,
+        diagnostic: `${code} ${status} ${result.error}`,
+      });
+    } else if (notify.includes("SUCCESS")) {
+      succeeded.push({
+        address: recipient.address,
+        originalRecipient: recipient.orcpt ?? undefined,
+        action: "delivered",
+        status: "2.0.0",
+      });
+    }
+  });
+  const message = {
+    returnPath: sender,
+    envelopeId: params.envid ?? null,
+    ret: params.ret ?? null,
+    arrivedAt,
+    smtputf8: params.smtputf8 === true,
+    original,
+  };
+  for (const recipients of [failed, succeeded]) {
+    try {
+      await queue.report(message, recipients);
+    } catch (error) {
+      context.log.error("could not queue a DSN", {
+        error: error instanceof Error ? error : String(error),
+      });
+    }
+  }
 }
 
 function failureReply(code: string): string {

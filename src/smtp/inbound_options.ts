@@ -6,6 +6,7 @@ import type { MessagePath } from "../mail/ingest.ts";
 import type { Directory } from "../directory/directory.ts";
 import type { Resolver } from "../dns/resolver.ts";
 import type { AuthOptions } from "./inbound_auth.ts";
+import type { OutboundQueue } from "./outbound/queue.ts";
 
 export interface InboundSmtpOptions {
   hostname: string;
@@ -31,13 +32,19 @@ export interface InboundSmtpOptions {
   submission: boolean;
   /** SPF/DKIM/DMARC/ARC/iprev checks; absent: none (no resolver given). */
   auth?: AuthOptions;
+  /** Remote recipients (submission), external forwards and DSNs go here. */
+  queue?: OutboundQueue;
 }
 
 /** The whole authentication check may take this many resolver timeouts (lookups are serial). */
 const AUTH_TIMEOUTS = 3;
 
 /** The session's options from the app's config. */
-export function inboundSmtpOptions(app: App, resolver?: Resolver): InboundSmtpOptions {
+export function inboundSmtpOptions(
+  app: App,
+  resolver?: Resolver,
+  queue?: OutboundQueue,
+): InboundSmtpOptions {
   const { config } = app.loaded;
   return {
     hostname: config.server.hostname,
@@ -54,6 +61,7 @@ export function inboundSmtpOptions(app: App, resolver?: Resolver): InboundSmtpOp
     messages: app.messages,
     directory: app.directory,
     submission: false,
+    queue,
     auth: resolver && {
       hostname: config.server.hostname,
       resolver,
@@ -64,6 +72,6 @@ export function inboundSmtpOptions(app: App, resolver?: Resolver): InboundSmtpOp
 }
 
 /** The submission session's options: like port 25's, without sender authentication checks. */
-export function submissionSmtpOptions(app: App): InboundSmtpOptions {
-  return { ...inboundSmtpOptions(app), submission: true };
+export function submissionSmtpOptions(app: App, queue?: OutboundQueue): InboundSmtpOptions {
+  return { ...inboundSmtpOptions(app, undefined, queue), submission: true };
 }

@@ -152,6 +152,67 @@ export interface NewAccount {
   mailboxes: { name: string; role: MailboxRole | null }[];
 }
 
+/** RFC 3461 NOTIFY: empty means "not given" (failures and delays are reported). */
+export type DsnNotify = "SUCCESS" | "FAILURE" | "DELAY" | "NEVER";
+
+export type QueueRecipientStatus = "queued" | "delivered" | "failed";
+
+export interface NewQueuedRecipient {
+  address: string;
+  /** ORCPT as received ("rfc822;user@example.com"), or null. */
+  orcpt: string | null;
+  notify: DsnNotify[];
+}
+
+/** A message entering the outbound queue; its blob is already written. */
+export interface NewQueuedMessage {
+  blobHash: string;
+  /** True when the caller wrote the blob file for this message (see NewEmail.blobWritten). */
+  blobWritten: boolean;
+  size: number;
+  /** Envelope sender; "" for the null reverse-path (notices: never bounced). */
+  returnPath: string;
+  envelopeId: string | null;
+  ret: "FULL" | "HDRS" | null;
+  body: "7BIT" | "8BITMIME" | "BINARYMIME";
+  smtputf8: boolean;
+  requireTls: boolean;
+  /** Who queued it: an account address, "dsn", "forward", ... (for `queue list`). */
+  source: string;
+  arrivedAt: Date;
+  expiresAt: Date;
+  recipients: NewQueuedRecipient[];
+}
+
+export interface QueuedRecipient extends NewQueuedRecipient {
+  id: number;
+  messageId: number;
+  domain: string;
+  status: QueueRecipientStatus;
+  attempts: number;
+  nextAttemptAt: Date;
+  lastAttemptAt: Date | null;
+  /** The last reply or error, e.g. "450 4.2.0 Mailbox busy (mx.example.com)". */
+  lastReply: string | null;
+  lastHost: string | null;
+}
+
+export interface QueuedMessage extends Omit<NewQueuedMessage, "recipients" | "blobWritten"> {
+  id: number;
+  delayNotified: boolean;
+  recipients: QueuedRecipient[];
+}
+
+/** The outcome of one delivery attempt for one recipient. */
+export interface AttemptResult {
+  recipientId: number;
+  status: QueueRecipientStatus;
+  /** For "queued": when to try again. */
+  nextAttemptAt?: Date;
+  reply: string;
+  host: string | null;
+}
+
 export interface Store {
   close(): Promise<void>;
 
@@ -191,6 +252,33 @@ export interface Store {
    */
   collectBlobs(remove: (hash: string) => void): Promise<number>;
   blobKnown(hash: string): Promise<boolean>;
+
+  // ---- outbound queue ----
+
+  /** Stores a message and its recipients durably in one transaction (takes a blob reference). */
+  enqueue(message: NewQueuedMessage): Promise<QueuedMessage>;
+  /**
+   * Leases up to `limit` due recipients (status queued, next attempt reached, no live lease) for
+   * `leaseMs`, and returns their messages with only the leased recipients. A crashed worker's
+   * lease expires, so a recipient is retried only if its outcome was never recorded.
+   */
+  claimDue(now: Date, limit: number, leaseMs: number): Promise<QueuedMessage[]>;
+  /** Records attempt outcomes and drops the leases, in one transaction. */
+  recordAttempts(results: AttemptResult[], at: Date): Promise<void>;
+  /** Marks that the delay notice for the message went out. */
+  markDelayNotified(messageId: number): Promise<void>;
+  /** Removes messages none of whose recipients is still queued; releases their blobs. */
+  removeFinished(messageId: number): Promise<boolean>;
+  /** Drops every lease (start-up of the single node that owns an SQLite store). */
+  releaseLeases(): Promise<void>;
+  getQueued(id: number): Promise<QueuedMessage | null>;
+  listQueue(): Promise<QueuedMessage[]>;
+  /** Makes queued recipients due now (all messages, or one); returns how many. */
+  retryQueued(now: Date, messageId?: number): Promise<number>;
+  /** Deletes a queued message and its recipients; false when it does not exist. */
+  deleteQueued(id: number): Promise<boolean>;
+  /** When the next queued recipient falls due (ignoring leases), or null for an empty queue. */
+  nextQueueDue(): Promise<Date | null>;
 
   integrityCheck(): Promise<string>;
 }

@@ -5,7 +5,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { assertEquals } from "./assert.ts";
 import { cli, type TestServer } from "./server.ts";
-import type { LineClient } from "./tls.ts";
+import { LineClient } from "./tls.ts";
 
 /** Where a blob lives under a test server's data directory. */
 export function blobPath(dir: string, hash: string): string {
@@ -48,4 +48,38 @@ export async function reply(client: LineClient): Promise<string> {
 export async function send(client: LineClient, line: string): Promise<string> {
   await client.write(`${line}\r\n`);
   return await reply(client);
+}
+
+/**
+ * Submits one message on the submission port (587: STARTTLS, AUTH PLAIN) and returns the reply
+ * to the end of data.
+ */
+export async function submit(
+  server: TestServer,
+  login: { user: string; password: string },
+  envelope: { from: string; to: string[]; mailParams?: string; rcptParams?: string },
+  data: string,
+): Promise<string> {
+  const client = await LineClient.connect(server.ports.submission);
+  try {
+    await readReply(client);
+    await send(client, "EHLO client.test");
+    assertEquals(await send(client, "STARTTLS"), "220 2.0.0 Ready to start TLS");
+    await client.startTls(await Deno.readTextFile(`${server.dir}/data/tls/self-signed.crt`));
+    await send(client, "EHLO client.test");
+    const token = btoa(`\0${login.user}\0${login.password}`);
+    assertEquals(await send(client, `AUTH PLAIN ${token}`), "235 2.7.0 Authentication successful");
+    const mail = await send(client, `MAIL FROM:<${envelope.from}>${envelope.mailParams ?? ""}`);
+    if (!mail.startsWith("250")) return mail;
+    for (const to of envelope.to) {
+      const rcpt = await send(client, `RCPT TO:<${to}>${envelope.rcptParams ?? ""}`);
+      if (!rcpt.startsWith("250")) return rcpt;
+    }
+    const go = await send(client, "DATA");
+    if (!go.startsWith("354")) return go;
+    const body = data.replace(/\r?\n/g, "\r\n").replace(/^\./gm, "..");
+    return await send(client, `${body.endsWith("\r\n") ? body : body + "\r\n"}.`);
+  } finally {
+    await client.close();
+  }
 }

@@ -40,6 +40,8 @@ export interface TestConfigOptions {
    * test DNS server when this is absent, so no test ever queries the machine's resolver.
    */
   dns?: string;
+  /** [server] hostname; the first domain is derived from it (default mail.example.com). */
+  hostname?: string;
 }
 
 export async function makeTestConfig(options: TestConfigOptions = {}, dir?: string) {
@@ -49,7 +51,7 @@ export async function makeTestConfig(options: TestConfigOptions = {}, dir?: stri
   const limits = { max_connections_per_ip: 50, ...options.limits };
   const toml = [
     "[server]",
-    `hostname = "mail.example.com"`,
+    `hostname = "${options.hostname ?? "mail.example.com"}"`,
     `data_dir = "data"`,
     `shutdown_grace = "5s"`,
     "[listeners]",

@@ -57,6 +57,7 @@ Deno.test("inbound SMTP (port 25)", async (t) => {
         "250-ENHANCEDSTATUSCODES",
         "250-CHUNKING",
         "250-BINARYMIME",
+        "250-DSN",
         "250 STARTTLS",
       ]);
       assertEquals(await send(client, "HELO client.test"), "250 mail.example.com");
@@ -135,7 +136,10 @@ s.quit()
       const client = await connect(server);
       await send(client, "EHLO client.test");
       assertMatch(await send(client, "MAIL FROM:<a@remote.test> SIZE=70000"), /^552 5\.3\.4/);
-      assertMatch(await send(client, "MAIL FROM:<a@remote.test> RET=FULL"), /^555 5\.5\.4/);
+      assertEquals(
+        await send(client, "MAIL FROM:<a@remote.test> REQUIRETLS"),
+        "530 5.7.10 REQUIRETLS needs a TLS session",
+      );
       await transaction(client, "a@remote.test", [
         "alice@example.com",
         "alice+1@example.com",

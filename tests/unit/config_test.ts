@@ -1,5 +1,6 @@
 import { assertEquals, assertMatch, assertThrows } from "../helpers/assert.ts";
 import { ConfigError, loadConfig, parseConfigText } from "../../src/config/load.ts";
+import { parse as parseToml } from "smol-toml";
 
 Deno.test("the shipped config.toml loads and yields the documented defaults", async () => {
   const { config, paths } = await loadConfig("./config.toml", { env: {} });
@@ -10,6 +11,31 @@ Deno.test("the shipped config.toml loads and yields the documented defaults", as
   assertEquals(config.limits.idle_timeout, 1800);
   assertMatch(paths.dataDir, /\/data$/);
   assertMatch(paths.database, /\/data\/postern\.db$/);
+});
+
+Deno.test("config.toml names every setting, with its default value", async () => {
+  const shipped = parseToml(await Deno.readTextFile("./config.toml")) as Record<
+    string,
+    Record<string, unknown>
+  >;
+  const defaults = parseConfigText("", "empty.toml") as unknown as Record<
+    string,
+    Record<string, unknown>
+  >;
+  const parsed = parseConfigText(await Deno.readTextFile("./config.toml"), "config.toml", {});
+  for (const [section, values] of Object.entries(defaults)) {
+    assertEquals(
+      Object.keys(shipped[section] ?? {}).sort(),
+      Object.keys(values).sort(),
+      `[${section}] in config.toml`,
+    );
+    if (section === "server") continue; // hostname is the example's, not the default
+    assertEquals(
+      (parsed as unknown as Record<string, unknown>)[section],
+      values,
+      `[${section}] values in config.toml`,
+    );
+  }
 });
 
 Deno.test("an empty file gives every default, with standard ports", () => {

@@ -190,6 +190,44 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description: "outbound queue: messages and per-recipient delivery state",
+    sql: `
+      CREATE TABLE queue_messages (
+        id INTEGER PRIMARY KEY,
+        blob_hash TEXT NOT NULL,                   -- holds one reference in blobs.refcount
+        size INTEGER NOT NULL,
+        return_path TEXT NOT NULL,                 -- '' = null reverse-path
+        envelope_id TEXT,                          -- RFC 3461 ENVID (decoded)
+        ret TEXT CHECK (ret IN ('FULL', 'HDRS')),
+        body TEXT NOT NULL CHECK (body IN ('7BIT', '8BITMIME', 'BINARYMIME')),
+        smtputf8 INTEGER NOT NULL,
+        require_tls INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        arrived_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        delay_notified INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE TABLE queue_recipients (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL REFERENCES queue_messages(id) ON DELETE CASCADE,
+        address TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        orcpt TEXT,
+        notify TEXT NOT NULL DEFAULT '',           -- comma-separated RFC 3461 NOTIFY values
+        status TEXT NOT NULL CHECK (status IN ('queued', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        lease_until INTEGER NOT NULL DEFAULT 0,    -- a worker holds it until then
+        last_attempt_at INTEGER,
+        last_reply TEXT,
+        last_host TEXT
+      );
+      CREATE INDEX queue_recipients_due ON queue_recipients(status, next_attempt_at);
+      CREATE INDEX queue_recipients_message ON queue_recipients(message_id);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -12,9 +12,11 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { migrate } from "./migrations.ts";
+import { SqliteQueue } from "./queue.ts";
 import {
   type Account,
   type Alias,
+  type AttemptResult,
   type Change,
   type DkimKey,
   type Domain,
@@ -24,6 +26,8 @@ import {
   type Membership,
   type NewAccount,
   type NewEmail,
+  type NewQueuedMessage,
+  type QueuedMessage,
   type Store,
   type StoredEmail,
   StoreError,
@@ -50,6 +54,7 @@ export class SqliteStore implements Store {
   #pending: PendingInsert[] = [];
   #flushScheduled = false;
   #closed = false;
+  readonly #queue: SqliteQueue;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new DatabaseSync(options.path, { enableForeignKeyConstraints: true });
@@ -61,6 +66,7 @@ export class SqliteStore implements Store {
     this.db.exec("PRAGMA synchronous = FULL");
     this.db.exec("PRAGMA foreign_keys = ON");
     this.appliedMigrations = migrate(this.db);
+    this.#queue = new SqliteQueue(this.db, (work) => this.#transaction(work));
   }
 
   #stmt(sql: string): StatementSync {
@@ -773,6 +779,52 @@ export class SqliteStore implements Store {
 
   blobKnown(hash: string): Promise<boolean> {
     return attempt(() => !!this.#get("SELECT 1 FROM blobs WHERE hash = ?", hash));
+  }
+
+  // ---- outbound queue (sqlite/queue.ts) ----
+
+  enqueue(message: NewQueuedMessage): Promise<QueuedMessage> {
+    return attempt(() => this.#queue.enqueue(message));
+  }
+
+  claimDue(now: Date, limit: number, leaseMs: number): Promise<QueuedMessage[]> {
+    return attempt(() => this.#queue.claimDue(now, limit, leaseMs));
+  }
+
+  recordAttempts(results: AttemptResult[], at: Date): Promise<void> {
+    return attempt(() => this.#queue.recordAttempts(results, at));
+  }
+
+  markDelayNotified(messageId: number): Promise<void> {
+    return attempt(() => this.#queue.markDelayNotified(messageId));
+  }
+
+  removeFinished(messageId: number): Promise<boolean> {
+    return attempt(() => this.#queue.removeFinished(messageId));
+  }
+
+  releaseLeases(): Promise<void> {
+    return attempt(() => this.#queue.releaseLeases());
+  }
+
+  getQueued(id: number): Promise<QueuedMessage | null> {
+    return attempt(() => this.#queue.get(id));
+  }
+
+  listQueue(): Promise<QueuedMessage[]> {
+    return attempt(() => this.#queue.list());
+  }
+
+  retryQueued(now: Date, messageId?: number): Promise<number> {
+    return attempt(() => this.#queue.retry(now, messageId));
+  }
+
+  deleteQueued(id: number): Promise<boolean> {
+    return attempt(() => this.#queue.delete(id));
+  }
+
+  nextQueueDue(): Promise<Date | null> {
+    return attempt(() => this.#queue.nextDue());
   }
 
   integrityCheck(): Promise<string> {
