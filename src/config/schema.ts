@@ -174,6 +174,8 @@ export const configSchema = z.object({
     reply_timeout: duration().default("5m"),
     /** The port remote MX hosts are reached on. Only tests change it. */
     remote_port: z.number().int().min(1).max(65535).default(25),
+    /** Local IP address outbound connections come from; "" = the system's choice. */
+    source_address: z.union([z.literal(""), z.string().ip()]).default(""),
     /** Name in our EHLO; "" = server.hostname. */
     helo_name: z.string().default(""),
     /** Look up and enforce the recipient domain's MTA-STS policy (RFC 8461). */

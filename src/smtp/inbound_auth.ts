@@ -41,6 +41,8 @@ export interface AuthVerdict {
   dmarc: { result: string; policy: string | null; domain: string } | null;
   /** What the DMARC policy asks for this message. */
   action: DmarcAction;
+  /** The client's PTR name that maps back to its address (iprev pass), for Received. */
+  reverseName?: string;
 }
 
 interface MailauthDmarc {
@@ -132,7 +134,8 @@ function verdictOf(result: MailauthResult, iprev: string): AuthVerdict {
       action = dmarc.policy;
     }
   }
-  return { headers, dmarc, action };
+  const reverseName = /^iprev=pass .*\(([^()]+)\)$/.exec(iprev)?.[1];
+  return { headers, dmarc, action, reverseName };
 }
 
 /** The iprev method's result (RFC 8601 2.7.3, RFC 8601 3): PTR names that map back to `ip`. */

@@ -146,6 +146,7 @@ export async function deliverMessage(
   trace: Omit<ReceivedInfo, "recipients" | "date">,
 ): Promise<{ reply: string; delivered: boolean }> {
   let authHeaders = "";
+  let reverseName: string | undefined;
   let mailboxRole: MailboxRole | undefined;
   if (context.submitter) {
     const prepared = await prepareSubmission({
@@ -180,6 +181,7 @@ export async function deliverMessage(
         mailboxRole = "junk";
       }
       authHeaders = verdict.headers;
+      reverseName = verdict.reverseName;
     } catch (error) {
       // Never lose mail over an authentication-check failure: deliver without our header.
       context.log.warn("authentication checks failed", {
@@ -191,7 +193,12 @@ export async function deliverMessage(
   }
   const arrivedAt = new Date();
   const traced = prepend(
-    receivedHeader({ ...trace, recipients: recipients.map((r) => r.address), date: arrivedAt }) +
+    receivedHeader({
+      ...trace,
+      reverseName,
+      recipients: recipients.map((r) => r.address),
+      date: arrivedAt,
+    }) +
       authHeaders,
     message,
   );
@@ -222,7 +229,7 @@ export async function deliverMessage(
 
   let results: RecipientResult[] = [];
   if (local.length > 0) {
-    const raw = prepend(returnPathHeader(sender), traced);
+    const raw = prepend(returnPathHeader(sender) + deliveredTo(local), traced);
     try {
       results = await deliverLocal(
         context.messages,
@@ -265,6 +272,14 @@ export async function deliverMessage(
     await reportLocal(queue, context, sender, params, local, results, traced, arrivedAt);
   }
   return { reply: reply(250, "2.0.0", `Message accepted id ${trace.id}`), delivered: true };
+}
+
+/**
+ * `Delivered-To` for a message with one local recipient, as Dovecot's LMTP does: with several,
+ * the copies share one stored blob, and naming one recipient in all of them would leak it.
+ */
+export function deliveredTo(recipients: { address: string }[]): string {
+  return recipients.length === 1 ? `Delivered-To: <${recipients[0].address}>\r\n` : "";
 }
 
 function prepend(head: string, message: Uint8Array): Uint8Array {

@@ -116,10 +116,10 @@ Deno.test("inbound SMTP: Authentication-Results and DMARC policies", async (t) =
       assertEquals(stored.length, 1);
       assertEquals(stored[0].roles, ["inbox"]);
       const text = stored[0].text;
-      // Return-Path, our Received, then our Authentication-Results and Received-SPF.
+      // Return-Path, Delivered-To (one recipient), our Received, then our Authentication-Results and Received-SPF.
       assertMatch(
         text,
-        /^Return-Path: <news@signed\.test>\r\nReceived: [^]*?\r\nAuthentication-Results: mail\.example\.com;\r\n /,
+        /^Return-Path: <news@signed\.test>\r\nDelivered-To: <[^>]+>\r\nReceived: [^]*?\r\nAuthentication-Results: mail\.example\.com;\r\n /,
       );
       const ar = /^Authentication-Results: mail\.example\.com;((?:\r\n[ \t].*)*)/m.exec(text)?.[1];
       assert(ar, text);

@@ -88,7 +88,7 @@ Deno.test("SMTP submission (587 STARTTLS, 465 implicit TLS)", async (t) => {
       assertEquals(bob.length, before + 1);
       assertMatch(
         bob.at(-1)!,
-        /^Return-Path: <alice@example\.com>\r\nReceived: from client\.test \(\[127\.0\.0\.1\]\)\r\n\tby mail\.example\.com with ESMTPSA id /,
+        /^Return-Path: <alice@example\.com>\r\nDelivered-To: <bob@example\.com>\r\nReceived: from client\.test \(\[127\.0\.0\.1\]\)\r\n\tby mail\.example\.com with ESMTPSA id /,
       );
       assert(!bob.at(-1)!.includes("Authentication-Results"), bob.at(-1)!);
       await client.close();

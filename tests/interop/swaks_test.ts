@@ -47,7 +47,10 @@ Deno.test("swaks delivers over STARTTLS and with PIPELINING", async () => {
     assertMatch(tls, /<~ {2}250 2\.0\.0 Message accepted/);
     let stored = messagesOf(server, "alice@example.com");
     assertEquals(stored.length, 1);
-    assertMatch(stored[0], /^Return-Path: <sender@remote\.test>\r\nReceived: from swaks\.test /);
+    assertMatch(
+      stored[0],
+      /^Return-Path: <sender@remote\.test>\r\nDelivered-To: <alice@example\.com>\r\nReceived: from swaks\.test /,
+    );
     assertStringIncludes(stored[0], "with ESMTPS id");
     assertStringIncludes(stored[0], "Subject: swaks over tls");
 

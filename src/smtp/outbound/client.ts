@@ -41,6 +41,8 @@ export interface ClientOptions {
   /** IP address to connect to. */
   address: string;
   port: number;
+  /** Local address to send from ("" = the system's choice). */
+  sourceAddress?: string;
   /** Our name in EHLO. */
   helo: string;
   tls: TlsMode;
@@ -165,7 +167,11 @@ function text(error: unknown): string {
 
 function connect(options: ClientOptions): Promise<Connection> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: options.address, port: options.port });
+    const socket = net.connect({
+      host: options.address,
+      port: options.port,
+      localAddress: options.sourceAddress || undefined,
+    });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error("connection timed out"));

@@ -17,6 +17,7 @@
  * - DSN requests (NOTIFY, ORCPT, ENVID, RET) travel on to hosts that offer DSN; for hosts that
  *   do not, NOTIFY=SUCCESS is answered here with a "relayed" DSN (RFC 3461 5.2.2).
  */
+import net from "node:net";
 import type { Store } from "../../store/types.ts";
 import type {
   AttemptResult,
@@ -32,6 +33,8 @@ import type { Resolver } from "../../dns/resolver.ts";
 import { resolveMailHosts } from "../../dns/mx.ts";
 import { logger } from "../../observability/log.ts";
 import { buildDsn, type DsnRecipient } from "../dsn.ts";
+import { deliveredTo } from "../inbound_data.ts";
+import { returnPathHeader } from "../received.ts";
 import {
   type ClientOptions,
   type Envelope,
@@ -80,6 +83,8 @@ export interface QueueOptions {
   connectTimeout: number;
   replyTimeout: number;
   remotePort: number;
+  /** Local IP to send from; "" = the system's choice. */
+  sourceAddress: string;
   relay: RelayHost | null;
   mtaSts: MtaSts | null;
   ca: string[];
@@ -274,7 +279,9 @@ export class OutboundQueue {
     recipients: QueuedRecipient[],
     bytes: Uint8Array,
   ): Promise<Outcome[]> {
-    const header = new TextEncoder().encode(`Return-Path: <${message.returnPath}>\r\n`);
+    const header = new TextEncoder().encode(
+      returnPathHeader(message.returnPath) + deliveredTo(recipients),
+    );
     const raw = new Uint8Array(header.length + bytes.length);
     raw.set(header);
     raw.set(bytes, header.length);
@@ -355,6 +362,9 @@ export class OutboundQueue {
           host: host.name,
           address,
           port: host.port,
+          sourceAddress: net.isIPv6(address) === net.isIPv6(this.#opts.sourceAddress || address)
+            ? this.#opts.sourceAddress
+            : "",
           helo: this.#opts.helo,
           tls: route.tls,
           ca: this.#opts.ca,

@@ -58,6 +58,7 @@ export async function createQueue(app: App, resolver: Resolver): Promise<Outboun
     connectTimeout: q.connect_timeout,
     replyTimeout: q.reply_timeout,
     remotePort: q.remote_port,
+    sourceAddress: q.source_address,
     relay,
     mtaSts,
     ca,
