@@ -135,14 +135,18 @@ export function httpResponse(spec: ResponseSpec): string {
 
 const HEAD_END = "\r\n\r\n";
 
-/** Listens on 127.0.0.1 (port 0) with `certificate`; answers each request with `handler`. */
+/**
+ * Listens on 127.0.0.1 port 0 (or where told) with `certificate`; answers each request with
+ * `handler`.
+ */
 export function startHttpsServer(
   certificate: TestCertificate,
   handler: RawHandler,
+  where: { hostname?: string; port?: number } = {},
 ): Promise<TestHttpsServer> {
   const listener = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
+    hostname: where.hostname ?? "127.0.0.1",
+    port: where.port ?? 0,
     cert: certificate.certificatePem,
     key: certificate.keyPem,
   });

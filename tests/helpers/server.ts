@@ -40,6 +40,8 @@ export interface TestConfigOptions {
    * test DNS server when this is absent, so no test ever queries the machine's resolver.
    */
   dns?: string;
+  /** Extra [tls] entries (certificate, key). */
+  tls?: Record<string, string>;
   /** [server] hostname; the first domain is derived from it (default mail.example.com). */
   hostname?: string;
 }
@@ -64,6 +66,7 @@ export async function makeTestConfig(options: TestConfigOptions = {}, dir?: stri
     ) => `${k} = ${JSON.stringify(v)}`),
     "[tls]",
     `names = ["localhost"]`,
+    ...Object.entries(options.tls ?? {}).map(([k, v]) => `${k} = ${JSON.stringify(v)}`),
     ...(options.dns ? ["[dns]", `nameserver = "${options.dns}"`, `timeout = "2s"`] : []),
     "[log]",
     `format = "json"`,

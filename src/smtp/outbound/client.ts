@@ -200,6 +200,7 @@ class ClientSession {
   readonly #conn: Connection;
   readonly #opts: ClientOptions;
   #extensions = new Map<string, string>();
+  #requireTls = false;
 
   constructor(conn: Connection, options: ClientOptions) {
     this.#conn = conn;
@@ -208,6 +209,7 @@ class ClientSession {
 
   async run(envelope: Envelope, message: Uint8Array): Promise<TransactionResult> {
     const { tls: mode } = this.#opts;
+    this.#requireTls = envelope.requireTls;
     if (mode === "implicit") await this.#startTls();
     this.#expect(await this.#read(), 220, "greeting");
     await this.#hello();
@@ -217,9 +219,7 @@ class ClientSession {
         await this.#startTls();
         await this.#hello();
       } else if (mode === "verified") {
-        throw new HostFailure(
-          localReply(451, "4.7.5", `${this.#opts.host} does not offer STARTTLS`),
-        );
+        throw new HostFailure(this.#tlsProblem(`${this.#opts.host} does not offer STARTTLS`));
       }
     }
     if (this.#opts.auth) await this.#authenticate(this.#opts.auth);
@@ -281,13 +281,22 @@ class ClientSession {
     const info = this.#conn.tlsInfo();
     if (verify && !info?.authorized) {
       throw new HostFailure(
-        localReply(
-          451,
-          "4.7.5",
+        this.#tlsProblem(
           `certificate of ${this.#opts.host} not valid: ${info?.error || "unknown error"}`,
         ),
       );
     }
+  }
+
+  /**
+   * A host that cannot give the TLS we need: temporary (another host may, or this one later),
+   * except that a REQUIRETLS message is returned if no host can (RFC 8689 5, 5.7.30); the 5xx
+   * code makes the queue fail it once every host was tried.
+   */
+  #tlsProblem(text: string): Reply {
+    return this.#requireTls
+      ? localReply(550, "5.7.30", `REQUIRETLS not honoured: ${text}`)
+      : localReply(451, "4.7.5", text);
   }
 
   async #authenticate(auth: { username: string; password: string }): Promise<void> {
@@ -325,7 +334,13 @@ class ClientSession {
     if (envelope.requireTls) {
       const info = this.#conn.tlsInfo();
       if (!info?.authorized || !has("REQUIRETLS")) {
-        fail("5.7.30", "cannot honour REQUIRETLS (no verified TLS or no REQUIRETLS support)");
+        throw new HostFailure(
+          localReply(
+            550,
+            "5.7.30",
+            `REQUIRETLS not honoured: ${this.#opts.host} does not offer it`,
+          ),
+        );
       }
     }
   }

@@ -1,5 +1,5 @@
 /** The outbound queue's options from config.toml (`[queue]`, `[server]`). */
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import type { App } from "../../app.ts";
 import type { Resolver } from "../../dns/resolver.ts";
 import { FilePolicyCache, MtaSts } from "../mta_sts.ts";
@@ -8,8 +8,15 @@ import { OutboundQueue, type RelayHost } from "./queue.ts";
 /** Reads the CA file (PEM, possibly several certificates); "" = none. */
 async function readCaFile(path: string): Promise<string[]> {
   if (path === "") return [];
-  const text = await Deno.readTextFile(path);
-  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new Error(`queue.ca_file: cannot read ${path}: ${(error as Error).message}`);
+  }
+  const certificates = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (!certificates) throw new Error(`queue.ca_file: no PEM certificate in ${path}`);
+  return certificates;
 }
 
 /** "host:port" (port defaults to 25; "[v6]:port" allowed). */
@@ -24,7 +31,9 @@ export function parseRelayHost(value: string): { host: string; port: number } {
 export async function createQueue(app: App, resolver: Resolver): Promise<OutboundQueue> {
   const { config, paths } = app.loaded;
   const q = config.queue;
-  const caFile = q.ca_file === "" ? "" : join(paths.configDir, q.ca_file);
+  const caFile = q.ca_file === "" || isAbsolute(q.ca_file)
+    ? q.ca_file
+    : join(paths.configDir, q.ca_file);
   const ca = await readCaFile(caFile);
   let relay: RelayHost | null = null;
   if (q.relay_host !== "") {
