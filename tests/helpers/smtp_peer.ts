@@ -18,6 +18,8 @@ export interface PeerScript {
   /** Greeting line; null = accept the connection and never say anything. */
   greeting?: string | null;
   ehlo?: string[];
+  /** Offer AUTH PLAIN and accept only these credentials. */
+  auth?: { username: string; password: string };
   /** Reply to RCPT TO for an address; default 250. */
   rcpt?: (address: string, attempt: number) => string;
   /** Reply after the final "."; default 250. `count` is how many DATA phases came before. */
@@ -101,12 +103,26 @@ export async function startSmtpPeer(
         peer.commands.push(line);
         const verb = line.slice(0, 4).toUpperCase();
         if (verb === "EHLO") {
-          const lines = ["peer.test", "PIPELINING", "8BITMIME", ...(script.ehlo ?? [])];
+          const lines = [
+            "peer.test",
+            "PIPELINING",
+            "8BITMIME",
+            ...(script.auth ? ["AUTH PLAIN"] : []),
+            ...(script.ehlo ?? []),
+          ];
           socket.write(
             lines.map((l, i) => `250${i === lines.length - 1 ? " " : "-"}${l}\r\n`).join(""),
           );
         } else if (verb === "HELO") socket.write("250 peer.test\r\n");
-        else if (verb === "MAIL") {
+        else if (verb === "AUTH" && script.auth) {
+          const { username, password } = script.auth;
+          const expected = btoa(`\0${username}\0${password}`);
+          socket.write(
+            line === `AUTH PLAIN ${expected}`
+              ? "235 2.7.0 ok\r\n"
+              : "535 5.7.8 bad credentials\r\n",
+          );
+        } else if (verb === "MAIL") {
           const match = /^MAIL FROM:<([^>]*)>(.*)$/i.exec(line);
           current = {
             from: match?.[1] ?? "",

@@ -353,3 +353,80 @@ Deno.test("queue: kill -9 mid-delivery; after restart each recipient is delivere
     await peer.close();
   }
 });
+
+Deno.test("queue: a relay host takes everything, with AUTH", async () => {
+  const peer = await startSmtpPeer({ auth: { username: "postern", password: "s3cret" } });
+  const { server, stop } = await sender(peer, {
+    relay_host: `127.0.0.1:${peer.port}`,
+    relay_tls: "none",
+    relay_username: "postern",
+    relay_password: "s3cret",
+  });
+  try {
+    // No DNS for anywhere.test: only the relay host is asked.
+    assertMatch(
+      await submit(
+        server,
+        ALICE,
+        { from: ALICE.user, to: ["someone@anywhere.test"] },
+        message("relayed", ALICE.user, "someone@anywhere.test"),
+      ),
+      /^250/,
+    );
+    await eventually(() => peer.accepted.length === 1, "delivery through the relay", 10_000);
+    assertEquals(peer.accepted[0].recipients, ["someone@anywhere.test"]);
+    assert(peer.commands.some((c) => c.startsWith("AUTH PLAIN ")), peer.commands.join("\n"));
+  } finally {
+    await stop();
+    await peer.close();
+  }
+});
+
+Deno.test("queue: a relay host refusing our credentials keeps the message queued", async () => {
+  const peer = await startSmtpPeer({ auth: { username: "postern", password: "right" } });
+  const { server, stop } = await sender(peer, {
+    relay_host: `127.0.0.1:${peer.port}`,
+    relay_tls: "none",
+    relay_username: "postern",
+    relay_password: "wrong",
+    retry: ["1h"],
+  });
+  try {
+    assertMatch(
+      await submit(server, ALICE, { from: ALICE.user, to: ["x@anywhere.test"] }, message("auth")),
+      /^250/,
+    );
+    await eventually(() => server.logs.some((l) => l.includes('"msg":"deferred"')), "deferral");
+    assertEquals(peer.accepted.length, 0);
+    const show = await cli(server.configPath, ["queue", "show", "1"]);
+    assertMatch(show.stdout, /queued, 1 attempt\(s\)/);
+    assertMatch(show.stdout, /last:\s+535 5\.7\.8 bad credentials/);
+    assertEquals(dsnsOf(server).length, 0);
+  } finally {
+    await stop();
+    await peer.close();
+  }
+});
+
+Deno.test("queue: SMTPUTF8 mail to a host without SMTPUTF8 is returned (5.6.7), not downgraded", async () => {
+  const peer = await startSmtpPeer({});
+  const { server, stop } = await sender(peer, {});
+  try {
+    assertMatch(
+      await submit(
+        server,
+        ALICE,
+        { from: ALICE.user, to: ["jörg@remote.test"], mailParams: " SMTPUTF8" },
+        "From: <alice@example.com>\r\nTo: <jörg@remote.test>\r\nSubject: grüße\r\n\r\nHallo.\r\n",
+      ),
+      /^250/,
+    );
+    await eventually(() => dsnsOf(server).length === 1, "the DSN", 10_000);
+    assertMatch(dsnsOf(server)[0].status, /Status: 5\.6\.7/);
+    assertEquals(peer.accepted.length, 0);
+    assert(!peer.commands.some((c) => c.startsWith("MAIL")), "nothing was offered to the host");
+  } finally {
+    await stop();
+    await peer.close();
+  }
+});

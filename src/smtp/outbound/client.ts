@@ -75,12 +75,17 @@ export interface Envelope {
 /**
  * - "session": the host took part; each recipient has its own reply (RCPT, or the end-of-data
  *   reply for accepted recipients), in envelope order.
- * - "host": the host could not be used (connection, greeting, EHLO, TLS, AUTH, MAIL 4xx, or a
- *   requirement it cannot meet); `permanent` says whether another host may help.
+ * - "host": the host could not be used. `verdict` says what that means for the recipients:
+ *   "retry" (connection, greeting, EHLO, TLS, AUTH, MAIL 4xx: try the next host, else later;
+ *   Postfix's smtp_skip_5xx_greeting), "bounce" (MAIL 5xx, a requirement the message has and
+ *   the host lacks: fail now), "bounce_if_last" (REQUIRETLS not honoured: another host may,
+ *   else the message is returned).
  */
 export type TransactionResult =
   | { kind: "session"; replies: Reply[]; dsnRelayed: boolean; tls: string | null }
-  | { kind: "host"; permanent: boolean; reply: Reply };
+  | { kind: "host"; verdict: HostVerdict; reply: Reply };
+
+export type HostVerdict = "retry" | "bounce" | "bounce_if_last";
 
 const MAX_REPLY_LINES = 100;
 const CHUNK = 64 * 1024;
@@ -98,7 +103,7 @@ export function localReply(code: number, enhanced: string, text: string): Reply 
 }
 
 class HostFailure extends Error {
-  constructor(readonly reply: Reply, readonly permanent = false) {
+  constructor(readonly reply: Reply, readonly verdict: HostVerdict = "retry") {
     super(formatReply(reply));
   }
 }
@@ -128,7 +133,7 @@ async function attempt(
   } catch (error) {
     return {
       kind: "host",
-      permanent: false,
+      verdict: "retry",
       reply: localReply(
         451,
         "4.4.1",
@@ -141,12 +146,12 @@ async function attempt(
     return await session.run(envelope, message);
   } catch (error) {
     if (error instanceof HostFailure) {
-      return { kind: "host", permanent: error.permanent, reply: error.reply };
+      return { kind: "host", verdict: error.verdict, reply: error.reply };
     }
     const tlsFailed = error instanceof TlsHandshakeError;
     return {
       kind: "host",
-      permanent: false,
+      verdict: "retry",
       tlsFailed,
       reply: localReply(
         451,
@@ -219,7 +224,7 @@ class ClientSession {
         await this.#startTls();
         await this.#hello();
       } else if (mode === "verified") {
-        throw new HostFailure(this.#tlsProblem(`${this.#opts.host} does not offer STARTTLS`));
+        throw this.#tlsProblem(`${this.#opts.host} does not offer STARTTLS`);
       }
     }
     if (this.#opts.auth) await this.#authenticate(this.#opts.auth);
@@ -230,7 +235,7 @@ class ClientSession {
     for (const recipient of envelope.recipients) commands.push(rcptCommand(recipient, dsn));
     const replies = await this.#pipeline(commands);
     const mail = replies[0];
-    if (mail.code >= 400) throw new HostFailure(mail, mail.code >= 500);
+    if (mail.code >= 400) throw new HostFailure(mail, mail.code >= 500 ? "bounce" : "retry");
     const rcpt = replies.slice(1);
     const accepted = rcpt.filter((reply) => reply.code < 300).length;
     if (accepted === 0) {
@@ -280,23 +285,23 @@ class ClientSession {
     });
     const info = this.#conn.tlsInfo();
     if (verify && !info?.authorized) {
-      throw new HostFailure(
-        this.#tlsProblem(
-          `certificate of ${this.#opts.host} not valid: ${info?.error || "unknown error"}`,
-        ),
+      throw this.#tlsProblem(
+        `certificate of ${this.#opts.host} not valid: ${info?.error || "unknown error"}`,
       );
     }
   }
 
   /**
    * A host that cannot give the TLS we need: temporary (another host may, or this one later),
-   * except that a REQUIRETLS message is returned if no host can (RFC 8689 5, 5.7.30); the 5xx
-   * code makes the queue fail it once every host was tried.
+   * except that a REQUIRETLS message is returned if no host can (RFC 8689 5, 5.7.30).
    */
-  #tlsProblem(text: string): Reply {
+  #tlsProblem(text: string): HostFailure {
     return this.#requireTls
-      ? localReply(550, "5.7.30", `REQUIRETLS not honoured: ${text}`)
-      : localReply(451, "4.7.5", text);
+      ? new HostFailure(
+        localReply(550, "5.7.30", `REQUIRETLS not honoured: ${text}`),
+        "bounce_if_last",
+      )
+      : new HostFailure(localReply(451, "4.7.5", text));
   }
 
   async #authenticate(auth: { username: string; password: string }): Promise<void> {
@@ -310,13 +315,13 @@ class ClientSession {
       String.fromCharCode(...new TextEncoder().encode(`\0${auth.username}\0${auth.password}`)),
     );
     const reply = await this.#command(`AUTH PLAIN ${token}`);
-    if (reply.code !== 235) throw new HostFailure(reply, false);
+    if (reply.code !== 235) throw new HostFailure(reply);
   }
 
   #checkRequirements(envelope: Envelope, message: Uint8Array): void {
     const has = (keyword: string) => this.#extensions.has(keyword);
     const fail = (enhanced: string, text: string) => {
-      throw new HostFailure(localReply(554, enhanced, `${this.#opts.host} ${text}`), true);
+      throw new HostFailure(localReply(554, enhanced, `${this.#opts.host} ${text}`), "bounce");
     };
     if (envelope.smtputf8 && !has("SMTPUTF8")) {
       fail("5.6.7", "does not support SMTPUTF8, the message needs it");
@@ -340,6 +345,7 @@ class ClientSession {
             "5.7.30",
             `REQUIRETLS not honoured: ${this.#opts.host} does not offer it`,
           ),
+          "bounce_if_last",
         );
       }
     }
@@ -395,10 +401,7 @@ class ClientSession {
 
   #expect(reply: Reply, code: number, stage: string): void {
     if (reply.code === code) return;
-    throw new HostFailure(
-      { ...reply, lines: [`${stage}: ${formatReply(reply)}`] },
-      false,
-    );
+    throw new HostFailure({ ...reply, lines: [`${stage}: ${reply.lines.join(" ")}`.trimEnd()] });
   }
 
   async #command(command: string): Promise<Reply> {

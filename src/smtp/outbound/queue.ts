@@ -320,10 +320,11 @@ export class OutboundQueue {
     bytes: Uint8Array,
   ): Promise<Outcome[]> {
     const domain = recipients[0].domain;
-    const defer = (reply: Reply, host: string | null = null) =>
+    /** The same outcome for every recipient; `fail` unless the trouble may pass. */
+    const all = (reply: Reply, host: string | null, fail: boolean) =>
       recipients.map((recipient): Outcome => ({
         recipient,
-        status: reply.code >= 500 ? "failed" : "deferred",
+        status: fail ? "failed" : "deferred",
         reply,
         host,
         dsnRelayed: false,
@@ -331,7 +332,7 @@ export class OutboundQueue {
       }));
 
     const route = await this.#route(domain, message.requireTls);
-    if ("reply" in route) return defer(route.reply);
+    if ("reply" in route) return all(route.reply, null, route.reply.code >= 500);
 
     const envelope: Envelope = {
       from: message.returnPath,
@@ -348,12 +349,14 @@ export class OutboundQueue {
     };
     let last: Reply = localReply(451, "4.4.4", `no usable host for ${domain}`);
     let lastHost: string | null = null;
+    let returnIfLast = false;
     let tried = 0;
     for (const host of route.hosts) {
       if (tried >= MAX_ADDRESSES) break;
       const addresses = await this.#addresses(host.name);
       if (addresses.length === 0) {
         last = localReply(451, "4.4.4", `no address for ${host.name}`);
+        returnIfLast = false;
         continue;
       }
       for (const address of addresses) {
@@ -383,7 +386,8 @@ export class OutboundQueue {
             address,
             reply: formatReply(result.reply),
           });
-          if (result.permanent) return defer(result.reply, host.name);
+          if (result.verdict === "bounce") return all(result.reply, host.name, true);
+          returnIfLast = result.verdict === "bounce_if_last";
           continue;
         }
         return recipients.map((recipient, index): Outcome => {
@@ -399,7 +403,7 @@ export class OutboundQueue {
         });
       }
     }
-    return defer(last, lastHost);
+    return all(last, lastHost, returnIfLast);
   }
 
   /** The hosts to try for a domain, with the TLS they need; or a reply for every recipient. */
