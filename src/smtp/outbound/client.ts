@@ -401,7 +401,13 @@ class ClientSession {
 
   #expect(reply: Reply, code: number, stage: string): void {
     if (reply.code === code) return;
-    throw new HostFailure({ ...reply, lines: [`${stage}: ${reply.lines.join(" ")}`.trimEnd()] });
+    if (reply.code >= 400) {
+      throw new HostFailure({ ...reply, lines: [`${stage}: ${reply.lines.join(" ")}`.trimEnd()] });
+    }
+    // A success code where another was due: a confused host, worth another try later.
+    throw new HostFailure(
+      localReply(451, "4.5.0", `${stage}: unexpected reply ${formatReply(reply)}`),
+    );
   }
 
   async #command(command: string): Promise<Reply> {
