@@ -96,10 +96,14 @@ export class LineClient {
 
   static connect(
     port: number,
-    options: { localAddress?: string; implicitTls?: { ca: string } } = {},
+    options: { host?: string; localAddress?: string; implicitTls?: { ca: string } } = {},
   ): Promise<LineClient> {
     return new Promise((resolve, reject) => {
-      const raw = net.connect({ port, host: "127.0.0.1", localAddress: options.localAddress });
+      const raw = net.connect({
+        port,
+        host: options.host ?? "127.0.0.1",
+        localAddress: options.localAddress,
+      });
       raw.once("error", reject);
       raw.once("connect", () => {
         raw.off("error", reject);

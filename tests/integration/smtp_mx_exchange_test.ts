@@ -9,8 +9,8 @@
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { cli, startServer, type TestServer } from "../helpers/server.ts";
 import { startDnsServer, type Zone } from "../helpers/dns_server.ts";
-import { cliAll, messagesOf, submit } from "../helpers/mail.ts";
-import { eventually } from "../helpers/tls.ts";
+import { cliAll, messagesOf, readReply, send, submit } from "../helpers/mail.ts";
+import { eventually, LineClient } from "../helpers/tls.ts";
 
 /** The TXT records of `postern domain dns` output, as zone entries. */
 async function publishedRecords(server: TestServer, domain: string): Promise<Zone> {
@@ -107,6 +107,28 @@ Deno.test("two servers exchange mail by MX; spf, dkim (both keys), dmarc and ipr
     );
     await eventually(() => messagesOf(a, "alice@a.test").length === 1, "the reply", 15_000);
     assertMatch(messagesOf(a, "alice@a.test")[0], /dmarc=pass /);
+
+    // BINARYMIME (RFC 3030) through a forward: in by BDAT at a.test, out by BDAT to b.test,
+    // every octet (NUL, a lone ".") intact; b.test's store keeps CRLF line ends (the message
+    // path normalises a bare LF, as IMAP needs).
+    await cliAll(a, [["alias", "add", "fwd@a.test", "bob@b.test"]]);
+    const body = "Subject: binary\r\nContent-Type: application/octet-stream\r\n\r\n" +
+      "\u0000\u0001bare\nlf\r\n.\r\nend";
+    const payload = new TextEncoder().encode(body);
+    const client = await LineClient.connect(25, { host: "127.0.0.2" });
+    await readReply(client);
+    assertMatch(await send(client, "EHLO relay.test"), /^250-BINARYMIME$/m);
+    assertMatch(await send(client, "MAIL FROM:<someone@else.test> BODY=BINARYMIME"), /^250/);
+    assertMatch(await send(client, "RCPT TO:<fwd@a.test>"), /^250/);
+    await client.write(`BDAT ${payload.length} LAST\r\n`);
+    await client.write(payload);
+    assertMatch((await readReply(client)).join("\n"), /^250 /);
+    await client.close();
+    await eventually(() => messagesOf(b, "bob@b.test").length === 2, "the forward", 15_000);
+    const forwarded = messagesOf(b, "bob@b.test")[1];
+    const stored = body.replace("bare\nlf", "bare\r\nlf");
+    assert(forwarded.endsWith(`\r\n${stored}`), JSON.stringify(forwarded.slice(-80)));
+    assertMatch(forwarded, /^Return-Path: <someone@else\.test>\r\n/);
   } finally {
     for (const server of servers) await server.stop();
     await dns.close();

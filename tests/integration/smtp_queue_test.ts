@@ -430,3 +430,46 @@ Deno.test("queue: SMTPUTF8 mail to a host without SMTPUTF8 is returned (5.6.7), 
     await peer.close();
   }
 });
+
+Deno.test("inbound DSN: NOTIFY=SUCCESS gets a delivered report; NOTIFY=NEVER none", async () => {
+  const peer = await startSmtpPeer({});
+  const { server, stop } = await sender(peer, {});
+  try {
+    await cliAll(server, [
+      ["account", "add", "carol@example.com", "--password", "pw", "--quota", "1"],
+    ]);
+    const { LineClient } = await import("../helpers/tls.ts");
+    const { readReply, send } = await import("../helpers/mail.ts");
+    const client = await LineClient.connect(server.ports.smtp);
+    await readReply(client);
+    assertMatch(await send(client, "EHLO peer.test"), /^250-DSN$/m);
+    // alice is the envelope sender: the reports come back to her mailbox.
+    assertMatch(await send(client, `MAIL FROM:<${ALICE.user}> RET=HDRS ENVID=QQ+2B1`), /^250/);
+    assertMatch(
+      await send(
+        client,
+        "RCPT TO:<admin@example.com> NOTIFY=SUCCESS ORCPT=rfc822;Admin@Example.com",
+      ),
+      /^250/,
+    );
+    assertMatch(await send(client, "RCPT TO:<carol@example.com> NOTIFY=NEVER"), /^250/);
+    assertMatch(await send(client, "DATA"), /^354/);
+    assertMatch(await send(client, "Subject: dsn\r\n\r\nbody\r\n."), /^250/);
+    await client.close();
+    await eventually(() => dsnsOf(server).length === 1, "the success DSN", 10_000);
+    const [{ status }] = dsnsOf(server);
+    assertMatch(status, /Original-Envelope-Id: QQ\+1/);
+    assertMatch(status, /Original-Recipient: rfc822; ?Admin@Example\.com/);
+    assertMatch(status, /Final-Recipient: rfc822; ?admin@example\.com/);
+    assertMatch(status, /Action: delivered/);
+    assertMatch(status, /Status: 2\.0\.0/);
+    // carol is over quota (1 byte) and asked for no report.
+    await new Promise((r) => setTimeout(r, 500));
+    assertEquals(messagesOf(server, "carol@example.com").length, 0, "carol is over quota");
+    assertEquals(dsnsOf(server).length, 1);
+    assert(!status.includes("carol"), status);
+  } finally {
+    await stop();
+    await peer.close();
+  }
+});
