@@ -133,7 +133,7 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
     });
 
     await queue.start();
-    cleanups.push(() => queue.stop());
+    cleanups.push(() => queue.stop(config.server.shutdown_grace * 1000));
 
     ready = true;
     log.info("ready", { listeners: bound.length, control_socket: paths.controlSocket });

@@ -136,12 +136,23 @@ export class OutboundQueue {
     this.#loop = this.#run();
   }
 
-  /** Stops claiming; waits for deliveries in progress. */
-  async stop(): Promise<void> {
+  /**
+   * Stops claiming and waits up to `graceMs` for deliveries in progress. One still running then
+   * is abandoned like a crash: its outcome is not recorded and it is tried again after restart.
+   */
+  async stop(graceMs = 30_000): Promise<void> {
     this.#running = false;
     this.wake();
     await this.#loop;
-    await Promise.allSettled([...this.#inFlight]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));
+    await Promise.race([Promise.allSettled([...this.#inFlight]), timeout]);
+    clearTimeout(timer);
+    if (this.#inFlight.size > 0) {
+      log.warn("deliveries still running at shutdown; they will be retried", {
+        count: this.#inFlight.size,
+      });
+    }
   }
 
   /** Makes the worker look at the queue now (after enqueue, `queue retry`). */
