@@ -4,6 +4,7 @@
  */
 const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   ingest: () => import("./ingest.ts"),
+  smtp: () => import("./smtp.ts"),
 };
 
 const [name, ...args] = Deno.args;

@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# Installs the peers benchmarks compare against (Dovecot LMTP). Best effort: a benchmark still
-# prints Postern's own figures when the peer cannot be installed.
+# Installs the peers benchmarks compare against (Dovecot LMTP; Postfix and its smtp-source for
+# `bench smtp`). Best effort: a benchmark still prints Postern's own figures when a peer cannot
+# be installed.
 set -uo pipefail
-if [[ -x /usr/sbin/dovecot && -x /usr/lib/dovecot/lmtp ]]; then exit 0; fi
+if [[ -x /usr/sbin/dovecot && -x /usr/lib/dovecot/lmtp && -x /usr/sbin/postfix &&
+  -x /usr/sbin/smtp-source ]]; then exit 0; fi
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
-echo "installing benchmark peers: dovecot-core dovecot-lmtpd"
-{ $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dovecot-core dovecot-lmtpd; } >/dev/null 2>&1 ||
-  echo "could not install Dovecot; benchmarks will print Postern's figures only"
+echo "installing benchmark peers: dovecot-core dovecot-lmtpd postfix"
+# Postfix asks what kind of mail server this is; answer "No configuration" so it neither prompts
+# nor writes a main.cf (the benchmark runs Postfix with a throwaway config of its own).
+echo "postfix postfix/main_mailer_type select No configuration" |
+  $SUDO debconf-set-selections >/dev/null 2>&1
+$SUDO apt-get update -qq >/dev/null 2>&1
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dovecot-core dovecot-lmtpd \
+  >/dev/null 2>&1 || echo "could not install Dovecot; benchmarks will print Postern's figures only"
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postfix >/dev/null 2>&1 ||
+  echo "could not install Postfix; bench smtp will print Postern's figures only"
 exit 0

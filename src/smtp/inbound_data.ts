@@ -21,7 +21,7 @@ import { deliverLocal, type RecipientResult } from "../mail/deliver.ts";
 import type { MessagePath } from "../mail/ingest.ts";
 import type { Directory } from "../directory/directory.ts";
 import type { Logger } from "../observability/log.ts";
-import { receivedHeader, type ReceivedInfo, returnPathHeader } from "./received.ts";
+import { prependHeaders, receivedHeader, type ReceivedInfo, returnPathHeader } from "./received.ts";
 import { authenticateMessage, type AuthOptions, stripForgedResults } from "./inbound_auth.ts";
 import type { Account, MailboxRole } from "../store/types.ts";
 import { prepareSubmission } from "./submission_message.ts";
@@ -192,7 +192,7 @@ export async function deliverMessage(
     message = stripForgedResults(message, context.auth.hostname);
   }
   const arrivedAt = new Date();
-  const traced = prepend(
+  const traced = prependHeaders(
     receivedHeader({
       ...trace,
       reverseName,
@@ -229,7 +229,7 @@ export async function deliverMessage(
 
   let results: RecipientResult[] = [];
   if (local.length > 0) {
-    const raw = prepend(returnPathHeader(sender) + deliveredTo(local), traced);
+    const raw = prependHeaders(returnPathHeader(sender) + deliveredTo(local), traced);
     try {
       results = await deliverLocal(
         context.messages,
@@ -280,14 +280,6 @@ export async function deliverMessage(
  */
 export function deliveredTo(recipients: { address: string }[]): string {
   return recipients.length === 1 ? `Delivered-To: <${recipients[0].address}>\r\n` : "";
-}
-
-function prepend(head: string, message: Uint8Array): Uint8Array {
-  const header = new TextEncoder().encode(head);
-  const out = new Uint8Array(header.length + message.length);
-  out.set(header);
-  out.set(message, header.length);
-  return out;
 }
 
 /**

@@ -65,3 +65,12 @@ export function rfc5322Date(date: Date): string {
     `${date.getUTCFullYear()} ${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:` +
     `${two(date.getUTCSeconds())} +0000`;
 }
+
+/** `head` (header fields, each ending in CRLF) followed by the message bytes. */
+export function prependHeaders(head: string, message: Uint8Array): Uint8Array {
+  const bytes = new TextEncoder().encode(head);
+  const out = new Uint8Array(bytes.length + message.length);
+  out.set(bytes);
+  out.set(message, bytes.length);
+  return out;
+}

@@ -19,7 +19,7 @@ import type { Directory } from "../directory/directory.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Account } from "../store/types.ts";
 import { reply } from "./wire/reply.ts";
-import { rfc5322Date } from "./received.ts";
+import { prependHeaders, rfc5322Date } from "./received.ts";
 import { ownsSender } from "./submission_auth.ts";
 
 /** The header fields the DKIM signatures cover (RFC 6376 5.4.1). */
@@ -148,14 +148,6 @@ function randomId(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function concat(head: string, message: Uint8Array): Uint8Array {
-  const bytes = new TextEncoder().encode(head);
-  const out = new Uint8Array(bytes.length + message.length);
-  out.set(bytes);
-  out.set(message, bytes.length);
-  return out;
-}
-
 /** Checks From ownership, adds Date and Message-ID, and DKIM-signs; see the module notes. */
 export async function prepareSubmission(
   input: SubmissionInput,
@@ -183,7 +175,7 @@ export async function prepareSubmission(
   if (!fields.some(([name]) => name === "message-id")) {
     added += `Message-ID: <${randomId()}@${input.hostname}>\r\n`;
   }
-  if (added !== "") message = concat(added, message);
+  if (added !== "") message = prependHeaders(added, message);
 
   const domainName = from[0].slice(from[0].lastIndexOf("@") + 1).toLowerCase();
   return { ok: true, message: await sign(input, message, domainName) };
@@ -223,7 +215,7 @@ async function sign(input: SubmissionInput, message: Uint8Array, domainName: str
     }
     const signatures = result.signatures.trim();
     if (signatures === "") return message;
-    return concat(`${signatures}\r\n`, message);
+    return prependHeaders(`${signatures}\r\n`, message);
   } catch (error) {
     input.log.warn("DKIM signing failed: message sent unsigned", {
       session: input.session,

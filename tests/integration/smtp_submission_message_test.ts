@@ -90,8 +90,9 @@ Deno.test("submission: From ownership, Date and Message-ID, DKIM signatures", as
       const fields = headers(text);
       const names = fields.map(([name]) => name);
       // Our trace headers on top, then the signatures, then what the signatures cover.
-      assertEquals(names.slice(0, 4), [
+      assertEquals(names.slice(0, 5), [
         "return-path",
+        "delivered-to",
         "received",
         "dkim-signature",
         "dkim-signature",

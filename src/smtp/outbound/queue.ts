@@ -34,7 +34,7 @@ import { resolveMailHosts } from "../../dns/mx.ts";
 import { logger } from "../../observability/log.ts";
 import { buildDsn, type DsnRecipient } from "../dsn.ts";
 import { deliveredTo } from "../inbound_data.ts";
-import { returnPathHeader } from "../received.ts";
+import { prependHeaders, returnPathHeader } from "../received.ts";
 import {
   type ClientOptions,
   type Envelope,
@@ -290,12 +290,10 @@ export class OutboundQueue {
     recipients: QueuedRecipient[],
     bytes: Uint8Array,
   ): Promise<Outcome[]> {
-    const header = new TextEncoder().encode(
+    const raw = prependHeaders(
       returnPathHeader(message.returnPath) + deliveredTo(recipients),
+      bytes,
     );
-    const raw = new Uint8Array(header.length + bytes.length);
-    raw.set(header);
-    raw.set(bytes, header.length);
     const results = await deliverLocal(
       this.#opts.messages,
       this.#opts.directory,

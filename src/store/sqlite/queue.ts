@@ -11,7 +11,7 @@
  * - Everything here is synchronous underneath; the caller (SqliteStore) wraps results in
  *   promises.
  */
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { referenceBlob, type Row, type Sql } from "./sql.ts";
 import {
   type AttemptResult,
   type DsnNotify,
@@ -22,62 +22,21 @@ import {
   StoreError,
 } from "../types.ts";
 
-type Row = Record<string, unknown>;
-
 export class SqliteQueue {
-  readonly #db: DatabaseSync;
-  readonly #transaction: <T>(work: () => T) => T;
-  #statements = new Map<string, StatementSync>();
+  readonly #sql: Sql;
 
-  constructor(db: DatabaseSync, transaction: <T>(work: () => T) => T) {
-    this.#db = db;
-    this.#transaction = transaction;
-  }
-
-  #stmt(sql: string): StatementSync {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.#db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
-  }
-
-  #get(sql: string, ...params: unknown[]): Row | undefined {
-    return this.#stmt(sql).get(...params as never[]) as Row | undefined;
-  }
-
-  #all(sql: string, ...params: unknown[]): Row[] {
-    return this.#stmt(sql).all(...params as never[]) as Row[];
-  }
-
-  #run(sql: string, ...params: unknown[]) {
-    return this.#stmt(sql).run(...params as never[]);
+  constructor(sql: Sql) {
+    this.#sql = sql;
   }
 
   enqueue(message: NewQueuedMessage): QueuedMessage {
     if (message.recipients.length === 0) {
       throw new StoreError("invalid", "a queued message needs at least one recipient");
     }
-    return this.#transaction(() => {
-      const now = Date.now();
-      const blob = this.#run(
-        "UPDATE blobs SET refcount = refcount + 1 WHERE hash = ?",
-        message.blobHash,
-      );
-      if (Number(blob.changes) === 0) {
-        if (!message.blobWritten) {
-          throw new StoreError("blob_missing", `blob ${message.blobHash} was collected`);
-        }
-        this.#run(
-          "INSERT INTO blobs (hash, size, refcount, created_at) VALUES (?, ?, 1, ?)",
-          message.blobHash,
-          message.size,
-          now,
-        );
-      }
+    return this.#sql.transaction(() => {
+      referenceBlob(this.#sql, message.blobHash, message.size, message.blobWritten);
       const id = Number(
-        this.#run(
+        this.#sql.run(
           `INSERT INTO queue_messages (blob_hash, size, return_path, envelope_id, ret, body,
              smtputf8, require_tls, source, arrived_at, expires_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -96,7 +55,7 @@ export class SqliteQueue {
       );
       for (const recipient of message.recipients) {
         const at = recipient.address.lastIndexOf("@");
-        this.#run(
+        this.#sql.run(
           `INSERT INTO queue_recipients (message_id, address, domain, orcpt, notify, status,
              next_attempt_at)
            VALUES (?, ?, ?, ?, ?, 'queued', ?)`,
@@ -113,9 +72,9 @@ export class SqliteQueue {
   }
 
   claimDue(now: Date, limit: number, leaseMs: number): QueuedMessage[] {
-    return this.#transaction(() => {
+    return this.#sql.transaction(() => {
       const at = now.getTime();
-      const rows = this.#all(
+      const rows = this.#sql.all(
         `SELECT * FROM queue_recipients
          WHERE status = 'queued' AND next_attempt_at <= ? AND lease_until <= ?
          ORDER BY next_attempt_at, id LIMIT ?`,
@@ -125,7 +84,11 @@ export class SqliteQueue {
       );
       const byMessage = new Map<number, QueuedRecipient[]>();
       for (const row of rows) {
-        this.#run("UPDATE queue_recipients SET lease_until = ? WHERE id = ?", at + leaseMs, row.id);
+        this.#sql.run(
+          "UPDATE queue_recipients SET lease_until = ? WHERE id = ?",
+          at + leaseMs,
+          row.id,
+        );
         const recipient = toRecipient(row);
         const list = byMessage.get(recipient.messageId) ?? [];
         list.push(recipient);
@@ -133,7 +96,7 @@ export class SqliteQueue {
       }
       const messages: QueuedMessage[] = [];
       for (const [id, recipients] of byMessage) {
-        const row = this.#get("SELECT * FROM queue_messages WHERE id = ?", id);
+        const row = this.#sql.get("SELECT * FROM queue_messages WHERE id = ?", id);
         if (row) messages.push(toMessage(row, recipients));
       }
       return messages;
@@ -141,9 +104,9 @@ export class SqliteQueue {
   }
 
   recordAttempts(results: AttemptResult[], at: Date): void {
-    this.#transaction(() => {
+    this.#sql.transaction(() => {
       for (const result of results) {
-        this.#run(
+        this.#sql.run(
           `UPDATE queue_recipients SET status = ?, attempts = attempts + 1,
              next_attempt_at = coalesce(?, next_attempt_at), lease_until = 0,
              last_attempt_at = ?, last_reply = ?, last_host = ?
@@ -160,12 +123,12 @@ export class SqliteQueue {
   }
 
   markDelayNotified(messageId: number): void {
-    this.#run("UPDATE queue_messages SET delay_notified = 1 WHERE id = ?", messageId);
+    this.#sql.run("UPDATE queue_messages SET delay_notified = 1 WHERE id = ?", messageId);
   }
 
   removeFinished(messageId: number): boolean {
-    return this.#transaction(() => {
-      const open = this.#get(
+    return this.#sql.transaction(() => {
+      const open = this.#sql.get(
         "SELECT 1 FROM queue_recipients WHERE message_id = ? AND status = 'queued' LIMIT 1",
         messageId,
       );
@@ -175,16 +138,16 @@ export class SqliteQueue {
   }
 
   #remove(messageId: number): boolean {
-    const row = this.#get("SELECT blob_hash FROM queue_messages WHERE id = ?", messageId);
+    const row = this.#sql.get("SELECT blob_hash FROM queue_messages WHERE id = ?", messageId);
     if (!row) return false;
-    this.#run("DELETE FROM queue_recipients WHERE message_id = ?", messageId);
-    this.#run("DELETE FROM queue_messages WHERE id = ?", messageId);
-    this.#run("UPDATE blobs SET refcount = refcount - 1 WHERE hash = ?", row.blob_hash);
+    this.#sql.run("DELETE FROM queue_recipients WHERE message_id = ?", messageId);
+    this.#sql.run("DELETE FROM queue_messages WHERE id = ?", messageId);
+    this.#sql.run("UPDATE blobs SET refcount = refcount - 1 WHERE hash = ?", row.blob_hash);
     return true;
   }
 
   releaseLeases(): void {
-    this.#run("UPDATE queue_recipients SET lease_until = 0 WHERE lease_until != 0");
+    this.#sql.run("UPDATE queue_recipients SET lease_until = 0 WHERE lease_until != 0");
   }
 
   get(id: number): QueuedMessage | null {
@@ -193,24 +156,24 @@ export class SqliteQueue {
 
   list(): QueuedMessage[] {
     const recipients = new Map<number, QueuedRecipient[]>();
-    for (const row of this.#all("SELECT * FROM queue_recipients ORDER BY id")) {
+    for (const row of this.#sql.all("SELECT * FROM queue_recipients ORDER BY id")) {
       const recipient = toRecipient(row);
       const list = recipients.get(recipient.messageId) ?? [];
       list.push(recipient);
       recipients.set(recipient.messageId, list);
     }
-    return this.#all("SELECT * FROM queue_messages ORDER BY id").map((row) =>
+    return this.#sql.all("SELECT * FROM queue_messages ORDER BY id").map((row) =>
       toMessage(row, recipients.get(row.id as number) ?? [])
     );
   }
 
   retry(now: Date, messageId?: number): number {
     const result = messageId === undefined
-      ? this.#run(
+      ? this.#sql.run(
         "UPDATE queue_recipients SET next_attempt_at = ? WHERE status = 'queued'",
         now.getTime(),
       )
-      : this.#run(
+      : this.#sql.run(
         `UPDATE queue_recipients SET next_attempt_at = ?
          WHERE status = 'queued' AND message_id = ?`,
         now.getTime(),
@@ -220,20 +183,20 @@ export class SqliteQueue {
   }
 
   delete(id: number): boolean {
-    return this.#transaction(() => this.#remove(id));
+    return this.#sql.transaction(() => this.#remove(id));
   }
 
   nextDue(): Date | null {
-    const row = this.#get(
+    const row = this.#sql.get(
       "SELECT min(next_attempt_at) AS due FROM queue_recipients WHERE status = 'queued'",
     );
     return row?.due == null ? null : new Date(row.due as number);
   }
 
   #message(id: number): QueuedMessage | null {
-    const row = this.#get("SELECT * FROM queue_messages WHERE id = ?", id);
+    const row = this.#sql.get("SELECT * FROM queue_messages WHERE id = ?", id);
     if (!row) return null;
-    const recipients = this.#all(
+    const recipients = this.#sql.all(
       "SELECT * FROM queue_recipients WHERE message_id = ? ORDER BY id",
       id,
     ).map(toRecipient);

@@ -10,9 +10,10 @@
  *   change-log row in the same transaction.
  * - node:sqlite is synchronous; nothing here awaits while a transaction is open.
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { DatabaseSync } from "node:sqlite";
 import { migrate } from "./migrations.ts";
 import { SqliteQueue } from "./queue.ts";
+import { referenceBlob, type Row, Sql } from "./sql.ts";
 import {
   type Account,
   type Alias,
@@ -33,8 +34,6 @@ import {
   StoreError,
 } from "../types.ts";
 
-type Row = Record<string, unknown>;
-
 interface PendingInsert {
   email: NewEmail;
   resolve: (stored: StoredEmail) => void;
@@ -50,10 +49,10 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements Store {
   readonly db: DatabaseSync;
   readonly appliedMigrations: number[];
-  #statements = new Map<string, StatementSync>();
   #pending: PendingInsert[] = [];
   #flushScheduled = false;
   #closed = false;
+  readonly #sql: Sql;
   readonly #queue: SqliteQueue;
 
   constructor(options: SqliteStoreOptions) {
@@ -66,48 +65,15 @@ export class SqliteStore implements Store {
     this.db.exec("PRAGMA synchronous = FULL");
     this.db.exec("PRAGMA foreign_keys = ON");
     this.appliedMigrations = migrate(this.db);
-    this.#queue = new SqliteQueue(this.db, (work) => this.#transaction(work));
-  }
-
-  #stmt(sql: string): StatementSync {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
-  }
-
-  #get(sql: string, ...params: unknown[]): Row | undefined {
-    return this.#stmt(sql).get(...params as never[]) as Row | undefined;
-  }
-
-  #all(sql: string, ...params: unknown[]): Row[] {
-    return this.#stmt(sql).all(...params as never[]) as Row[];
-  }
-
-  #run(sql: string, ...params: unknown[]) {
-    return this.#stmt(sql).run(...params as never[]);
-  }
-
-  #transaction<T>(work: () => T): T {
-    this.#run("BEGIN IMMEDIATE");
-    try {
-      const result = work();
-      this.#run("COMMIT");
-      return result;
-    } catch (error) {
-      this.db.exec("ROLLBACK");
-      throw error;
-    }
+    this.#sql = new Sql(this.db);
+    this.#queue = new SqliteQueue(this.#sql);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     while (this.#pending.length > 0) await this.#flushNow();
     this.#closed = true;
-    for (const statement of this.#statements.values()) void statement;
-    this.#statements.clear();
+    this.#sql.clear();
     this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     this.db.close();
   }
@@ -116,29 +82,29 @@ export class SqliteStore implements Store {
 
   createDomain(name: string, dkimKeys: DkimKey[] = []): Promise<Domain> {
     return attempt(() =>
-      this.#transaction(() => {
-        if (this.#get("SELECT 1 FROM domains WHERE name = ?", name)) {
+      this.#sql.transaction(() => {
+        if (this.#sql.get("SELECT 1 FROM domains WHERE name = ?", name)) {
           throw new StoreError("conflict", `domain ${name} already exists`);
         }
-        const result = this.#run(
+        const result = this.#sql.run(
           "INSERT INTO domains (name, created_at) VALUES (?, ?)",
           name.toLowerCase(),
           Date.now(),
         );
         const id = Number(result.lastInsertRowid);
         this.#insertDkimKeys(id, dkimKeys);
-        return toDomain(this.#get("SELECT * FROM domains WHERE id = ?", id)!);
+        return toDomain(this.#sql.get("SELECT * FROM domains WHERE id = ?", id)!);
       })
     );
   }
 
   addDkimKeys(domainId: number, keys: DkimKey[]): Promise<void> {
-    return attempt(() => this.#transaction(() => this.#insertDkimKeys(domainId, keys)));
+    return attempt(() => this.#sql.transaction(() => this.#insertDkimKeys(domainId, keys)));
   }
 
   #insertDkimKeys(domainId: number, keys: DkimKey[]) {
     for (const key of keys) {
-      this.#run(
+      this.#sql.run(
         `INSERT INTO dkim_keys (domain_id, selector, algorithm, private_key, public_key, created_at)
          VALUES (?, ?, ?, ?, ?, ?)`,
         domainId,
@@ -153,7 +119,9 @@ export class SqliteStore implements Store {
 
   listDkimKeys(domainId: number): Promise<DkimKey[]> {
     return attempt(() =>
-      this.#all("SELECT * FROM dkim_keys WHERE domain_id = ? ORDER BY id", domainId).map((row) => ({
+      this.#sql.all("SELECT * FROM dkim_keys WHERE domain_id = ? ORDER BY id", domainId).map((
+        row,
+      ) => ({
         selector: row.selector as string,
         algorithm: row.algorithm as DkimKey["algorithm"],
         privateKey: row.private_key as string,
@@ -165,25 +133,25 @@ export class SqliteStore implements Store {
 
   getDomain(name: string): Promise<Domain | null> {
     return attempt(() => {
-      const row = this.#get("SELECT * FROM domains WHERE name = ?", name);
+      const row = this.#sql.get("SELECT * FROM domains WHERE name = ?", name);
       return row ? toDomain(row) : null;
     });
   }
 
   listDomains(): Promise<Domain[]> {
-    return attempt(() => this.#all("SELECT * FROM domains ORDER BY name").map(toDomain));
+    return attempt(() => this.#sql.all("SELECT * FROM domains ORDER BY name").map(toDomain));
   }
 
   deleteDomain(name: string): Promise<void> {
     return attempt(() =>
-      this.#transaction(() => {
-        const domain = this.#get("SELECT id FROM domains WHERE name = ?", name);
+      this.#sql.transaction(() => {
+        const domain = this.#sql.get("SELECT id FROM domains WHERE name = ?", name);
         if (!domain) throw new StoreError("not_found", `no domain ${name}`);
-        const accounts = this.#get(
+        const accounts = this.#sql.get(
           "SELECT count(*) AS n FROM principals WHERE domain_id = ?",
           domain.id,
         )!.n as number;
-        const aliases = this.#get(
+        const aliases = this.#sql.get(
           "SELECT count(*) AS n FROM aliases WHERE domain_id = ?",
           domain.id,
         )!.n as number;
@@ -194,7 +162,7 @@ export class SqliteStore implements Store {
               `delete them first`,
           );
         }
-        this.#run("DELETE FROM domains WHERE id = ?", domain.id);
+        this.#sql.run("DELETE FROM domains WHERE id = ?", domain.id);
       })
     );
   }
@@ -203,16 +171,16 @@ export class SqliteStore implements Store {
 
   createAccount(account: NewAccount): Promise<Account> {
     return attempt(() =>
-      this.#transaction(() => {
-        if (this.#get("SELECT 1 FROM principals WHERE name = ?", account.address)) {
+      this.#sql.transaction(() => {
+        if (this.#sql.get("SELECT 1 FROM principals WHERE name = ?", account.address)) {
           throw new StoreError("conflict", `account ${account.address} already exists`);
         }
-        if (this.#get("SELECT 1 FROM aliases WHERE address = ?", account.address)) {
+        if (this.#sql.get("SELECT 1 FROM aliases WHERE address = ?", account.address)) {
           throw new StoreError("conflict", `${account.address} is already an alias`);
         }
         const now = Date.now();
         const id = Number(
-          this.#run(
+          this.#sql.run(
             `INSERT INTO principals (kind, name, domain_id, display_name, quota, created_at)
              VALUES ('user', ?, ?, ?, ?, ?)`,
             account.address.toLowerCase(),
@@ -223,7 +191,7 @@ export class SqliteStore implements Store {
           ).lastInsertRowid,
         );
         if (account.passwordHash !== null) {
-          this.#run(
+          this.#sql.run(
             `INSERT INTO credentials (principal_id, kind, secret, created_at)
              VALUES (?, 'password', ?, ?)`,
             id,
@@ -235,7 +203,7 @@ export class SqliteStore implements Store {
         account.mailboxes.forEach((mailbox, index) => {
           const modseq = this.#bumpModseq(id);
           const mailboxId = Number(
-            this.#run(
+            this.#sql.run(
               `INSERT INTO mailboxes (account_id, name, role, uid_validity, sort_order,
                  created_modseq, updated_modseq) VALUES (?, ?, ?, ?, ?, ?, ?)`,
               id,
@@ -249,21 +217,24 @@ export class SqliteStore implements Store {
           );
           this.#logChange(id, modseq, "Mailbox", mailboxId, "created");
         });
-        return toAccount(this.#get("SELECT * FROM principals WHERE id = ?", id)!);
+        return toAccount(this.#sql.get("SELECT * FROM principals WHERE id = ?", id)!);
       })
     );
   }
 
   getAccount(address: string): Promise<Account | null> {
     return attempt(() => {
-      const row = this.#get("SELECT * FROM principals WHERE name = ? AND kind = 'user'", address);
+      const row = this.#sql.get(
+        "SELECT * FROM principals WHERE name = ? AND kind = 'user'",
+        address,
+      );
       return row ? toAccount(row) : null;
     });
   }
 
   getAccountById(id: number): Promise<Account | null> {
     return attempt(() => {
-      const row = this.#get("SELECT * FROM principals WHERE id = ?", id);
+      const row = this.#sql.get("SELECT * FROM principals WHERE id = ?", id);
       return row ? toAccount(row) : null;
     });
   }
@@ -271,8 +242,8 @@ export class SqliteStore implements Store {
   listAccounts(domainId?: number): Promise<Account[]> {
     return attempt(() =>
       (domainId === undefined
-        ? this.#all("SELECT * FROM principals WHERE kind = 'user' ORDER BY name")
-        : this.#all(
+        ? this.#sql.all("SELECT * FROM principals WHERE kind = 'user' ORDER BY name")
+        : this.#sql.all(
           "SELECT * FROM principals WHERE kind = 'user' AND domain_id = ? ORDER BY name",
           domainId,
         )).map(toAccount)
@@ -281,47 +252,47 @@ export class SqliteStore implements Store {
 
   deleteAccount(id: number): Promise<void> {
     return attempt(() =>
-      this.#transaction(() => {
-        const account = this.#get("SELECT name FROM principals WHERE id = ?", id);
+      this.#sql.transaction(() => {
+        const account = this.#sql.get("SELECT name FROM principals WHERE id = ?", id);
         if (!account) throw new StoreError("not_found", `no account with id ${id}`);
-        this.#run(
+        this.#sql.run(
           `UPDATE blobs SET refcount = refcount - (
              SELECT count(*) FROM emails WHERE emails.blob_hash = blobs.hash AND account_id = ?)
            WHERE hash IN (SELECT blob_hash FROM emails WHERE account_id = ?)`,
           id,
           id,
         );
-        this.#run(
+        this.#sql.run(
           "DELETE FROM email_fts WHERE rowid IN (SELECT id FROM emails WHERE account_id = ?)",
           id,
         );
-        this.#run(
+        this.#sql.run(
           `DELETE FROM mailbox_messages WHERE mailbox_id IN
              (SELECT id FROM mailboxes WHERE account_id = ?)`,
           id,
         );
-        this.#run(
+        this.#sql.run(
           "DELETE FROM email_keywords WHERE email_id IN (SELECT id FROM emails WHERE account_id = ?)",
           id,
         );
-        this.#run("DELETE FROM emails WHERE account_id = ?", id);
-        this.#run(
+        this.#sql.run("DELETE FROM emails WHERE account_id = ?", id);
+        this.#sql.run(
           "DELETE FROM expunged WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)",
           id,
         );
-        this.#run("DELETE FROM mailboxes WHERE account_id = ?", id);
-        this.#run("DELETE FROM threads WHERE account_id = ?", id);
-        this.#run("DELETE FROM thread_refs WHERE account_id = ?", id);
-        this.#run("DELETE FROM changes WHERE account_id = ?", id);
-        this.#run("DELETE FROM aliases WHERE target = ?", account.name);
-        this.#run("DELETE FROM principals WHERE id = ?", id);
+        this.#sql.run("DELETE FROM mailboxes WHERE account_id = ?", id);
+        this.#sql.run("DELETE FROM threads WHERE account_id = ?", id);
+        this.#sql.run("DELETE FROM thread_refs WHERE account_id = ?", id);
+        this.#sql.run("DELETE FROM changes WHERE account_id = ?", id);
+        this.#sql.run("DELETE FROM aliases WHERE target = ?", account.name);
+        this.#sql.run("DELETE FROM principals WHERE id = ?", id);
       })
     );
   }
 
   getPasswordHash(accountId: number): Promise<string | null> {
     return attempt(() => {
-      const row = this.#get(
+      const row = this.#sql.get(
         "SELECT secret FROM credentials WHERE principal_id = ? AND kind = 'password' LIMIT 1",
         accountId,
       );
@@ -331,12 +302,12 @@ export class SqliteStore implements Store {
 
   setPasswordHash(accountId: number, hash: string): Promise<void> {
     return attempt(() =>
-      this.#transaction(() => {
-        this.#run(
+      this.#sql.transaction(() => {
+        this.#sql.run(
           "DELETE FROM credentials WHERE principal_id = ? AND kind = 'password'",
           accountId,
         );
-        this.#run(
+        this.#sql.run(
           `INSERT INTO credentials (principal_id, kind, secret, created_at)
            VALUES (?, 'password', ?, ?)`,
           accountId,
@@ -351,28 +322,30 @@ export class SqliteStore implements Store {
 
   addAlias(address: string, target: string, domainId: number): Promise<Alias> {
     return attempt(() => {
-      if (this.#get("SELECT 1 FROM principals WHERE name = ?", address)) {
+      if (this.#sql.get("SELECT 1 FROM principals WHERE name = ?", address)) {
         throw new StoreError("conflict", `${address} is an account; an alias cannot shadow it`);
       }
-      if (this.#get("SELECT 1 FROM aliases WHERE address = ? AND target = ?", address, target)) {
+      if (
+        this.#sql.get("SELECT 1 FROM aliases WHERE address = ? AND target = ?", address, target)
+      ) {
         throw new StoreError("conflict", `alias ${address} -> ${target} already exists`);
       }
-      const id = this.#run(
+      const id = this.#sql.run(
         "INSERT INTO aliases (address, target, domain_id, created_at) VALUES (?, ?, ?, ?)",
         address.toLowerCase(),
         target.toLowerCase(),
         domainId,
         Date.now(),
       ).lastInsertRowid;
-      return toAlias(this.#get("SELECT * FROM aliases WHERE id = ?", id)!);
+      return toAlias(this.#sql.get("SELECT * FROM aliases WHERE id = ?", id)!);
     });
   }
 
   listAliases(domainId?: number): Promise<Alias[]> {
     return attempt(() =>
       (domainId === undefined
-        ? this.#all("SELECT * FROM aliases ORDER BY address, target")
-        : this.#all(
+        ? this.#sql.all("SELECT * FROM aliases ORDER BY address, target")
+        : this.#sql.all(
           "SELECT * FROM aliases WHERE domain_id = ? ORDER BY address, target",
           domainId,
         )).map(toAlias)
@@ -383,8 +356,8 @@ export class SqliteStore implements Store {
     return attempt(() =>
       Number(
         (target === undefined
-          ? this.#run("DELETE FROM aliases WHERE address = ?", address)
-          : this.#run("DELETE FROM aliases WHERE address = ? AND target = ?", address, target))
+          ? this.#sql.run("DELETE FROM aliases WHERE address = ?", address)
+          : this.#sql.run("DELETE FROM aliases WHERE address = ? AND target = ?", address, target))
           .changes,
       )
     );
@@ -392,7 +365,7 @@ export class SqliteStore implements Store {
 
   aliasTargets(address: string): Promise<string[]> {
     return attempt(() =>
-      this.#all("SELECT target FROM aliases WHERE address = ? ORDER BY target", address).map((
+      this.#sql.all("SELECT target FROM aliases WHERE address = ? ORDER BY target", address).map((
         row,
       ) => row.target as string)
     );
@@ -402,7 +375,7 @@ export class SqliteStore implements Store {
 
   listMailboxes(accountId: number): Promise<MailboxSummary[]> {
     return attempt(() => {
-      const rows = this.#all(
+      const rows = this.#sql.all(
         `SELECT m.*,
            (SELECT count(*) FROM mailbox_messages mm WHERE mm.mailbox_id = m.id) AS messages,
            (SELECT count(*) FROM mailbox_messages mm WHERE mm.mailbox_id = m.id AND NOT EXISTS
@@ -448,12 +421,12 @@ export class SqliteStore implements Store {
     if (batch.length === 0) return Promise.resolve();
     const outcomes: ({ ok: true; value: StoredEmail } | { ok: false; error: unknown })[] = [];
     try {
-      this.#transaction(() => {
+      this.#sql.transaction(() => {
         for (const item of batch) {
-          this.#run("SAVEPOINT email");
+          this.#sql.run("SAVEPOINT email");
           try {
             outcomes.push({ ok: true, value: this.#insertEmailNow(item.email) });
-            this.#run("RELEASE email");
+            this.#sql.run("RELEASE email");
           } catch (error) {
             this.db.exec("ROLLBACK TO email");
             this.db.exec("RELEASE email");
@@ -474,7 +447,7 @@ export class SqliteStore implements Store {
   }
 
   #insertEmailNow(email: NewEmail): StoredEmail {
-    const account = this.#get(
+    const account = this.#sql.get(
       "SELECT quota, used_bytes FROM principals WHERE id = ?",
       email.accountId,
     );
@@ -485,7 +458,7 @@ export class SqliteStore implements Store {
     }
     let mailboxIds = email.mailboxIds;
     if (mailboxIds.length === 0) {
-      const inbox = this.#get(
+      const inbox = this.#sql.get(
         "SELECT id FROM mailboxes WHERE account_id = ? AND role = 'inbox'",
         email.accountId,
       );
@@ -496,27 +469,10 @@ export class SqliteStore implements Store {
     const threadId = this.#assignThread(email, modseq);
 
     const now = Date.now();
-    const blob = this.#run(
-      "UPDATE blobs SET refcount = refcount + 1 WHERE hash = ?",
-      email.blobHash,
-    );
-    if (Number(blob.changes) === 0) {
-      if (!email.blobWritten) {
-        throw new StoreError(
-          "blob_missing",
-          `blob ${email.blobHash} was collected; write it again`,
-        );
-      }
-      this.#run(
-        "INSERT INTO blobs (hash, size, refcount, created_at) VALUES (?, ?, 1, ?)",
-        email.blobHash,
-        email.size,
-        now,
-      );
-    }
+    referenceBlob(this.#sql, email.blobHash, email.size, email.blobWritten);
     const json = (value: unknown[]) => value.length ? JSON.stringify(value) : null;
     const id = Number(
-      this.#run(
+      this.#sql.run(
         `INSERT INTO emails (account_id, blob_hash, thread_id, size, received_at, sent_at,
            message_id, in_reply_to, references_, subject, base_subject, from_, sender, reply_to,
            to_, cc, bcc, preview, has_attachment, mime, created_modseq, updated_modseq)
@@ -546,24 +502,24 @@ export class SqliteStore implements Store {
       ).lastInsertRowid,
     );
     for (const keyword of new Set(email.keywords.map((k) => k.toLowerCase()))) {
-      this.#run("INSERT INTO email_keywords (email_id, keyword) VALUES (?, ?)", id, keyword);
+      this.#sql.run("INSERT INTO email_keywords (email_id, keyword) VALUES (?, ?)", id, keyword);
     }
     const memberships: Membership[] = [];
     for (const mailboxId of new Set(mailboxIds)) {
-      const mailbox = this.#get(
+      const mailbox = this.#sql.get(
         "SELECT uid_next FROM mailboxes WHERE id = ? AND account_id = ?",
         mailboxId,
         email.accountId,
       );
       if (!mailbox) throw new StoreError("not_found", `no mailbox with id ${mailboxId}`);
       const uid = mailbox.uid_next as number;
-      this.#run(
+      this.#sql.run(
         "UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?",
         uid + 1,
         modseq,
         mailboxId,
       );
-      this.#run(
+      this.#sql.run(
         `INSERT INTO mailbox_messages (mailbox_id, uid, email_id, modseq, saved_at)
          VALUES (?, ?, ?, ?, ?)`,
         mailboxId,
@@ -575,14 +531,14 @@ export class SqliteStore implements Store {
       this.#logChange(email.accountId, modseq, "Mailbox", mailboxId, "updated");
       memberships.push({ mailboxId, uid, modseq });
     }
-    this.#run(
+    this.#sql.run(
       "INSERT INTO email_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)",
       id,
       email.fts.subject,
       email.fts.addresses,
       email.fts.body,
     );
-    this.#run(
+    this.#sql.run(
       "UPDATE principals SET used_bytes = used_bytes + ? WHERE id = ?",
       email.size,
       email.accountId,
@@ -611,7 +567,7 @@ export class SqliteStore implements Store {
       .filter((id): id is string => !!id);
     const found = new Set<number>();
     for (const messageId of ids) {
-      const row = this.#get(
+      const row = this.#sql.get(
         "SELECT thread_id FROM thread_refs WHERE account_id = ? AND message_id = ?",
         email.accountId,
         messageId,
@@ -621,15 +577,16 @@ export class SqliteStore implements Store {
     let threadId: number;
     if (found.size === 0) {
       threadId = Number(
-        this.#run("INSERT INTO threads (account_id) VALUES (?)", email.accountId).lastInsertRowid,
+        this.#sql.run("INSERT INTO threads (account_id) VALUES (?)", email.accountId)
+          .lastInsertRowid,
       );
       this.#logChange(email.accountId, modseq, "Thread", threadId, "created");
     } else {
       const sorted = [...found].sort((a, b) => a - b);
       threadId = sorted[0];
       for (const other of sorted.slice(1)) {
-        for (const row of this.#all("SELECT id FROM emails WHERE thread_id = ?", other)) {
-          this.#run(
+        for (const row of this.#sql.all("SELECT id FROM emails WHERE thread_id = ?", other)) {
+          this.#sql.run(
             "UPDATE emails SET thread_id = ?, updated_modseq = ? WHERE id = ?",
             threadId,
             modseq,
@@ -637,19 +594,19 @@ export class SqliteStore implements Store {
           );
           this.#logChange(email.accountId, modseq, "Email", row.id as number, "updated");
         }
-        this.#run(
+        this.#sql.run(
           "UPDATE thread_refs SET thread_id = ? WHERE account_id = ? AND thread_id = ?",
           threadId,
           email.accountId,
           other,
         );
-        this.#run("DELETE FROM threads WHERE id = ?", other);
+        this.#sql.run("DELETE FROM threads WHERE id = ?", other);
         this.#logChange(email.accountId, modseq, "Thread", other, "destroyed");
       }
       this.#logChange(email.accountId, modseq, "Thread", threadId, "updated");
     }
     for (const messageId of ids) {
-      this.#run(
+      this.#sql.run(
         `INSERT INTO thread_refs (account_id, message_id, thread_id) VALUES (?, ?, ?)
          ON CONFLICT (account_id, message_id) DO NOTHING`,
         email.accountId,
@@ -661,7 +618,7 @@ export class SqliteStore implements Store {
   }
 
   #bumpModseq(accountId: number): number {
-    const row = this.#get(
+    const row = this.#sql.get(
       "UPDATE principals SET modseq = modseq + 1 WHERE id = ? RETURNING modseq",
       accountId,
     );
@@ -676,7 +633,7 @@ export class SqliteStore implements Store {
     objectId: number,
     change: Change["change"],
   ) {
-    this.#run(
+    this.#sql.run(
       `INSERT INTO changes (account_id, modseq, type, object_id, change) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT DO UPDATE SET change = CASE
          WHEN changes.change = 'created' AND excluded.change = 'updated' THEN 'created'
@@ -691,7 +648,11 @@ export class SqliteStore implements Store {
 
   getEmail(accountId: number, id: number): Promise<StoredEmail | null> {
     return attempt(() => {
-      const row = this.#get("SELECT * FROM emails WHERE id = ? AND account_id = ?", id, accountId);
+      const row = this.#sql.get(
+        "SELECT * FROM emails WHERE id = ? AND account_id = ?",
+        id,
+        accountId,
+      );
       return row ? this.#toStoredEmails([row])[0] : null;
     });
   }
@@ -699,7 +660,7 @@ export class SqliteStore implements Store {
   listEmails(accountId: number): Promise<StoredEmail[]> {
     return attempt(() =>
       this.#toStoredEmails(
-        this.#all("SELECT * FROM emails WHERE account_id = ? ORDER BY id", accountId),
+        this.#sql.all("SELECT * FROM emails WHERE account_id = ? ORDER BY id", accountId),
       )
     );
   }
@@ -749,7 +710,7 @@ export class SqliteStore implements Store {
 
   changesSince(accountId: number, modseq: number, limit = 10_000): Promise<Change[]> {
     return attempt(() =>
-      this.#all(
+      this.#sql.all(
         `SELECT modseq, type, object_id, change FROM changes
          WHERE account_id = ? AND modseq > ? ORDER BY modseq, type, object_id LIMIT ?`,
         accountId,
@@ -766,11 +727,11 @@ export class SqliteStore implements Store {
 
   collectBlobs(remove: (hash: string) => void): Promise<number> {
     return attempt(() =>
-      this.#transaction(() => {
-        const rows = this.#all("SELECT hash FROM blobs WHERE refcount <= 0");
+      this.#sql.transaction(() => {
+        const rows = this.#sql.all("SELECT hash FROM blobs WHERE refcount <= 0");
         for (const row of rows) {
           remove(row.hash as string);
-          this.#run("DELETE FROM blobs WHERE hash = ?", row.hash);
+          this.#sql.run("DELETE FROM blobs WHERE hash = ?", row.hash);
         }
         return rows.length;
       })
@@ -778,7 +739,7 @@ export class SqliteStore implements Store {
   }
 
   blobKnown(hash: string): Promise<boolean> {
-    return attempt(() => !!this.#get("SELECT 1 FROM blobs WHERE hash = ?", hash));
+    return attempt(() => !!this.#sql.get("SELECT 1 FROM blobs WHERE hash = ?", hash));
   }
 
   // ---- outbound queue (sqlite/queue.ts) ----
@@ -829,7 +790,7 @@ export class SqliteStore implements Store {
 
   integrityCheck(): Promise<string> {
     return attempt(() =>
-      this.#all("PRAGMA integrity_check").map((row) => Object.values(row)[0]).join("\n")
+      this.#sql.all("PRAGMA integrity_check").map((row) => Object.values(row)[0]).join("\n")
     );
   }
 }

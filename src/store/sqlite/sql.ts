@@ -1,0 +1,67 @@
+/** Prepared statements cached by their text, and IMMEDIATE transactions, on one connection. */
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { StoreError } from "../types.ts";
+
+export type Row = Record<string, unknown>;
+
+export class Sql {
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(readonly db: DatabaseSync) {}
+
+  stmt(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  get(sql: string, ...params: unknown[]): Row | undefined {
+    return this.stmt(sql).get(...params as never[]) as Row | undefined;
+  }
+
+  all(sql: string, ...params: unknown[]): Row[] {
+    return this.stmt(sql).all(...params as never[]) as Row[];
+  }
+
+  run(sql: string, ...params: unknown[]) {
+    return this.stmt(sql).run(...params as never[]);
+  }
+
+  /** Runs `work` in BEGIN IMMEDIATE … COMMIT; rolls back and rethrows on error. */
+  transaction<T>(work: () => T): T {
+    this.run("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.run("COMMIT");
+      return result;
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  /** Forgets the cached statements (before the connection closes). */
+  clear(): void {
+    this.#statements.clear();
+  }
+}
+
+/**
+ * Takes one reference on a blob for a new row (email, queued message). The blob row is created
+ * when the caller wrote the file (`written`); otherwise a blob collected meanwhile is an error
+ * ("blob_missing": write it again), so no row ever points at a deleted file.
+ */
+export function referenceBlob(sql: Sql, hash: string, size: number, written: boolean): void {
+  const updated = sql.run("UPDATE blobs SET refcount = refcount + 1 WHERE hash = ?", hash);
+  if (Number(updated.changes) > 0) return;
+  if (!written) throw new StoreError("blob_missing", `blob ${hash} was collected; write it again`);
+  sql.run(
+    "INSERT INTO blobs (hash, size, refcount, created_at) VALUES (?, ?, 1, ?)",
+    hash,
+    size,
+    Date.now(),
+  );
+}
