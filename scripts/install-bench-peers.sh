@@ -13,8 +13,8 @@ echo "installing benchmark peers: dovecot-core dovecot-lmtpd postfix"
 echo "postfix postfix/main_mailer_type select No configuration" |
   $SUDO debconf-set-selections >/dev/null 2>&1
 $SUDO apt-get update -qq >/dev/null 2>&1
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dovecot-core dovecot-lmtpd \
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-core dovecot-lmtpd \
   >/dev/null 2>&1 || echo "could not install Dovecot; benchmarks will print Postern's figures only"
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postfix >/dev/null 2>&1 ||
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null 2>&1 ||
   echo "could not install Postfix; bench smtp will print Postern's figures only"
 exit 0
