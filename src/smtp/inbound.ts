@@ -429,6 +429,7 @@ class InboundSession {
         auth: this.#account === null ? this.#opts.auth : undefined,
         submitter: this.#account ?? undefined,
         queue: this.#opts.queue,
+        filters: this.#opts.filters,
         hostname: this.#opts.hostname,
       },
       tx.sender,

@@ -29,6 +29,7 @@ import type { MailParams } from "./wire/command.ts";
 import type { EnvelopeRecipient } from "./outbound/client.ts";
 import type { OutboundQueue } from "./outbound/queue.ts";
 import type { DsnRecipient } from "./dsn.ts";
+import { type InboundFilter, runFilters } from "./filters.ts";
 
 const PIECE = 64 * 1024;
 const BDAT_SLICE = 64 * 1024;
@@ -123,6 +124,8 @@ export interface DeliveryContext {
   submitter?: Account;
   /** Remote recipients, external forwards and DSNs; absent: local delivery only. */
   queue?: OutboundQueue;
+  /** Spam filter, Sieve: run after the checks, before anything is filed or queued. */
+  filters?: readonly InboundFilter[];
   hostname: string;
 }
 
@@ -192,7 +195,7 @@ export async function deliverMessage(
     message = stripForgedResults(message, context.auth.hostname);
   }
   const arrivedAt = new Date();
-  const traced = prependHeaders(
+  let traced = prependHeaders(
     receivedHeader({
       ...trace,
       reverseName,
@@ -202,6 +205,23 @@ export async function deliverMessage(
       authHeaders,
     message,
   );
+  if (context.filters?.length) {
+    const filtered = await runFilters(context.filters, {
+      message: traced,
+      sender,
+      recipients: recipients.map((r) => r.address),
+      remoteAddress: trace.remoteAddress,
+      helo: trace.helo,
+      authenticated: context.submitter !== undefined,
+    }, context.log);
+    if (filtered.reject) {
+      const { code, enhanced, text, filter } = filtered.reject;
+      context.log.info("message refused by a filter", { session: trace.id, filter, from: sender });
+      return { reply: reply(code, enhanced, text), delivered: false };
+    }
+    mailboxRole ??= filtered.mailboxRole;
+    if (filtered.headers) traced = prependHeaders(filtered.headers, traced);
+  }
 
   const { local, queued } = await route(context, recipients);
   const queue = context.queue;

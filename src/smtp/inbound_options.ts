@@ -7,6 +7,7 @@ import type { Directory } from "../directory/directory.ts";
 import type { Resolver } from "../dns/resolver.ts";
 import type { AuthOptions } from "./inbound_auth.ts";
 import type { OutboundQueue } from "./outbound/queue.ts";
+import type { InboundFilter } from "./filters.ts";
 
 export interface InboundSmtpOptions {
   hostname: string;
@@ -34,6 +35,8 @@ export interface InboundSmtpOptions {
   auth?: AuthOptions;
   /** Remote recipients (submission), external forwards and DSNs go here. */
   queue?: OutboundQueue;
+  /** Content filters between acceptance and filing (spam filter, Sieve); none yet by default. */
+  filters?: readonly InboundFilter[];
 }
 
 /** The whole authentication check may take this many resolver timeouts (lookups are serial). */
