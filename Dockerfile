@@ -5,7 +5,7 @@ COPY deno.json deno.lock ./
 COPY main.ts ./
 COPY src ./src
 RUN deno install --frozen --entrypoint main.ts \
- && deno compile --allow-all --frozen --include src/directory/password_worker.ts --output /out/postern main.ts
+ && deno compile --allow-all --frozen --v8-flags=--optimize-for-size --include src/directory/password_worker.ts --output /out/postern main.ts
 
 FROM debian:bookworm-slim
 RUN useradd --system --home-dir /var/lib/postern --create-home --shell /usr/sbin/nologin postern \

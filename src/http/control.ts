@@ -13,6 +13,12 @@ const log = logger("control");
 
 export function createControlApp(app: App, queue?: OutboundQueue): Hono {
   const control = new Hono();
+  // Process memory as the runtime sees it (heap vs. RSS), for diagnosing footprint.
+  control.get("/memory", (c) => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (c.req.query("gc") !== undefined && gc) gc();
+    return c.json(Deno.memoryUsage());
+  });
   // `postern queue retry` changed the store; the worker looks at the queue now.
   control.post("/queue/wake", (c) => {
     queue?.wake();

@@ -90,7 +90,8 @@ export async function startServer(
       options.dir,
     );
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "serve", "--config", configPath],
+    // The V8 flags of `deno task start` (deno.json), so tests and benchmarks run what users run.
+    args: ["run", "-A", "--v8-flags=--optimize-for-size", MAIN, "serve", "--config", configPath],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
