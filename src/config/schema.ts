@@ -157,6 +157,8 @@ export const configSchema = z.object({
     bare_line_ends: z.enum(["reject", "normalize"]).default("reject"),
     /** Where mail failing DMARC with p=quarantine goes: the recipient's Junk, or the inbox. */
     dmarc_quarantine: z.enum(["junk", "inbox"]).default("junk"),
+    /** Received fields a message may carry before it is refused as a loop (RFC 5321 6.3). */
+    max_hops: z.number().int().min(1).max(1000).default(50),
     /** Answer VRFY/EXPN truthfully (they reveal which addresses exist); off: 252 for VRFY. */
     allow_vrfy: z.boolean().default(false),
   }).strict().default({}),

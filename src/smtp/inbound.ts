@@ -430,6 +430,7 @@ class InboundSession {
         submitter: this.#account ?? undefined,
         queue: this.#opts.queue,
         filters: this.#opts.filters,
+        maxHops: this.#opts.maxHops,
         hostname: this.#opts.hostname,
       },
       tx.sender,

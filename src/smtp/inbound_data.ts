@@ -24,7 +24,7 @@ import type { Logger } from "../observability/log.ts";
 import { prependHeaders, receivedHeader, type ReceivedInfo, returnPathHeader } from "./received.ts";
 import { authenticateMessage, type AuthOptions, stripForgedResults } from "./inbound_auth.ts";
 import type { Account, MailboxRole } from "../store/types.ts";
-import { prepareSubmission } from "./submission_message.ts";
+import { headerFields, prepareSubmission } from "./submission_message.ts";
 import type { MailParams } from "./wire/command.ts";
 import type { EnvelopeRecipient } from "./outbound/client.ts";
 import type { OutboundQueue } from "./outbound/queue.ts";
@@ -126,6 +126,8 @@ export interface DeliveryContext {
   queue?: OutboundQueue;
   /** Spam filter, Sieve: run after the checks, before anything is filed or queued. */
   filters?: readonly InboundFilter[];
+  /** Received fields allowed before the message is refused as a loop; absent: no limit. */
+  maxHops?: number;
   hostname: string;
 }
 
@@ -148,6 +150,13 @@ export async function deliverMessage(
   message: Uint8Array,
   trace: Omit<ReceivedInfo, "recipients" | "date">,
 ): Promise<{ reply: string; delivered: boolean }> {
+  if (context.maxHops !== undefined) {
+    const hops = headerFields(message).filter(([name]) => name === "received").length;
+    if (hops >= context.maxHops) {
+      context.log.info("message refused: too many hops", { session: trace.id, hops, from: sender });
+      return { reply: reply(554, "5.4.6", "Too many hops, mail loop?"), delivered: false };
+    }
+  }
   let authHeaders = "";
   let reverseName: string | undefined;
   let mailboxRole: MailboxRole | undefined;

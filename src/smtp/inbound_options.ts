@@ -22,6 +22,8 @@ export interface InboundSmtpOptions {
   dataTimeout: number;
   bareLineEnds: BareLineEnds;
   allowVrfy: boolean;
+  /** Received fields allowed before a message is refused as a loop. */
+  maxHops: number;
   /** The domain a bare `RCPT TO:<postmaster>` means. */
   postmasterDomain: string;
   messages: MessagePath;
@@ -60,6 +62,7 @@ export function inboundSmtpOptions(
     dataTimeout: config.smtp.data_timeout,
     bareLineEnds: config.smtp.bare_line_ends,
     allowVrfy: config.smtp.allow_vrfy,
+    maxHops: config.smtp.max_hops,
     postmasterDomain: primaryDomain(app.loaded),
     messages: app.messages,
     directory: app.directory,

@@ -277,8 +277,11 @@ export interface Store {
   retryQueued(now: Date, messageId?: number): Promise<number>;
   /** Deletes a queued message and its recipients; false when it does not exist. */
   deleteQueued(id: number): Promise<boolean>;
-  /** When the next queued recipient falls due (ignoring leases), or null for an empty queue. */
-  nextQueueDue(): Promise<Date | null>;
+  /**
+   * When the next queued recipient without a live lease falls due, or null when there is none
+   * (a recipient being delivered now is not "due": its worker reports when it is done).
+   */
+  nextQueueDue(now: Date): Promise<Date | null>;
 
   integrityCheck(): Promise<string>;
 }

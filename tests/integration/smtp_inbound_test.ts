@@ -393,6 +393,33 @@ Deno.test("inbound SMTP: quota and MIME limits after DATA", async () => {
   }
 });
 
+Deno.test("inbound SMTP: a message with max_hops Received fields is refused as a loop", async () => {
+  const server = await startServer({ extra: "[smtp]\nmax_hops = 5\n" });
+  try {
+    await setup(server);
+    const client = await connect(server);
+    await send(client, "EHLO client.test");
+    const trace = (n: number) =>
+      Array.from({ length: n }, (_, i) => `Received: from h${i}.test by h${i + 1}.test; x\r\n`)
+        .join("");
+    await transaction(client, "a@remote.test", ["alice@example.com"]);
+    assertMatch(await send(client, "DATA"), /^354/);
+    assertEquals(
+      await send(client, `${trace(5)}Subject: loop\r\n\r\nbody\r\n.`),
+      "554 5.4.6 Too many hops, mail loop?",
+    );
+    await transaction(client, "a@remote.test", ["alice@example.com"]);
+    assertMatch(await send(client, "DATA"), /^354/);
+    assertMatch(await send(client, `${trace(4)}Subject: ok\r\n\r\nbody\r\n.`), /^250 /);
+    const stored = messagesOf(server, "alice@example.com");
+    assertEquals(stored.length, 1);
+    assertMatch(stored[0], /Subject: ok/);
+    await client.close();
+  } finally {
+    await server.stop();
+  }
+});
+
 async function readReplyOf(client: LineClient, line: string): Promise<string[]> {
   await client.write(`${line}\r\n`);
   return await readReply(client);

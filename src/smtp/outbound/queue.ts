@@ -234,7 +234,7 @@ export class OutboundQueue {
   async #sleep(): Promise<void> {
     let ms = MAX_SLEEP_MS;
     try {
-      const due = await this.#opts.store.nextQueueDue();
+      const due = await this.#opts.store.nextQueueDue(this.#now());
       if (due) ms = Math.min(ms, Math.max(0, due.getTime() - this.#now().getTime()) + 5);
     } catch {
       // Sleep the full time; the next pass logs what is wrong.

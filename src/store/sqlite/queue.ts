@@ -186,9 +186,11 @@ export class SqliteQueue {
     return this.#sql.transaction(() => this.#remove(id));
   }
 
-  nextDue(): Date | null {
+  nextDue(now: Date): Date | null {
     const row = this.#sql.get(
-      "SELECT min(next_attempt_at) AS due FROM queue_recipients WHERE status = 'queued'",
+      `SELECT min(next_attempt_at) AS due FROM queue_recipients
+       WHERE status = 'queued' AND lease_until <= ?`,
+      now.getTime(),
     );
     return row?.due == null ? null : new Date(row.due as number);
   }

@@ -784,8 +784,8 @@ export class SqliteStore implements Store {
     return attempt(() => this.#queue.delete(id));
   }
 
-  nextQueueDue(): Promise<Date | null> {
-    return attempt(() => this.#queue.nextDue());
+  nextQueueDue(now: Date): Promise<Date | null> {
+    return attempt(() => this.#queue.nextDue(now));
   }
 
   integrityCheck(): Promise<string> {
