@@ -473,3 +473,34 @@ Deno.test("inbound DSN: NOTIFY=SUCCESS gets a delivered report; NOTIFY=NEVER non
     await peer.close();
   }
 });
+
+Deno.test("queue: MX hosts are tried in preference order; a dead first host passes to the next", async () => {
+  const peer = await startSmtpPeer({});
+  const { server, dns, stop } = await sender(peer, {});
+  try {
+    dns.setZone({
+      ...zoneFor(peer),
+      "multi.test": {
+        MX: [
+          { exchange: "backup.multi.test", preference: 20 },
+          { exchange: "primary.multi.test", preference: 10 },
+        ],
+      },
+      // Nothing listens on the peer's port at 127.0.0.9: the connection is refused.
+      "primary.multi.test": { A: ["127.0.0.9"] },
+      "backup.multi.test": { A: [peer.host] },
+    });
+    assertMatch(
+      await submit(server, ALICE, { from: ALICE.user, to: ["x@multi.test"] }, message("mx")),
+      /^250/,
+    );
+    await eventually(() => peer.accepted.length === 1, "delivery to the backup MX", 10_000);
+    const failed = server.logs.find((l) => l.includes('"msg":"host failed"'));
+    assert(failed?.includes("primary.multi.test"), failed);
+    const delivered = server.logs.find((l) => l.includes('"msg":"delivered"'));
+    assertMatch(delivered ?? "", /"host":"backup\.multi\.test"/);
+  } finally {
+    await stop();
+    await peer.close();
+  }
+});
