@@ -17,6 +17,7 @@ import {
 } from "../helpers/https_server.ts";
 import { cliAll, messagesOf, submit } from "../helpers/mail.ts";
 import { eventually } from "../helpers/tls.ts";
+import { startSmtpPeer } from "../helpers/smtp_peer.ts";
 
 const ALICE = { user: "alice@example.com", password: "pw-alice" };
 
@@ -143,6 +144,62 @@ Deno.test("MTA-STS enforce and REQUIRETLS between two servers", async () => {
     for (const server of servers) await server.stop();
     await dns.close();
     await https.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("relay host over implicit TLS (465) with AUTH and a verified certificate", async () => {
+  const ca = await createTestCa();
+  const certificate = await issueCertificate(ca, ["relay.test"]);
+  const dir = await Deno.makeTempDir({ prefix: "postern-relay-" });
+  await Deno.writeTextFile(`${dir}/relay.crt`, certificate.certificatePem);
+  await Deno.writeTextFile(`${dir}/relay.key`, certificate.keyPem);
+  await Deno.writeTextFile(`${dir}/ca.pem`, ca.certificatePem);
+  const peer = await startSmtpPeer({});
+  const dns = await startDnsServer({
+    "relay.test": { A: ["127.0.0.1"] },
+    "remote.test": { MX: [{ exchange: "mx.remote.test", preference: 10 }] },
+    "mx.remote.test": { A: [peer.host] },
+  });
+  const servers: TestServer[] = [];
+  try {
+    // The provider's server: the same domain, where alice has her account.
+    const relay = await startServer({
+      dns: `${dns.host}:${dns.port}`,
+      tls: { certificate: `${dir}/relay.crt`, key: `${dir}/relay.key` },
+      extra: `[queue]\nremote_port = ${peer.port}\nmta_sts = false`,
+    });
+    servers.push(relay);
+    await cliAll(relay, [["account", "add", ALICE.user, "--password", "provider-pw"]]);
+    const sender = await startServer({
+      dns: `${dns.host}:${dns.port}`,
+      extra: `[queue]\nrelay_host = "relay.test:${relay.ports.submissions}"\n` +
+        `relay_tls = "implicit"\nrelay_username = "${ALICE.user}"\n` +
+        `relay_password = "provider-pw"\nca_file = "${dir}/ca.pem"`,
+    });
+    servers.push(sender);
+    await cliAll(sender, [["account", "add", ALICE.user, "--password", ALICE.password]]);
+    assertMatch(
+      await submit(
+        sender,
+        ALICE,
+        { from: ALICE.user, to: ["bob@remote.test"] },
+        `From: <${ALICE.user}>\r\nTo: <bob@remote.test>\r\nSubject: via relay\r\n\r\nHi.\r\n`,
+      ),
+      /^250 /,
+    );
+    await eventually(() => peer.accepted.length === 1, "delivery through the relay", 15_000);
+    const data = peer.accepted[0].data;
+    // The relay's Received names the sender's EHLO and an authenticated TLS session.
+    assertMatch(
+      data,
+      /Received: from mail\.example\.com \([^)]*\)\r\n\tby mail\.example\.com with ESMTPSA id/,
+    );
+    assertMatch(data, /Subject: via relay/);
+  } finally {
+    for (const server of servers) await server.stop();
+    await dns.close();
+    await peer.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
