@@ -135,6 +135,28 @@ export interface StoredEmail {
   modseq: number;
 }
 
+/** One message of a mailbox as IMAP sees it (the UID map, flags and sizes). */
+export interface MailboxMessage {
+  uid: number;
+  emailId: number;
+  /** The membership's modseq (IMAP MODSEQ). */
+  modseq: number;
+  /** Lower-case, JMAP style ("$seen" for \Seen), sorted. */
+  keywords: string[];
+  size: number;
+  receivedAt: Date;
+  /** When it entered this mailbox (IMAP SAVEDATE). */
+  savedAt: Date;
+  threadId: number;
+}
+
+/** A keyword update: replace the set, or add and remove (IMAP STORE FLAGS / +FLAGS / -FLAGS). */
+export interface KeywordChange {
+  set?: string[];
+  add?: string[];
+  remove?: string[];
+}
+
 export interface Change {
   modseq: number;
   type: string;
@@ -240,6 +262,44 @@ export interface Store {
   aliasTargets(address: string): Promise<string[]>;
 
   listMailboxes(accountId: number): Promise<MailboxSummary[]>;
+  /** Creates the mailbox at a "/" path, and any missing parents; conflict if it exists. */
+  createMailbox(accountId: number, path: string, role?: MailboxRole | null): Promise<Mailbox>;
+  /** Renames (and moves) a mailbox; renaming INBOX moves its messages to the new mailbox. */
+  renameMailbox(accountId: number, mailboxId: number, newPath: string): Promise<void>;
+  /** Deletes a mailbox without children (not INBOX); its messages are expunged. */
+  deleteMailbox(accountId: number, mailboxId: number): Promise<void>;
+  setSubscribed(accountId: number, mailboxId: number, subscribed: boolean): Promise<void>;
+  /** Every message of a mailbox in UID order. */
+  mailboxMessages(accountId: number, mailboxId: number): Promise<MailboxMessage[]>;
+  /** UIDs expunged from a mailbox after `modseq` (QRESYNC). */
+  expungedSince(accountId: number, mailboxId: number, modseq: number): Promise<number[]>;
+  /**
+   * Changes the keywords of messages by UID; with `unchangedSince` (CONDSTORE) messages changed
+   * after it are not touched and come back in `failed`.
+   */
+  updateKeywords(
+    accountId: number,
+    mailboxId: number,
+    uids: number[],
+    change: KeywordChange,
+    unchangedSince?: number,
+  ): Promise<{ updated: MailboxMessage[]; failed: number[] }>;
+  /** Removes messages by UID; returns the UIDs expunged. */
+  expunge(accountId: number, mailboxId: number, uids: number[]): Promise<number[]>;
+  /** Copies messages by UID; [source UID, new UID] pairs and the target's UIDVALIDITY. */
+  copyMessages(
+    accountId: number,
+    fromMailboxId: number,
+    uids: number[],
+    toMailboxId: number,
+  ): Promise<{ uidValidity: number; pairs: [number, number][] }>;
+  /** Moves messages by UID (RFC 6851); the emails keep their ids. */
+  moveMessages(
+    accountId: number,
+    fromMailboxId: number,
+    uids: number[],
+    toMailboxId: number,
+  ): Promise<{ uidValidity: number; pairs: [number, number][] }>;
 
   /** Commits one email (blob already written) in one durable transaction; group-committed. */
   insertEmail(email: NewEmail): Promise<StoredEmail>;

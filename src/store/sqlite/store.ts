@@ -13,6 +13,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { migrate } from "./migrations.ts";
 import { SqliteQueue } from "./queue.ts";
+import { SqliteMailboxOps, toMailbox } from "./mailbox_ops.ts";
 import { referenceBlob, type Row, Sql } from "./sql.ts";
 import {
   type Account,
@@ -21,7 +22,9 @@ import {
   type Change,
   type DkimKey,
   type Domain,
+  type KeywordChange,
   type Mailbox,
+  type MailboxMessage,
   type MailboxRole,
   type MailboxSummary,
   type Membership,
@@ -54,6 +57,7 @@ export class SqliteStore implements Store {
   #closed = false;
   readonly #sql: Sql;
   readonly #queue: SqliteQueue;
+  readonly #mailboxes: SqliteMailboxOps;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new DatabaseSync(options.path, { enableForeignKeyConstraints: true });
@@ -67,6 +71,10 @@ export class SqliteStore implements Store {
     this.appliedMigrations = migrate(this.db);
     this.#sql = new Sql(this.db);
     this.#queue = new SqliteQueue(this.#sql);
+    this.#mailboxes = new SqliteMailboxOps(this.#sql, {
+      bumpModseq: (accountId) => this.#bumpModseq(accountId),
+      logChange: (...args) => this.#logChange(...args),
+    });
   }
 
   async close(): Promise<void> {
@@ -399,6 +407,56 @@ export class SqliteStore implements Store {
         size: row.size as number,
       }));
     });
+  }
+
+  // ---- IMAP mailbox operations (sqlite/mailbox_ops.ts) ----
+
+  createMailbox(accountId: number, path: string, role: MailboxRole | null = null) {
+    return attempt(() => this.#mailboxes.createMailbox(accountId, path, role));
+  }
+
+  renameMailbox(accountId: number, mailboxId: number, newPath: string): Promise<void> {
+    return attempt(() => this.#mailboxes.renameMailbox(accountId, mailboxId, newPath));
+  }
+
+  deleteMailbox(accountId: number, mailboxId: number): Promise<void> {
+    return attempt(() => this.#mailboxes.deleteMailbox(accountId, mailboxId));
+  }
+
+  setSubscribed(accountId: number, mailboxId: number, subscribed: boolean): Promise<void> {
+    return attempt(() => this.#mailboxes.setSubscribed(accountId, mailboxId, subscribed));
+  }
+
+  mailboxMessages(accountId: number, mailboxId: number): Promise<MailboxMessage[]> {
+    return attempt(() => this.#mailboxes.mailboxMessages(accountId, mailboxId));
+  }
+
+  expungedSince(accountId: number, mailboxId: number, modseq: number): Promise<number[]> {
+    return attempt(() => this.#mailboxes.expungedSince(accountId, mailboxId, modseq));
+  }
+
+  updateKeywords(
+    accountId: number,
+    mailboxId: number,
+    uids: number[],
+    change: KeywordChange,
+    unchangedSince?: number,
+  ) {
+    return attempt(() =>
+      this.#mailboxes.updateKeywords(accountId, mailboxId, uids, change, unchangedSince)
+    );
+  }
+
+  expunge(accountId: number, mailboxId: number, uids: number[]): Promise<number[]> {
+    return attempt(() => this.#mailboxes.expunge(accountId, mailboxId, uids));
+  }
+
+  copyMessages(accountId: number, fromMailboxId: number, uids: number[], toMailboxId: number) {
+    return attempt(() => this.#mailboxes.copy(accountId, fromMailboxId, uids, toMailboxId));
+  }
+
+  moveMessages(accountId: number, fromMailboxId: number, uids: number[], toMailboxId: number) {
+    return attempt(() => this.#mailboxes.move(accountId, fromMailboxId, uids, toMailboxId));
   }
 
   // ---- emails ----
@@ -826,19 +884,4 @@ function toAccount(row: Row): Account {
 
 function toAlias(row: Row): Alias {
   return { id: row.id as number, address: row.address as string, target: row.target as string };
-}
-
-function toMailbox(row: Row): Mailbox {
-  return {
-    id: row.id as number,
-    accountId: row.account_id as number,
-    parentId: row.parent_id as number,
-    name: row.name as string,
-    role: (row.role as MailboxRole | null) ?? null,
-    uidValidity: row.uid_validity as number,
-    uidNext: row.uid_next as number,
-    highestModseq: row.highest_modseq as number,
-    subscribed: row.subscribed === 1,
-    sortOrder: row.sort_order as number,
-  };
 }
