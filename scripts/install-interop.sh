@@ -2,9 +2,9 @@
 # Installs the Debian packages the interop suite drives (real clients and peers). Idempotent:
 # does nothing when everything is present. Needs root (or sudo) for apt-get.
 # postfix is a peer MTA (tests/helpers/postfix.ts runs private instances of it); python3-dkim
-# provides dkimverify.
+# provides dkimverify; dovecot-imapd is the reference IMAP server the FETCH items are compared with.
 set -euo pipefail
-packages=(openssl swaks python3 postfix python3-dkim)
+packages=(openssl swaks python3 postfix python3-dkim dovecot-imapd)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

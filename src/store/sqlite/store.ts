@@ -23,7 +23,6 @@ import {
   type DkimKey,
   type Domain,
   type KeywordChange,
-  type Mailbox,
   type MailboxMessage,
   type MailboxRole,
   type MailboxSummary,
