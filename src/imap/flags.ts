@@ -1,0 +1,66 @@
+/**
+ * IMAP flags ⇄ stored keywords. The store keeps JMAP keywords (RFC 8621 4.1.1): lower-case,
+ * with "$seen", "$answered", "$flagged", "$draft" for the system flags and "$deleted" for
+ * \Deleted (which JMAP has no name for; Stalwart stores it the same way). Other keywords pass
+ * through; they are case-insensitive in IMAP (RFC 9051 2.3.2) and shown in lower case.
+ */
+
+const SYSTEM: Record<string, string> = {
+  "\\seen": "$seen",
+  "\\answered": "$answered",
+  "\\flagged": "$flagged",
+  "\\draft": "$draft",
+  "\\deleted": "$deleted",
+};
+const BACK = Object.fromEntries(
+  Object.entries(SYSTEM).map((
+    [flag, keyword],
+  ) => [keyword, flag.replace(/^\\(.)/, (_, c) => `\\${c.toUpperCase()}`)]),
+);
+
+/** The flags every mailbox offers in FLAGS and PERMANENTFLAGS (with \* for new keywords). */
+export const SYSTEM_FLAGS = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
+
+export class FlagError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FlagError";
+  }
+}
+
+/**
+ * The stored keyword for an IMAP flag; throws FlagError for \Recent (not settable, RFC 9051
+ * 2.3.2) and unknown system flags.
+ *
+ * @example
+ * keywordOf("\\Seen") // "$seen"
+ * keywordOf("$Junk")  // "$junk"
+ */
+export function keywordOf(flag: string): string {
+  const lower = flag.toLowerCase();
+  if (lower.startsWith("\\")) {
+    const keyword = SYSTEM[lower];
+    if (!keyword) throw new FlagError(`${flag} cannot be set`);
+    return keyword;
+  }
+  return lower;
+}
+
+/**
+ * The IMAP flag for a stored keyword.
+ *
+ * @example
+ * flagOf("$seen") // "\\Seen"
+ * flagOf("$junk") // "$junk"
+ */
+export function flagOf(keyword: string): string {
+  return BACK[keyword] ?? keyword;
+}
+
+/** A parenthesised FLAGS list: system flags first, in a stable order. */
+export function flagList(keywords: readonly string[]): string {
+  const flags = keywords.map(flagOf);
+  const system = flags.filter((f) => f.startsWith("\\")).sort();
+  const other = flags.filter((f) => !f.startsWith("\\")).sort();
+  return `(${[...system, ...other].join(" ")})`;
+}

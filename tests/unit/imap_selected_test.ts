@@ -1,0 +1,127 @@
+/**
+ * The selected-mailbox view (src/imap/selected.ts) over a real store, as two sessions on one
+ * mailbox see each other's changes: EXISTS for new mail, FETCH for flag changes (with MODSEQ
+ * under CONDSTORE), EXPUNGE held back while expunges are not allowed, VANISHED under QRESYNC,
+ * and no echo of a session's own changes.
+ */
+import { assertEquals } from "../helpers/assert.ts";
+import { SqliteStore } from "../../src/store/sqlite/store.ts";
+import type { NewEmail } from "../../src/store/types.ts";
+import { DEFAULT_MAILBOXES } from "../../src/directory/mailboxes.ts";
+import { SelectedMailbox } from "../../src/imap/selected.ts";
+import { flagList, keywordOf } from "../../src/imap/flags.ts";
+
+let counter = 0;
+function email(accountId: number, mailboxIds: number[]): NewEmail {
+  return {
+    accountId,
+    blobHash: (++counter).toString(16).padStart(64, "0"),
+    blobWritten: true,
+    size: 10,
+    receivedAt: new Date(),
+    sentAt: null,
+    messageId: null,
+    inReplyTo: [],
+    references: [],
+    subject: "",
+    baseSubject: "",
+    from: [],
+    sender: [],
+    replyTo: [],
+    to: [],
+    cc: [],
+    bcc: [],
+    preview: "",
+    hasAttachment: false,
+    mime: "{}",
+    keywords: [],
+    mailboxIds,
+    fts: { subject: "", addresses: "", body: "" },
+  };
+}
+
+async function withMailbox(
+  work: (store: SqliteStore, account: number, inbox: number) => Promise<void>,
+) {
+  const dir = await Deno.makeTempDir({ prefix: "postern-selected-" });
+  const store = new SqliteStore({ path: `${dir}/db.sqlite` });
+  try {
+    const domain = await store.createDomain("example.com");
+    const account = await store.createAccount({
+      address: "a@example.com",
+      domainId: domain.id,
+      displayName: "",
+      quota: 0,
+      passwordHash: null,
+      mailboxes: DEFAULT_MAILBOXES,
+    });
+    const inbox = (await store.listMailboxes(account.id)).find((m) => m.role === "inbox")!.id;
+    await work(store, account.id, inbox);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("flags: IMAP system flags map to JMAP keywords and back", () => {
+  assertEquals(keywordOf("\\Seen"), "$seen");
+  assertEquals(keywordOf("\\DELETED"), "$deleted");
+  assertEquals(keywordOf("$Junk"), "$junk");
+  assertEquals(flagList(["$junk", "$seen", "$answered"]), "(\\Answered \\Seen $junk)");
+});
+
+Deno.test("two views: new mail, flag changes, held-back expunges", async () => {
+  await withMailbox(async (store, account, inbox) => {
+    for (let i = 0; i < 3; i++) await store.insertEmail(email(account, [inbox]));
+    const options = { condstore: false, qresync: false };
+    const a = await SelectedMailbox.open(store, account, inbox, options);
+    const b = await SelectedMailbox.open(store, account, inbox, {
+      condstore: true,
+      qresync: false,
+    });
+    assertEquals([a.exists, a.seqOf(2), a.uidAt(3)], [3, 2, 3]);
+
+    await store.insertEmail(email(account, [inbox]));
+    await b.sync();
+    assertEquals(b.flush(true), ["* 4 EXISTS"]);
+
+    // a sets \Seen on UID 2 and reports it itself; b hears of it, with MODSEQ.
+    const { updated } = await store.updateKeywords(account, inbox, [2], { add: ["$seen"] });
+    a.noteOwn(updated[0]);
+    await a.sync();
+    assertEquals(a.flush(true), ["* 4 EXISTS"]);
+    await b.sync();
+    assertEquals(b.flush(true), [`* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (${updated[0].modseq}))`]);
+
+    // UIDs 1 and 3 are expunged elsewhere: held back during a FETCH, then reported.
+    await store.expunge(account, inbox, [1, 3]);
+    await store.insertEmail(email(account, [inbox]));
+    await b.sync();
+    assertEquals(b.flush(false), ["* 5 EXISTS"]);
+    assertEquals([b.isExpunged(1), b.seqOf(4)], [true, 4]);
+    assertEquals(b.flush(true), ["* 3 EXPUNGE", "* 1 EXPUNGE"]);
+    assertEquals([...b.uids], [2, 4, 5]);
+    assertEquals(b.exists, 3);
+  });
+});
+
+Deno.test("QRESYNC views report VANISHED once; own expunges are reported at the next flush", async () => {
+  await withMailbox(async (store, account, inbox) => {
+    for (let i = 0; i < 4; i++) await store.insertEmail(email(account, [inbox]));
+    const view = await SelectedMailbox.open(store, account, inbox, {
+      condstore: true,
+      qresync: true,
+    });
+    await store.expunge(account, inbox, [2, 3]);
+    await view.sync();
+    assertEquals(view.flush(true), ["* VANISHED 2:3"]);
+    assertEquals(view.flush(true), []);
+    assertEquals(view.exists, 2);
+    const expunged = await store.expunge(account, inbox, [4]);
+    view.noteOwnExpunge(expunged);
+    assertEquals(view.flush(true), ["* VANISHED 4"]);
+    await view.sync();
+    assertEquals(view.flush(true), []);
+    assertEquals([...view.uids], [1]);
+  });
+});
