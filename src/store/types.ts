@@ -157,6 +157,21 @@ export interface KeywordChange {
   remove?: string[];
 }
 
+/** The header data SEARCH and SORT read (decoded, as stored at ingest). */
+export interface SearchFields {
+  id: number;
+  subject: string;
+  from: EmailAddressRecord[];
+  to: EmailAddressRecord[];
+  cc: EmailAddressRecord[];
+  bcc: EmailAddressRecord[];
+  sentAt: Date | null;
+  blobHash: string;
+}
+
+/** Which full-text column to match: subject, addresses, body, or all of them (null). */
+export type FullTextField = "subject" | "addresses" | "body" | null;
+
 export interface Change {
   modseq: number;
   type: string;
@@ -306,6 +321,13 @@ export interface Store {
   getEmail(accountId: number, id: number): Promise<StoredEmail | null>;
   listEmails(accountId: number): Promise<StoredEmail[]>;
   changesSince(accountId: number, modseq: number, limit?: number): Promise<Change[]>;
+  /** Header data of the given emails of an account, for SEARCH and SORT. */
+  searchFields(accountId: number, emailIds: number[]): Promise<SearchFields[]>;
+  /**
+   * Emails of the account whose full-text index matches every word of `text` (a word matches
+   * any indexed word it begins: "zeb" finds "zebra"), in one column or all.
+   */
+  fullTextMatch(accountId: number, field: FullTextField, text: string): Promise<Set<number>>;
   /**
    * Forgets blobs whose reference count reached zero, calling `remove` (synchronously, inside the
    * same step, so no ingest can interleave) to delete each file. Returns how many went.

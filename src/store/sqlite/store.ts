@@ -22,7 +22,10 @@ import {
   type Change,
   type DkimKey,
   type Domain,
+  type EmailAddressRecord,
+  type FullTextField,
   type KeywordChange,
+  type SearchFields,
   type MailboxMessage,
   type MailboxRole,
   type MailboxSummary,
@@ -780,6 +783,58 @@ export class SqliteStore implements Store {
         change: row.change as Change["change"],
       }))
     );
+  }
+
+  searchFields(accountId: number, emailIds: number[]): Promise<SearchFields[]> {
+    return attempt(() => {
+      const out: SearchFields[] = [];
+      const parse = (value: unknown): EmailAddressRecord[] =>
+        typeof value === "string" && value !== "" ? JSON.parse(value) : [];
+      // In slices, so the statement text (and the statement cache) stays bounded.
+      for (let i = 0; i < emailIds.length; i += 500) {
+        const slice = emailIds.slice(i, i + 500);
+        for (
+          const row of this.db.prepare(
+            `SELECT id, subject, from_, to_, cc, bcc, sent_at, blob_hash FROM emails
+             WHERE account_id = ? AND id IN (${slice.map(() => "?").join(",")})`,
+          ).all(accountId, ...slice) as Row[]
+        ) {
+          out.push({
+            id: row.id as number,
+            subject: row.subject as string,
+            from: parse(row.from_),
+            to: parse(row.to_),
+            cc: parse(row.cc),
+            bcc: parse(row.bcc),
+            sentAt: row.sent_at == null ? null : new Date(row.sent_at as number),
+            blobHash: row.blob_hash as string,
+          });
+        }
+      }
+      return out;
+    });
+  }
+
+  fullTextMatch(accountId: number, field: FullTextField, text: string): Promise<Set<number>> {
+    return attempt(() => {
+      const words = text.match(/[\p{L}\p{N}]+/gu) ?? [];
+      if (words.length === 0) {
+        // Nothing indexable (punctuation only): every email matches, as a substring would.
+        return new Set(
+          this.#sql.all("SELECT id FROM emails WHERE account_id = ?", accountId)
+            .map((row) => row.id as number),
+        );
+      }
+      const column = field ? `${field} : ` : "";
+      const query = words.map((word) => `${column}"${word.replaceAll('"', '""')}"*`).join(" AND ");
+      const rows = this.#sql.all(
+        `SELECT e.id FROM email_fts f JOIN emails e ON e.id = f.rowid
+         WHERE email_fts MATCH ? AND e.account_id = ?`,
+        query,
+        accountId,
+      );
+      return new Set(rows.map((row) => row.id as number));
+    });
   }
 
   collectBlobs(remove: (hash: string) => void): Promise<number> {
