@@ -202,7 +202,7 @@ export function toWire(path: string, utf8: boolean): string {
  * MailboxNameError for invalid encodings.
  *
  * @example
- * patternFromWire("Entw&APw-*", false); // "Entwürfe*"
+ * patternFromWire("Entw&APw-rfe/%", false); // "Entwürfe/%"
  */
 export function patternFromWire(text: string | Uint8Array, utf8: boolean): string {
   let decoded = typeof text === "string" ? text : decodeBytes(text, utf8);
