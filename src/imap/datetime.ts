@@ -8,8 +8,9 @@
  *   against the month (no 30-Feb), and a bad value is an ImapDateError, never a Date that
  *   silently rolled over. Seconds may be 60 (a leap second); it counts as the next minute's :00.
  * - INTERNALDATE is written `dd-Mon-yyyy hh:mm:ss +zzzz` with a zero-padded day: one of the two
- *   `date-day-fixed` forms, fixed width, and the one mox and Dovecot write. The enclosing DQUOTEs
- *   are the response writer's.
+ *   `date-day-fixed` forms (RFC 9051 9), fixed width, the form mox writes, and free of the
+ *   leading space that clients splitting on spaces trip over. The DQUOTEs are the response
+ *   writer's.
  * - A date-time keeps its zone offset. APPEND stores the offset the client gave and FETCH
  *   INTERNALDATE writes it back in that zone, as Dovecot does; delivered mail gets the server's.
  * - SEARCH dates "disregard time and timezone" (RFC 9051 6.4.4). Postern reads that as the

@@ -103,8 +103,8 @@ export function fromWire(
   options: FromWireOptions = {},
 ): string {
   const limits = { ...DEFAULT_MAILBOX_NAME_LIMITS, ...options.limits };
-  // A canonical name of maxOctets needs at most ~5.4 wire characters per octet pair in
-  // modified UTF-7; anything far longer is refused before any work is done on it.
+  // No valid name takes more than 5 wire characters per canonical octet (one encoded character
+  // alone in a run, like "&AKA-", is the worst case): refuse anything longer before any work.
   if (name.length > limits.maxOctets * 6 + 16) {
     throw new MailboxNameError(
       "too-long",

@@ -77,7 +77,7 @@ Deno.test("sequence set: the RFC 9051 examples resolve as written", () => {
   assertEquals(resolved("1:3,2:5,7,8,9", 10), "1:5,7:9");
 });
 
-Deno.test("sequence set: * in UID sets includes the last message; empty mailboxes match nothing", () => {
+Deno.test("sequence set: UID * includes the last message; an empty mailbox matches nothing", () => {
   // RFC 9051 6.4.9: 559:* always includes the UID of the last message, even when above it.
   assertEquals(resolved("559:*", 500), "500");
   assertEquals(resolved("*", 500), "500");
@@ -88,7 +88,7 @@ Deno.test("sequence set: * in UID sets includes the last message; empty mailboxe
   assertEquals(resolved("3:9,*", 5), "3:5");
 });
 
-Deno.test("sequence set: out-of-range message numbers and * on an empty mailbox deserve BAD", () => {
+Deno.test("sequence set: message numbers past the end, or * when empty, deserve BAD", () => {
   assertEquals(outOfRange(parseSequenceSet("1:3"), 3), false);
   assertEquals(outOfRange(parseSequenceSet("1:4"), 3), true);
   assertEquals(outOfRange(parseSequenceSet("4:*"), 3), true);
