@@ -13,7 +13,7 @@ import { inboundSmtp, inboundSmtpOptions, submissionSmtpOptions } from "./smtp/i
 import { Resolver } from "./dns/resolver.ts";
 import { createQueue } from "./smtp/outbound/setup.ts";
 import { imapGreeter } from "./imap/greeter.ts";
-import { pop3Greeter } from "./pop3/greeter.ts";
+import { pop3Service } from "./pop3/server.ts";
 import { managesieveGreeter } from "./sieve/managesieve/greeter.ts";
 import { createHttpApp } from "./http/app.ts";
 import { serveControl } from "./http/control.ts";
@@ -96,8 +96,8 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
         submissions: { implicitTls: true, handler: inboundSmtp(submission) },
         imap: { implicitTls: false, handler: imapGreeter({ hostname }) },
         imaps: { implicitTls: true, handler: imapGreeter({ hostname }) },
-        pop3: { implicitTls: false, handler: pop3Greeter({ hostname }) },
-        pop3s: { implicitTls: true, handler: pop3Greeter({ hostname }) },
+        pop3: { implicitTls: false, ...pop3Service(app) },
+        pop3s: { implicitTls: true, ...pop3Service(app) },
         managesieve: { implicitTls: false, handler: managesieveGreeter({ hostname }) },
       };
     const specs: ListenerSpec[] = [];

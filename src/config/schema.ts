@@ -162,6 +162,12 @@ export const configSchema = z.object({
     /** Answer VRFY/EXPN truthfully (they reveal which addresses exist); off: 252 for VRFY. */
     allow_vrfy: z.boolean().default(false),
   }).strict().default({}),
+  pop3: z.object({
+    /** Accept USER/PASS and AUTH on the plaintext pop3 port before STLS (passwords in clear). */
+    allow_plaintext_auth: z.boolean().default(false),
+    /** -ERR responses a client may provoke before the session is closed. */
+    max_errors: z.number().int().min(1).default(20),
+  }).strict().default({}),
   queue: z.object({
     /** Outbound deliveries (SMTP transactions) in flight at once. */
     concurrency: z.number().int().min(1).max(1000).default(16),
