@@ -56,7 +56,7 @@ export function parseCommand(line: string): Pop3Command {
     case "USER":
       if (args.length === 0) return invalid("USER needs a name");
       // A name with spaces is taken whole, as with PASS; trimmed of the separator runs.
-      return { verb: "USER", user: rest.trim() };
+      return { verb: "USER", user: rest.replace(/^ +| +$/g, "") };
     case "APOP":
       return { verb: "APOP" };
     case "AUTH":
