@@ -12,7 +12,7 @@ import { connectionLimits } from "./server/limits.ts";
 import { inboundSmtp, inboundSmtpOptions, submissionSmtpOptions } from "./smtp/inbound.ts";
 import { Resolver } from "./dns/resolver.ts";
 import { createQueue } from "./smtp/outbound/setup.ts";
-import { imapGreeter } from "./imap/greeter.ts";
+import { imapOptions, imapServer } from "./imap/server.ts";
 import { pop3Service } from "./pop3/server.ts";
 import { managesieveGreeter } from "./sieve/managesieve/greeter.ts";
 import { createHttpApp } from "./http/app.ts";
@@ -86,6 +86,7 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
     });
     const queue = await createQueue(app, resolver);
     const submission = submissionSmtpOptions(app, queue);
+    const imap = imapOptions(app);
     const handlers: Partial<Record<ServiceName, Omit<ListenerSpec, "host" | "port" | "service">>> =
       {
         smtp: {
@@ -94,8 +95,8 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
         },
         submission: { implicitTls: false, handler: inboundSmtp(submission) },
         submissions: { implicitTls: true, handler: inboundSmtp(submission) },
-        imap: { implicitTls: false, handler: imapGreeter({ hostname }) },
-        imaps: { implicitTls: true, handler: imapGreeter({ hostname }) },
+        imap: { implicitTls: false, handler: imapServer(imap) },
+        imaps: { implicitTls: true, handler: imapServer(imap) },
         pop3: { implicitTls: false, ...pop3Service(app) },
         pop3s: { implicitTls: true, ...pop3Service(app) },
         managesieve: { implicitTls: false, handler: managesieveGreeter({ hostname }) },

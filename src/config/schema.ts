@@ -168,6 +168,10 @@ export const configSchema = z.object({
     /** -ERR responses a client may provoke before the session is closed. */
     max_errors: z.number().int().min(1).default(20),
   }).strict().default({}),
+  imap: z.object({
+    /** LOGIN/AUTHENTICATE without TLS on port 143. Only for a trusted network. */
+    allow_plaintext_auth: z.boolean().default(false),
+  }).strict().default({}),
   queue: z.object({
     /** Outbound deliveries (SMTP transactions) in flight at once. */
     concurrency: z.number().int().min(1).max(1000).default(16),

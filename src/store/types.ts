@@ -321,6 +321,11 @@ export interface Store {
   getEmail(accountId: number, id: number): Promise<StoredEmail | null>;
   listEmails(accountId: number): Promise<StoredEmail[]>;
   changesSince(accountId: number, modseq: number, limit?: number): Promise<Change[]>;
+  /** Where an email's bytes are and its MIME tree (JSON of src/mail/mime.ts MimePart). */
+  emailContent(
+    accountId: number,
+    emailId: number,
+  ): Promise<{ blobHash: string; mime: string } | null>;
   /** Header data of the given emails of an account, for SEARCH and SORT. */
   searchFields(accountId: number, emailIds: number[]): Promise<SearchFields[]>;
   /**

@@ -25,7 +25,6 @@ import {
   type EmailAddressRecord,
   type FullTextField,
   type KeywordChange,
-  type SearchFields,
   type MailboxMessage,
   type MailboxRole,
   type MailboxSummary,
@@ -34,6 +33,7 @@ import {
   type NewEmail,
   type NewQueuedMessage,
   type QueuedMessage,
+  type SearchFields,
   type Store,
   type StoredEmail,
   StoreError,
@@ -783,6 +783,20 @@ export class SqliteStore implements Store {
         change: row.change as Change["change"],
       }))
     );
+  }
+
+  emailContent(
+    accountId: number,
+    emailId: number,
+  ): Promise<{ blobHash: string; mime: string } | null> {
+    return attempt(() => {
+      const row = this.#sql.get(
+        "SELECT blob_hash, mime FROM emails WHERE id = ? AND account_id = ?",
+        emailId,
+        accountId,
+      );
+      return row ? { blobHash: row.blob_hash as string, mime: row.mime as string } : null;
+    });
   }
 
   searchFields(accountId: number, emailIds: number[]): Promise<SearchFields[]> {

@@ -1,0 +1,97 @@
+/**
+ * One FETCH response's data items for one message (RFC 9051 7.5.2): the cheap ones from the
+ * view and the store row, and the content ones (ENVELOPE, BODYSTRUCTURE, BODY[section],
+ * BINARY) from the stored bytes and MIME tree through src/imap/fetch/.
+ *
+ * Implementation notes:
+ * - The message bytes and MIME tree are read once per message, and only when an item needs
+ *   them.
+ * - Literals carry exact octet counts; `<origin>` partials answer `BODY[...]<origin>` with
+ *   the octets from there (RFC 9051 6.4.5).
+ */
+import type { MailboxMessage } from "../store/types.ts";
+import type { FetchAttribute } from "./wire/parser.ts";
+import type { MimePart } from "../mail/mime.ts";
+import { CommandFailure, type ImapSession } from "./server.ts";
+import { flagList } from "./flags.ts";
+import { formatDateTime } from "./datetime.ts";
+import { emailObjectId, threadObjectId } from "./search.ts";
+import { contentItem } from "./fetch_content.ts";
+
+export interface FetchContext {
+  /** Include MODSEQ (CONDSTORE: asked for, or CHANGEDSINCE given). */
+  modseq: boolean;
+  /** This FETCH set \Seen: include FLAGS so the client learns it (RFC 9051 6.4.5). */
+  seenAdded: boolean;
+}
+
+export interface LoadedContent {
+  raw: Uint8Array;
+  mime: MimePart;
+}
+
+const encoder = new TextEncoder();
+
+/** The data items, each "NAME value" (values may hold literals), as strings or bytes. */
+export async function fetchMessage(
+  session: ImapSession,
+  message: MailboxMessage,
+  attributes: readonly FetchAttribute[],
+  context: FetchContext,
+): Promise<(string | Uint8Array)[]> {
+  let content: LoadedContent | null = null;
+  const load = async (): Promise<LoadedContent> => {
+    if (content) return content;
+    const row = await session.opts.store.emailContent(session.account!.id, message.emailId);
+    if (!row) throw new CommandFailure("NO", "Message vanished", "EXPUNGEISSUED");
+    const raw = await session.opts.blobs.get(row.blobHash);
+    content = { raw, mime: JSON.parse(row.mime) as MimePart };
+    return content;
+  };
+  const items: (string | Uint8Array)[] = [];
+  let flagsSent = false;
+  for (const attribute of attributes) {
+    switch (attribute.kind) {
+      case "UID":
+        items.push(`UID ${message.uid}`);
+        break;
+      case "FLAGS":
+        items.push(`FLAGS ${flagList(message.keywords)}`);
+        flagsSent = true;
+        break;
+      case "INTERNALDATE":
+        items.push(`INTERNALDATE "${formatDateTime(message.receivedAt.getTime())}"`);
+        break;
+      case "RFC822.SIZE":
+        items.push(`RFC822.SIZE ${message.size}`);
+        break;
+      case "MODSEQ":
+        break; // added below, once
+      case "EMAILID":
+        items.push(`EMAILID (${emailObjectId(message.emailId)})`);
+        break;
+      case "THREADID":
+        items.push(`THREADID (${threadObjectId(message.threadId)})`);
+        break;
+      case "SAVEDATE":
+        items.push(`SAVEDATE "${formatDateTime(message.savedAt.getTime())}"`);
+        break;
+      case "PREVIEW":
+        throw new CommandFailure("BAD", "PREVIEW is not supported");
+      default:
+        items.push(await contentItem(attribute, await load()));
+    }
+  }
+  if (context.seenAdded && !flagsSent) items.push(`FLAGS ${flagList(message.keywords)}`);
+  if (context.modseq) items.push(`MODSEQ (${message.modseq})`);
+  return items;
+}
+
+/** `NAME {n}\r\n<bytes>` as one byte array. */
+export function literalItem(name: string, bytes: Uint8Array): Uint8Array {
+  const head = encoder.encode(`${name} {${bytes.length}}\r\n`);
+  const out = new Uint8Array(head.length + bytes.length);
+  out.set(head);
+  out.set(bytes, head.length);
+  return out;
+}

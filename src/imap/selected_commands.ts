@@ -1,0 +1,356 @@
+/**
+ * The commands that work on messages: FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE (and their UID
+ * forms), APPEND and CLOSE's silent expunge.
+ *
+ * Implementation notes:
+ * - Message sets resolve against the session's view (src/imap/selected.ts): sequence numbers
+ *   as the client last heard them; UIDs that no longer exist are silently skipped (RFC 9051
+ *   6.4.8); a sequence number past the end is BAD.
+ * - Each change goes to the store in one transaction, then out on the change bus, and the
+ *   session records it in its view so it is not echoed back as an unsolicited FETCH.
+ * - FETCH of BODY[...] (not PEEK) or RFC822(.TEXT) sets \Seen in a read-write mailbox and
+ *   reports the new FLAGS in the same FETCH response (RFC 9051 6.4.5).
+ */
+import type { MailboxMessage } from "../store/types.ts";
+import type {
+  AppendMessage,
+  FetchArgs,
+  ImapCommand,
+  SearchArgs,
+  SequenceSet,
+  StoreArgs,
+} from "./wire/parser.ts";
+import { CommandFailure, type ImapSession, storeFailure } from "./server.ts";
+import type { SelectedMailbox } from "./selected.ts";
+import { FlagError, flagList, keywordOf } from "./flags.ts";
+import { search } from "./search.ts";
+import { formatSequenceSet } from "./sequence_set.ts";
+import { fetchMessage } from "./fetch_items.ts";
+import { IngestError } from "../mail/ingest.ts";
+
+interface Target {
+  seq: number;
+  uid: number;
+}
+
+export class SelectedCommands {
+  readonly #session: ImapSession;
+
+  constructor(session: ImapSession) {
+    this.#session = session;
+  }
+
+  async run(command: ImapCommand): Promise<string> {
+    const view = this.#session.requireSelected();
+    const uid = command.command.startsWith("UID ");
+    switch (command.command) {
+      case "FETCH":
+      case "UID FETCH":
+        await this.#fetch(view, command.args, uid);
+        return `${command.command} completed`;
+      case "STORE":
+      case "UID STORE":
+        return await this.#store(view, command.args, uid);
+      case "SEARCH":
+      case "UID SEARCH":
+        await this.#search(view, command.args, uid, command.tag);
+        return `${command.command} completed`;
+      case "COPY":
+      case "UID COPY":
+        return await this.#copy(view, command.args.sequence, command.args.mailbox, uid, false);
+      case "MOVE":
+      case "UID MOVE":
+        return await this.#copy(view, command.args.sequence, command.args.mailbox, uid, true);
+      case "EXPUNGE":
+        this.#writable();
+        await this.expungeDeleted(view, null, false);
+        return "EXPUNGE completed";
+      case "UID EXPUNGE":
+        this.#writable();
+        await this.expungeDeleted(view, this.#targets(view, command.args.sequence, true), false);
+        return "UID EXPUNGE completed";
+      default:
+        throw new CommandFailure("BAD", `${command.command} is not supported`);
+    }
+  }
+
+  #writable(): void {
+    if (this.#session.readOnly) throw new CommandFailure("NO", "Mailbox is read-only", "READ-ONLY");
+  }
+
+  /** The messages a set names, in sequence order. */
+  #targets(view: SelectedMailbox, set: SequenceSet, uid: boolean): Target[] {
+    const uids = view.uids;
+    if (set.kind === "saved") {
+      const saved = new Set(this.#session.saved);
+      return uids.flatMap((u, i) => saved.has(u) ? [{ seq: i + 1, uid: u }] : []);
+    }
+    const max = uid ? (uids.at(-1) ?? 0) : uids.length;
+    const ranges = set.ranges.map((r) => {
+      const a = r.start === "*" ? max : r.start;
+      const b = r.end === "*" ? max : r.end;
+      return [Math.min(a, b), Math.max(a, b)] as const;
+    });
+    if (!uid && uids.length > 0 && ranges.some(([, high]) => high > uids.length)) {
+      throw new CommandFailure("BAD", "Message number out of range");
+    }
+    if (!uid && uids.length === 0) throw new CommandFailure("BAD", "The mailbox is empty");
+    const out: Target[] = [];
+    uids.forEach((u, index) => {
+      const value = uid ? u : index + 1;
+      if (ranges.some(([low, high]) => value >= low && value <= high)) {
+        out.push({ seq: index + 1, uid: u });
+      }
+    });
+    return out;
+  }
+
+  async #messages(view: SelectedMailbox): Promise<Map<number, MailboxMessage>> {
+    const session = this.#session;
+    const list = await session.opts.store.mailboxMessages(session.account!.id, view.mailboxId);
+    return new Map(list.map((m) => [m.uid, m]));
+  }
+
+  async #fetch(view: SelectedMailbox, args: FetchArgs, uid: boolean): Promise<void> {
+    const session = this.#session;
+    const targets = this.#targets(view, args.sequence, uid);
+    const messages = await this.#messages(view);
+    const marksSeen = !session.readOnly &&
+      args.attributes.some((a) =>
+        (a.kind === "BODY[]" && !a.peek) || (a.kind === "BINARY[]" && !a.peek) ||
+        a.kind === "RFC822" || a.kind === "RFC822.TEXT"
+      );
+    if (marksSeen) {
+      const unseen = targets.filter((t) => !messages.get(t.uid)?.keywords.includes("$seen"));
+      if (unseen.length > 0) {
+        const { updated } = await session.opts.store.updateKeywords(
+          session.account!.id,
+          view.mailboxId,
+          unseen.map((t) => t.uid),
+          { add: ["$seen"] },
+        );
+        for (const message of updated) {
+          messages.set(message.uid, message);
+          view.noteOwn(message);
+        }
+        if (updated.length > 0) session.published(updated[0].modseq, ["Email"]);
+      }
+    }
+    const withUid = uid && !args.attributes.some((a) => a.kind === "UID");
+    const attributes = withUid ? [{ kind: "UID" as const }, ...args.attributes] : args.attributes;
+    const wantsModseq = args.changedSince !== null ||
+      (session.condstore && attributes.some((a) => a.kind === "MODSEQ"));
+    for (const target of targets) {
+      const message = messages.get(target.uid);
+      if (!message) continue; // expunged meanwhile: nothing to send (RFC 9051 7.5.1 allows it)
+      if (args.changedSince !== null && message.modseq <= args.changedSince) continue;
+      const items = await fetchMessage(session, message, attributes, {
+        modseq: wantsModseq,
+        seenAdded: marksSeen,
+      });
+      await session.write(`* ${target.seq} FETCH (`);
+      for (let i = 0; i < items.length; i++) {
+        if (i > 0) await session.write(" ");
+        await session.write(items[i]);
+      }
+      await session.write(")\r\n");
+    }
+  }
+
+  async #store(view: SelectedMailbox, args: StoreArgs, uid: boolean): Promise<string> {
+    const session = this.#session;
+    this.#writable();
+    let keywords: string[];
+    try {
+      keywords = args.flags.map(keywordOf);
+    } catch (error) {
+      if (error instanceof FlagError) throw new CommandFailure("BAD", error.message);
+      throw error;
+    }
+    const targets = this.#targets(view, args.sequence, uid);
+    const change = args.action === "set"
+      ? { set: keywords }
+      : args.action === "add"
+      ? { add: keywords }
+      : { remove: keywords };
+    const { updated, failed } = await session.opts.store.updateKeywords(
+      session.account!.id,
+      view.mailboxId,
+      targets.map((t) => t.uid),
+      change,
+      args.unchangedSince ?? undefined,
+    );
+    if (updated.length > 0) session.published(updated[0].modseq, ["Email"]);
+    const changed = new Map(updated.map((m) => [m.uid, m]));
+    const lines: string[] = [];
+    for (const target of targets) {
+      const message = changed.get(target.uid);
+      if (message) view.noteOwn(message);
+      const report = !args.silent || (args.unchangedSince !== null && message);
+      if (!report || failed.includes(target.uid)) continue;
+      const flags = message?.keywords ?? view.keywordsOf(target.uid);
+      const parts = [
+        ...(uid ? [`UID ${target.uid}`] : []),
+        ...(args.silent ? [] : [`FLAGS ${flagList(flags)}`]),
+        ...(session.condstore ? [`MODSEQ (${message?.modseq ?? view.modseqOf(target.uid)})`] : []),
+      ];
+      if (parts.length > 0) lines.push(`* ${target.seq} FETCH (${parts.join(" ")})`);
+    }
+    if (lines.length > 0) await session.write(lines.map((l) => `${l}\r\n`).join(""));
+    if (failed.length > 0) {
+      const set = formatSequenceSet(
+        failed.map((u) => uid ? u : view.seqOf(u)).sort((a, b) => a - b),
+      );
+      return `[MODIFIED ${set}] Conditional STORE failed for some messages`;
+    }
+    return `${uid ? "UID " : ""}STORE completed`;
+  }
+
+  async #search(view: SelectedMailbox, args: SearchArgs, uid: boolean, tag: string) {
+    const session = this.#session;
+    if (args.charset && !["UTF-8", "US-ASCII"].includes(args.charset)) {
+      throw new CommandFailure(
+        "NO",
+        "Supported charsets: UTF-8 US-ASCII",
+        "BADCHARSET (UTF-8 US-ASCII)",
+      );
+    }
+    const messagesByUid = await this.#messages(view);
+    const ordered = view.uids.flatMap((u) => {
+      const m = messagesByUid.get(u);
+      return m ? [m] : [];
+    });
+    const found = await search(args.criteria, {
+      store: session.opts.store,
+      accountId: session.account!.id,
+      messages: ordered,
+      saved: session.saved,
+      headerOf: async (_, fields) => {
+        const raw = await session.opts.blobs.get(fields.blobHash);
+        const text = new TextDecoder("latin1").decode(raw);
+        const end = text.indexOf("\r\n\r\n");
+        return end === -1 ? text : text.slice(0, end + 2);
+      },
+    });
+    const numbers = found.map((u) => uid ? u : view.seqOf(u)).filter((n) => n > 0)
+      .sort((a, b) => a - b);
+    const options = args.returnOptions;
+    if (options === null) {
+      await session.write(`* SEARCH${numbers.map((n) => ` ${n}`).join("")}\r\n`);
+      return;
+    }
+    const wanted = options.length === 0 ? ["ALL"] : options;
+    if (wanted.includes("SAVE")) session.saved = found;
+    const parts: string[] = [];
+    if (wanted.includes("MIN") && numbers.length) parts.push(`MIN ${numbers[0]}`);
+    if (wanted.includes("MAX") && numbers.length) parts.push(`MAX ${numbers.at(-1)}`);
+    if (wanted.includes("ALL") && numbers.length) parts.push(`ALL ${formatSequenceSet(numbers)}`);
+    if (wanted.includes("COUNT")) parts.push(`COUNT ${numbers.length}`);
+    if (wanted.length === 1 && wanted[0] === "SAVE") return;
+    await session.write(
+      `* ESEARCH (TAG "${tag}")${uid ? " UID" : ""}${parts.map((p) => ` ${p}`).join("")}\r\n`,
+    );
+  }
+
+  async #copy(
+    view: SelectedMailbox,
+    set: SequenceSet,
+    name: string,
+    uid: boolean,
+    move: boolean,
+  ): Promise<string> {
+    const session = this.#session;
+    if (move) this.#writable();
+    const targets = this.#targets(view, set, uid);
+    const target = await session.mailboxByPath(session.path(name)).catch((error) => {
+      throw new CommandFailure("NO", (error as Error).message, "TRYCREATE");
+    });
+    const verb = move ? "MOVE" : "COPY";
+    if (targets.length === 0) return `${uid ? "UID " : ""}${verb} completed (nothing to do)`;
+    let result: { uidValidity: number; pairs: [number, number][] };
+    try {
+      result = move
+        ? await session.opts.store.moveMessages(
+          session.account!.id,
+          view.mailboxId,
+          targets.map((t) => t.uid),
+          target.id,
+        )
+        : await session.opts.store.copyMessages(
+          session.account!.id,
+          view.mailboxId,
+          targets.map((t) => t.uid),
+          target.id,
+        );
+    } catch (error) {
+      throw storeFailure(error);
+    }
+    session.published(0, ["Email", "Mailbox"]);
+    if (result.pairs.length === 0) return `${verb} completed`;
+    const code = `COPYUID ${result.uidValidity} ${
+      formatSequenceSet(result.pairs.map((p) => p[0]))
+    } ${formatSequenceSet(result.pairs.map((p) => p[1]))}`;
+    if (!move) return `[${code}] COPY completed`;
+    // RFC 6851 4.3: COPYUID goes in an untagged OK before the expunges.
+    await session.write(`* OK [${code}] Moved\r\n`);
+    view.noteOwnExpunge(result.pairs.map((p) => p[0]));
+    return `${uid ? "UID " : ""}MOVE completed`;
+  }
+
+  /**
+   * Removes \Deleted messages (only those in `only` for UID EXPUNGE). CLOSE does it `silent`ly:
+   * no EXPUNGE responses (RFC 9051 6.4.2).
+   */
+  async expungeDeleted(view: SelectedMailbox, only: Target[] | null, silent: boolean) {
+    const session = this.#session;
+    const messages = await this.#messages(view);
+    const allowed = only ? new Set(only.map((t) => t.uid)) : null;
+    const uids = [...messages.values()]
+      .filter((m) => m.keywords.includes("$deleted") && (!allowed || allowed.has(m.uid)))
+      .map((m) => m.uid);
+    if (uids.length === 0) return;
+    const gone = await session.opts.store.expunge(session.account!.id, view.mailboxId, uids);
+    session.published(0, ["Email", "Mailbox"]);
+    if (!silent) view.noteOwnExpunge(gone);
+  }
+
+  async append(args: { mailbox: string; messages: AppendMessage[] }): Promise<string> {
+    const session = this.#session;
+    const account = session.account!;
+    const mailbox = await session.mailboxByPath(session.path(args.mailbox)).catch(() => {
+      throw new CommandFailure("NO", "No such mailbox", "TRYCREATE");
+    });
+    const uids: number[] = [];
+    for (const message of args.messages) {
+      let keywords: string[];
+      try {
+        keywords = message.flags.map(keywordOf);
+      } catch (error) {
+        if (error instanceof FlagError) throw new CommandFailure("BAD", error.message);
+        throw error;
+      }
+      try {
+        const parsed = session.opts.messages.prepare(message.data);
+        const stored = await session.opts.messages.commit(parsed, {
+          accountId: account.id,
+          mailboxIds: [mailbox.id],
+          keywords,
+          receivedAt: message.internalDate ? new Date(message.internalDate.epochMs) : undefined,
+        });
+        uids.push(stored.memberships[0]?.uid ?? 0);
+      } catch (error) {
+        if (error instanceof IngestError) {
+          const code = error.code === "too_large"
+            ? "TOOBIG"
+            : error.code === "quota"
+            ? "OVERQUOTA"
+            : "CANNOT";
+          throw new CommandFailure("NO", error.message, code);
+        }
+        throw error;
+      }
+    }
+    if (session.selected?.mailboxId === mailbox.id) session.markChanged();
+    return `[APPENDUID ${mailbox.uidValidity} ${formatSequenceSet(uids)}] APPEND completed`;
+  }
+}

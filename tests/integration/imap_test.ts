@@ -1,0 +1,225 @@
+/**
+ * The IMAP server (src/imap/server.ts) of the real server process over real sockets: Python's
+ * imaplib through a whole mail-client session, raw-socket checks of the login rules on 143
+ * (LOGINDISABLED, STARTTLS injection, SASL-IR), literals and their limits, error replies, and
+ * two sessions on one mailbox seeing each other's changes (EXISTS in IDLE after a delivery,
+ * unsolicited FETCH, EXPUNGE held back during FETCH).
+ */
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { cli, startServer, type TestServer } from "../helpers/server.ts";
+import { LineClient } from "../helpers/tls.ts";
+import { cliAll } from "../helpers/mail.ts";
+
+const USER = "alice@example.com";
+const PASSWORD = "pw-alice";
+
+async function setup(server: TestServer): Promise<void> {
+  await cliAll(server, [["account", "add", USER, "--password", PASSWORD]]);
+  for (const subject of ["first", "second", "third"]) await deliver(server, subject);
+}
+
+async function deliver(server: TestServer, subject: string): Promise<void> {
+  const result = await cli(
+    server.configPath,
+    ["deliver", USER],
+    `From: Bob <bob@example.org>\r\nTo: ${USER}\r\nSubject: ${subject}\r\n\r\nBody of ${subject}, zebra.\r\n`,
+  );
+  assertEquals(result.code, 0, result.stderr);
+}
+
+const ca = (server: TestServer) => Deno.readTextFile(`${server.dir}/data/tls/self-signed.crt`);
+
+/** A logged-in raw client on 993. */
+async function session(server: TestServer): Promise<LineClient> {
+  const client = await LineClient.connect(server.ports.imaps, {
+    implicitTls: { ca: await ca(server) },
+  });
+  assertMatch((await client.readLine())!, /^\* OK \[CAPABILITY IMAP4rev1 /);
+  await command(client, "a0", `LOGIN ${USER} ${PASSWORD}`);
+  return client;
+}
+
+/** Sends a tagged command; returns the untagged lines and the tagged reply (last). */
+async function command(client: LineClient, tag: string, text: string): Promise<string[]> {
+  await client.write(`${tag} ${text}\r\n`);
+  return await client.readUntil((line) => line.startsWith(`${tag} `));
+}
+
+Deno.test("IMAP: imaplib runs a whole client session over 993", async () => {
+  const server = await startServer();
+  try {
+    await setup(server);
+    const script = `
+import imaplib, ssl, sys, json
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+m = imaplib.IMAP4_SSL("localhost", int(sys.argv[1]), ssl_context=ctx)
+out = {}
+out["login"] = m.login("${USER}", "${PASSWORD}")[0]
+out["list"] = [x.decode() for x in m.list()[1]]
+out["select"] = m.select("INBOX")[1][0].decode()
+typ, data = m.fetch("2", "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+out["fetch_header"] = data[0][1].decode()
+typ, data = m.fetch("2", "(BODY[TEXT])")
+out["fetch_text"] = data[0][1].decode()
+out["flags_after_body"] = m.fetch("2", "(FLAGS)")[1][0].decode()
+out["store"] = m.store("1", "+FLAGS", "(\\\\Flagged $Junk)")[1][0].decode()
+out["search_text"] = m.search(None, "TEXT", "zebra")[1][0].decode()
+out["search_flagged"] = m.search(None, "FLAGGED")[1][0].decode()
+out["search_subject"] = m.uid("SEARCH", "SUBJECT", "third")[1][0].decode()
+out["create"] = m.create("Archive/2026")[0]
+out["copy"] = m.copy("1:2", "Archive/2026")[1][0].decode()
+out["append"] = m.append("INBOX", "(\\\\Seen)", None, b"Subject: appended\\r\\n\\r\\nhi\\r\\n")[1][0].decode()
+out["status"] = m.status("Archive/2026", "(MESSAGES UIDNEXT UNSEEN)")[1][0].decode()
+out["move"] = m.uid("MOVE", "3", "Trash")[0]
+out["store_deleted"] = m.store("1", "+FLAGS", "(\\\\Deleted)")[0]
+out["expunge"] = [x.decode() for x in m.expunge()[1]]
+out["reselect"] = m.select("INBOX")[1][0].decode()
+out["uids"] = m.uid("SEARCH", "ALL")[1][0].decode()
+out["rename"] = m.rename("Archive/2026", "Old")[0]
+out["delete"] = m.delete("Old")[0]
+out["missing"] = m.select("Nowhere")[0]
+m.logout()
+print(json.dumps(out))
+`;
+    const output = await new Deno.Command("/usr/bin/python3", {
+      args: ["-c", script, String(server.ports.imaps), `${server.dir}/data/tls/self-signed.crt`],
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assertEquals(output.code, 0, stderr);
+    const out = JSON.parse(new TextDecoder().decode(output.stdout));
+    assertEquals(out.login, "OK");
+    assert(out.list.includes('(\\HasNoChildren \\Sent) "/" "Sent"'), out.list.join("\n"));
+    assertEquals(out.select, "3");
+    assertEquals(out.fetch_header, "Subject: second\r\n\r\n");
+    assertEquals(out.fetch_text, "Body of second, zebra.\r\n");
+    assertEquals(out.flags_after_body, "2 (FLAGS (\\Seen))");
+    assertEquals(out.store, "1 (FLAGS (\\Flagged $junk))");
+    assertEquals(out.search_text, "1 2 3");
+    assertEquals(out.search_flagged, "1");
+    assertEquals(out.search_subject, "3");
+    assertEquals(out.create, "OK");
+    assertMatch(out.copy, /^\[COPYUID \d+ 1:2 1:2\] COPY completed$/);
+    assertMatch(out.append, /^\[APPENDUID \d+ 4\] APPEND completed$/);
+    assertEquals(out.status, '"Archive/2026" (MESSAGES 2 UIDNEXT 3 UNSEEN 1)');
+    assertEquals(out.move, "OK");
+    // imaplib collects untagged EXPUNGEs across commands: UID MOVE's "* 3 EXPUNGE", then "* 1".
+    assertEquals(out.expunge, ["3", "1"]);
+    assertEquals(out.reselect, "2");
+    assertEquals(out.uids, "2 4");
+    assertEquals([out.rename, out.delete, out.missing], ["OK", "OK", "NO"]);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("IMAP 143: LOGINDISABLED before STARTTLS, injection discarded, SASL-IR after", async () => {
+  const server = await startServer();
+  try {
+    await setup(server);
+    const client = await LineClient.connect(server.ports.imap);
+    const greeting = (await client.readLine())!;
+    assertMatch(greeting, /^\* OK \[CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED /);
+    assertEquals(
+      (await command(client, "a1", `LOGIN ${USER} ${PASSWORD}`)).at(-1),
+      "a1 NO [PRIVACYREQUIRED] Use STARTTLS first: login over plaintext is disabled",
+    );
+    // A command pipelined with STARTTLS must not run after the upgrade.
+    await client.write("a2 STARTTLS\r\na3 LOGIN alice@example.com pw-alice\r\n");
+    assertEquals(await client.readLine(), "a2 OK Begin TLS negotiation now");
+    await client.startTls(await ca(server));
+    const caps = await command(client, "a4", "CAPABILITY");
+    assertMatch(caps[0], /^\* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR /);
+    assert(!caps.join("\n").includes("a3 "), caps.join("\n"));
+    const token = btoa(`\0${USER}\0${PASSWORD}`);
+    assertMatch((await command(client, "a5", `AUTHENTICATE PLAIN ${token}`)).at(-1)!, /^a5 OK /);
+    assertMatch((await command(client, "a6", "SELECT INBOX")).at(-1)!, /^a6 OK \[READ-WRITE\]/);
+    await client.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("IMAP: bad credentials, wrong state, bad syntax and literal limits", async () => {
+  const server = await startServer({ limits: { max_message_size: "1K" } });
+  try {
+    await setup(server);
+    const client = await LineClient.connect(server.ports.imaps, {
+      implicitTls: { ca: await ca(server) },
+    });
+    await client.readLine();
+    assertEquals(
+      (await command(client, "b1", `LOGIN ${USER} wrong`)).at(-1),
+      "b1 NO [AUTHENTICATIONFAILED] Invalid credentials",
+    );
+    assertEquals((await command(client, "b2", "SELECT INBOX")).at(-1), "b2 BAD Log in first");
+    await command(client, "b3", `LOGIN ${USER} ${PASSWORD}`);
+    assertMatch((await command(client, "b4", "FROB")).at(-1)!, /^b4 BAD /);
+    assertEquals(
+      (await command(client, "b5", "FETCH 1 FLAGS")).at(-1),
+      "b5 BAD Select a mailbox first",
+    );
+    await command(client, "b6", "SELECT INBOX");
+    assertEquals(
+      (await command(client, "b7", "FETCH 9 FLAGS")).at(-1),
+      "b7 BAD Message number out of range",
+    );
+    assertMatch((await command(client, "b8", "SELECT Nowhere")).at(-1)!, /^b8 NO \[NONEXISTENT\]/);
+    // A synchronizing literal over the limit is refused before the client sends it.
+    await client.write("b9 APPEND INBOX {5000}\r\n");
+    assertMatch((await client.readLine())!, /^b9 NO \[TOOBIG\]/);
+    // LITERAL+ within the limit: no continuation, stored at once.
+    const message = "Subject: literal\r\n\r\nbody\r\n";
+    await client.write(`c1 APPEND INBOX (\\Seen) {${message.length}+}\r\n${message}\r\n`);
+    assertMatch(
+      (await client.readUntil((l) => l.startsWith("c1 "))).at(-1)!,
+      /^c1 OK \[APPENDUID \d+ 4\]/,
+    );
+    assertMatch(
+      (await command(client, "c2", "APPEND Nowhere {1+}\r\nx")).at(-1)!,
+      /^c2 NO \[TRYCREATE\]/,
+    );
+    await client.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("IMAP: two sessions see each other's changes; IDLE wakes on delivery", async () => {
+  const server = await startServer();
+  try {
+    await setup(server);
+    const a = await session(server);
+    const b = await session(server);
+    await command(a, "s1", "SELECT INBOX");
+    await command(b, "t1", "SELECT INBOX");
+
+    await a.write("s2 IDLE\r\n");
+    assertEquals(await a.readLine(), "+ idling");
+    await deliver(server, "fourth");
+    assertEquals(await a.readLine(3000), "* 4 EXISTS");
+    await a.write("DONE\r\n");
+    assertEquals(await a.readLine(), "s2 OK IDLE terminated");
+
+    // b flags a message: a hears of it at its next command, b is not echoed.
+    const stored = await command(b, "t2", "STORE 2 +FLAGS.SILENT (\\Flagged)");
+    assertEquals(stored, ["* 4 EXISTS", "t2 OK STORE completed"]);
+    const noop = await command(a, "s3", "NOOP");
+    assertEquals(noop, ["* 2 FETCH (UID 2 FLAGS (\\Flagged))", "s3 OK NOOP completed"]);
+
+    // b expunges message 1: a does not hear of it during FETCH, then does at NOOP.
+    await command(b, "t3", "STORE 1 +FLAGS.SILENT (\\Deleted)");
+    assertEquals(await command(b, "t4", "EXPUNGE"), ["* 1 EXPUNGE", "t4 OK EXPUNGE completed"]);
+    const fetch = await command(a, "s4", "FETCH 1 (UID)");
+    assertEquals(fetch.at(-1), "s4 OK FETCH completed");
+    assert(!fetch.some((l) => l.includes("EXPUNGE")), fetch.join("\n"));
+    assertEquals(await command(a, "s5", "NOOP"), ["* 1 EXPUNGE", "s5 OK NOOP completed"]);
+    assertEquals(await command(a, "s6", "FETCH 1 (UID)"), [
+      "* 1 FETCH (UID 2)",
+      "s6 OK FETCH completed",
+    ]);
+    await a.close();
+    await b.close();
+  } finally {
+    await server.stop();
+  }
+});
