@@ -91,6 +91,8 @@ export class CommandFailure extends Error {
 }
 
 const CHUNK = 64 * 1024;
+/** Largest literal before login (a user name or password). */
+const PRE_AUTH_LITERAL = 8 * 1024;
 
 export class ImapSession {
   readonly conn: Connection;
@@ -121,12 +123,17 @@ export class ImapSession {
     this.#selectedCommands = new SelectedCommands(this);
   }
 
+  /**
+   * Before login a client may only send small commands (a password literal at most): its
+   * memory stays small whatever it sends. After login, APPEND needs message-sized literals.
+   */
   #newAssembler(): CommandAssembler {
+    const authenticated = this.account !== null;
     return new CommandAssembler({
-      maxLiteralSize: this.opts.maxLiteralSize,
-      maxCommandSize: this.opts.maxCommandSize,
-      maxLiterals: 1000,
-      literalMinus: this.account === null,
+      maxLiteralSize: authenticated ? this.opts.maxLiteralSize : PRE_AUTH_LITERAL,
+      maxCommandSize: authenticated ? this.opts.maxCommandSize : 2 * PRE_AUTH_LITERAL,
+      maxLiterals: authenticated ? 1000 : 4,
+      literalMinus: !authenticated,
     });
   }
 

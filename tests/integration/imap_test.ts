@@ -152,6 +152,9 @@ Deno.test("IMAP: bad credentials, wrong state, bad syntax and literal limits", a
       "b1 NO [AUTHENTICATIONFAILED] Invalid credentials",
     );
     assertEquals((await command(client, "b2", "SELECT INBOX")).at(-1), "b2 BAD Log in first");
+    // Before login only small literals are taken: a big one is refused before it is sent.
+    await client.write("b2a LOGIN {100000}\r\n");
+    assertMatch((await client.readLine())!, /^b2a NO \[TOOBIG\]/);
     await command(client, "b3", `LOGIN ${USER} ${PASSWORD}`);
     assertMatch((await command(client, "b4", "FROB")).at(-1)!, /^b4 BAD /);
     assertEquals(
