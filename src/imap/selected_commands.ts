@@ -234,9 +234,14 @@ export class SelectedCommands {
     });
     const numbers = found.map((u) => uid ? u : view.seqOf(u)).filter((n) => n > 0)
       .sort((a, b) => a - b);
+    // RFC 7162 3.1.5: a search with a MODSEQ key reports the highest mod-sequence found.
+    const modseq = usesModseq(args.criteria) && found.length > 0
+      ? Math.max(...found.map((u) => messagesByUid.get(u)?.modseq ?? 0))
+      : null;
     const options = args.returnOptions;
     if (options === null) {
-      await session.write(`* SEARCH${numbers.map((n) => ` ${n}`).join("")}\r\n`);
+      const tail = modseq === null ? "" : ` (MODSEQ ${modseq})`;
+      await session.write(`* SEARCH${numbers.map((n) => ` ${n}`).join("")}${tail}\r\n`);
       return;
     }
     const wanted = options.length === 0 ? ["ALL"] : options;
@@ -246,6 +251,7 @@ export class SelectedCommands {
     if (wanted.includes("MAX") && numbers.length) parts.push(`MAX ${numbers.at(-1)}`);
     if (wanted.includes("ALL") && numbers.length) parts.push(`ALL ${formatSequenceSet(numbers)}`);
     if (wanted.includes("COUNT")) parts.push(`COUNT ${numbers.length}`);
+    if (modseq !== null) parts.push(`MODSEQ ${modseq}`);
     if (wanted.length === 1 && wanted[0] === "SAVE") return;
     await session.write(
       `* ESEARCH (TAG "${tag}")${uid ? " UID" : ""}${parts.map((p) => ` ${p}`).join("")}\r\n`,
@@ -352,5 +358,20 @@ export class SelectedCommands {
     }
     if (session.selected?.mailboxId === mailbox.id) session.markChanged();
     return `[APPENDUID ${mailbox.uidValidity} ${formatSequenceSet(uids)}] APPEND completed`;
+  }
+}
+
+function usesModseq(key: SearchArgs["criteria"]): boolean {
+  switch (key.kind) {
+    case "MODSEQ":
+      return true;
+    case "AND":
+      return key.keys.some(usesModseq);
+    case "OR":
+      return usesModseq(key.left) || usesModseq(key.right);
+    case "NOT":
+      return usesModseq(key.key);
+    default:
+      return false;
   }
 }

@@ -206,6 +206,8 @@ Deno.test("IMAP: two sessions see each other's changes; IDLE wakes on delivery",
     // b flags a message: a hears of it at its next command, b is not echoed.
     const stored = await command(b, "t2", "STORE 2 +FLAGS.SILENT (\\Flagged)");
     assertEquals(stored, ["* 4 EXISTS", "t2 OK STORE completed"]);
+    const modseq = await command(b, "t2a", "SEARCH MODSEQ 2 FLAGGED");
+    assertMatch(modseq[0], /^\* SEARCH 2 \(MODSEQ \d+\)$/);
     const noop = await command(a, "s3", "NOOP");
     assertEquals(noop, ["* 2 FETCH (UID 2 FLAGS (\\Flagged))", "s3 OK NOOP completed"]);
 
