@@ -8,6 +8,7 @@
  *   case, RFC 2231 parameters stay encoded. Clients see e.g. ("TEXT" "PLAIN" ("CHARSET" ...)).
  * - text/* parts without a charset get ("charset" "us-ascii") after their own parameters; a
  *   part without Content-Type is "text" "plain".
+ * - Sizes and line counts of message/rfc822 parts use Dovecot's body end (part_end.ts).
  * - Line counts are the LF bytes of the body (a last line without a line end does not count),
  *   for text/* and message/rfc822 only; sizes are body octets.
  * - Dovecot quirks kept (a client can see each): a multipart that has no parts (no boundary, or
@@ -20,6 +21,7 @@ import type { MimePart } from "../../mail/mime.ts";
 import { type ContentFields, contentFields, type Params } from "./content.ts";
 import { envelopeString } from "./envelope.ts";
 import { fromByteString, nstring, nstringNoLf } from "./imap_string.ts";
+import { dovecotBodyEnd } from "./part_end.ts";
 
 const EMPTY_BODY = '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0)';
 const EMPTY_BODYSTRUCTURE =
@@ -80,9 +82,10 @@ function write(raw: Uint8Array, part: MimePart, extended: boolean): string {
     text = fields.type.toLowerCase() === "text";
     out = `${nstring(fields.type)} ${nstring(fields.subtype)} ${params(fields.params, text)}`;
   }
+  const bodyEnd = rfc822 ? dovecotBodyEnd(raw, part) : part.bodyEnd;
   out += ` ${nstringNoLf(fields.id)} ${nstringNoLf(fields.description)} ${
     nstring(fields.encoding ?? "7bit")
-  } ${part.bodyEnd - part.bodyStart}`;
+  } ${bodyEnd - part.bodyStart}`;
   if (text) {
     out += ` ${countLines(raw, part.bodyStart, part.bodyEnd)}`;
   } else if (rfc822) {
@@ -90,7 +93,7 @@ function write(raw: Uint8Array, part: MimePart, extended: boolean): string {
     const inner = message === null
       ? `(${EMPTY_ENVELOPE}) ${extended ? EMPTY_BODYSTRUCTURE : EMPTY_BODY}`
       : `(${envelopeString(raw, message)}) ${write(raw, message, extended)}`;
-    out += ` ${inner} ${countLines(raw, part.bodyStart, part.bodyEnd)}`;
+    out += ` ${inner} ${countLines(raw, part.bodyStart, bodyEnd)}`;
   }
   if (extended) out += ` ${nstringNoLf(fields.md5)} ${commonExtension(fields)}`;
   return `(${out})`;

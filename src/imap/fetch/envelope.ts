@@ -172,7 +172,8 @@ class AddressParser {
       if (domainRet <= 0) ret = domainRet;
     }
     if (c.lastComment !== "") {
-      this.addr.name = c.lastComment;
+      // A display name before "<" wins over a comment inside the brackets.
+      this.addr.name ??= c.lastComment;
     } else if (domainRet === -2) {
       // "user" alone is a local address; "some words" are a display name.
       local.s += " ";
