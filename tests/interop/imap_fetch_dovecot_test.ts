@@ -27,7 +27,7 @@ interface Dovecot {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -37,7 +37,7 @@ async function freePort(): Promise<number> {
 async function startDovecot(): Promise<Dovecot> {
   const dir = await Deno.makeTempDir({ prefix: "postern-dovecot-" });
   await Deno.chmod(dir, 0o755);
-  const port = await freePort();
+  const port = freePort();
   for (const sub of ["run", "state", "mail"]) await Deno.mkdir(`${dir}/${sub}`);
   // The mail user is "dovecot" (an existing system user); it must own the maildir root.
   await new Deno.Command("chown", { args: ["dovecot:dovecot", `${dir}/mail`] }).output();
@@ -297,6 +297,28 @@ const TRICKY: Record<string, string> = {
     "begin 644 x\n--e--\n",
   "t14-long-8bit-header": "From: \xe9t\xe9 <e@x.org>\nSubject: " + "long ".repeat(60) +
     "\nX-Latin: caf\xe9\n\nbody\n",
+  "t15-empty-values": "From:\nTo: a@x\nSubject: empty values\nContent-Type:\n" +
+    "Content-ID:\nContent-Description:\nContent-Disposition:\nContent-Language:\n\nx\n",
+  "t16-odd-addresses": "Subject: " + '\\"\\"\\"' + "\n" +
+    'From: "N\\\\\\"\\\\" <a@x.org>, (only comment), <@r1 u@h.org>, <@r1:>\n' +
+    'To: "caf\xc3\xa9" <c@x.org>, Tab\tName <t@x.org>, a.b.@x.org, [lit]@x.org\nBcc:\n' +
+    "Reply-To: <a@x.org> (trailing comment)\n\nx\n",
+  "t17-nul-and-8bit-fields": "Subject: a\x00b\nFrom: a@x\n" +
+    'Content-Type: text/plain; name=caf\xc3\xa9; q="a\n b"; ' +
+    'e="\\\\\\\\\\\\"\n' +
+    "Content-Description: d\xe9j\xe0\nContent-ID: <a@\n b>\n\nx\n",
+  "t18-epilogue-after-nested": "From: a@x\nSubject: epilogue\n" +
+    "Content-Type: MULTIPART/MIXED; boundary=b\n\n--b\n" +
+    "Content-Type: multipart/alternative; boundary=c\n\n--c\n\none\n--c--\nepilogue\n" +
+    "--b\nContent-Type: Message/RFC822\n\nSubject: inner\n\n" +
+    "Content-Type: text/plain\n\nnot a header\n--b\n" +
+    "Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: digest 1\n\nd1\n" +
+    "--d\nContent-Type: text/plain; Charset=x\n\nd2\n--d--\n--b--\n",
+  "t19-spaced-names": "Subject : spaced name\nFrom: a@x\nDate: Mon, 2 Jan 2006\n" +
+    " 15:04:05 -0700\nX-Empty:\nContent-Type: text/plain\n\nx\n",
+  "t20-top-level-rfc822": "From: a@x\nSubject: outer\nContent-Type: message/rfc822\n\n" +
+    "From: b@y\nSubject: middle\nContent-Type: multipart/mixed; boundary=m\n\n--m\n" +
+    "Content-Type: message/rfc822\n\nSubject: inmost\n\ninmost body\n--m\n\nsecond\n--m--\n",
 };
 
 interface Fixture {

@@ -6,7 +6,7 @@
  *
  * Implementation notes:
  * - A field value starts after the colon and the spaces or tabs on its first line; folded
- *   lines are kept (nstringNoLf removes the breaks when writing).
+ *   lines are kept (nstringNoLf removes the breaks when writing). NUL becomes U+FFFD in UTF-8.
  * - Content-Type, -Transfer-Encoding, -ID, -Description, -MD5, -Language and -Location: the
  *   first occurrence counts; Content-Disposition: the last (as Dovecot).
  * - A Content-Type Dovecot cannot read gives type "" and subtype "" with no parameters (sent
@@ -52,7 +52,8 @@ export function rawFields(raw: Uint8Array, start: number, end: number): RawField
     while (v < span.valueEnd && (raw[v] === 32 || raw[v] === 9)) v++;
     return {
       name: byteString(raw.subarray(span.start, span.nameEnd)).toLowerCase(),
-      value: byteString(raw.subarray(v, span.valueEnd)),
+      // Dovecot's header parser turns NUL into U+FFFD.
+      value: byteString(raw.subarray(v, span.valueEnd)).replaceAll("\0", "\xef\xbf\xbd"),
     };
   });
 }
@@ -192,18 +193,13 @@ function language(value: string): string[] | null {
   const tags: string[] = [];
   while (!c.atEnd) {
     const tag: Str = { s: "" };
-    if (!isAtomStart(c.cur())) break;
-    c.atomOrDot(tag);
+    if (c.atom(tag) < 0) break;
     tags.push(tag.s);
     if (c.cur() !== ",") break;
     c.pos++;
     c.skipLwsp();
   }
   return tags.length > 0 ? tags : null;
-}
-
-function isAtomStart(ch: string | undefined): boolean {
-  return ch !== undefined && ch !== "." && /[^\x00-\x20()<>@,;:\\".[\]\x7f]/.test(ch);
 }
 
 /** The Content-* fields of the header in raw[start, end). */

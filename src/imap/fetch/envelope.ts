@@ -16,7 +16,7 @@
 import type { MimePart } from "../../mail/mime.ts";
 import { rawFields } from "./content.ts";
 import { fromByteString, humanString, nstringNoLf } from "./imap_string.ts";
-import { Rfc822Cursor, type Str } from "./rfc822_parser.ts";
+import { isAtext, Rfc822Cursor, type Str } from "./rfc822_parser.ts";
 
 export interface EnvelopeAddress {
   name: string | null;
@@ -157,12 +157,28 @@ class AddressParser {
     return 1;
   }
 
+  /** Words and dots run together, quoted ones unquoted ("a.b." and "a b" pass, as Dovecot). */
+  private localPart(out: Str): number {
+    const c = this.c;
+    let ret = -1;
+    while (!c.atEnd) {
+      const ch = c.cur();
+      if (ch === '"') ret = c.quotedString(out);
+      else if (isAtext(ch) || ch === ".") ret = c.atomOrDot(out);
+      else return -1;
+      if (ret <= 0) break;
+      const next = c.cur();
+      if (next !== '"' && next !== "." && !isAtext(next)) break;
+    }
+    return ret;
+  }
+
   private addrSpec(): number {
     const c = this.c;
     c.lastComment = "";
     const quoted = c.cur() === '"';
     const local: Str = { s: "" };
-    let ret = quoted ? c.quotedString(local) : c.dotAtom(local);
+    let ret = this.localPart(local);
     if (ret >= 0) this.addr.mailbox = local.s;
     let domainRet = -2;
     if (ret !== 0 && c.cur() === "@") {

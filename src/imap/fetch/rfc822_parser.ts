@@ -124,6 +124,15 @@ export class Rfc822Cursor {
     return this.skipLwsp();
   }
 
+  /** An atom (no dots); appended to out.s. */
+  atom(out: Str): number {
+    if (!isAtext(this.cur())) return -1;
+    const start = this.pos;
+    while (this.pos < this.text.length && isAtext(this.cur())) this.pos++;
+    out.s += this.text.slice(start, this.pos);
+    return this.skipLwsp();
+  }
+
   /** A phrase: words joined by one space, quoted strings unquoted. */
   phrase(out: Str): number {
     if (this.atEnd) return 0;
