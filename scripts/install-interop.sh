@@ -4,7 +4,7 @@
 # postfix is a peer MTA (tests/helpers/postfix.ts runs private instances of it); python3-dkim
 # provides dkimverify; dovecot-imapd is the reference IMAP server the FETCH items are compared with.
 set -euo pipefail
-packages=(openssl swaks python3 postfix python3-dkim dovecot-imapd)
+packages=(openssl swaks python3 postfix python3-dkim dovecot-imapd isync)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

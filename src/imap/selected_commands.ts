@@ -105,16 +105,25 @@ export class SelectedCommands {
     return out;
   }
 
-  async #messages(view: SelectedMailbox): Promise<Map<number, MailboxMessage>> {
+  /** The stored state of the messages (all, or only `targets` when the set is small). */
+  async #messages(
+    view: SelectedMailbox,
+    targets?: Target[],
+  ): Promise<Map<number, MailboxMessage>> {
     const session = this.#session;
-    const list = await session.opts.store.mailboxMessages(session.account!.id, view.mailboxId);
+    const uids = targets && targets.length <= 5000 ? targets.map((t) => t.uid) : undefined;
+    const list = await session.opts.store.mailboxMessages(
+      session.account!.id,
+      view.mailboxId,
+      uids,
+    );
     return new Map(list.map((m) => [m.uid, m]));
   }
 
   async #fetch(view: SelectedMailbox, args: FetchArgs, uid: boolean): Promise<void> {
     const session = this.#session;
     const targets = this.#targets(view, args.sequence, uid);
-    const messages = await this.#messages(view);
+    const messages = await this.#messages(view, targets);
     const marksSeen = !session.readOnly &&
       args.attributes.some((a) =>
         (a.kind === "BODY[]" && !a.peek) || (a.kind === "BINARY[]" && !a.peek) ||
@@ -292,6 +301,7 @@ export class SelectedCommands {
       throw storeFailure(error);
     }
     session.published(0, ["Email", "Mailbox"]);
+    if (target.id === view.mailboxId) session.markChanged(); // copied into itself: new EXISTS
     if (result.pairs.length === 0) return `${verb} completed`;
     const code = `COPYUID ${result.uidValidity} ${
       formatSequenceSet(result.pairs.map((p) => p[0]))

@@ -323,7 +323,7 @@ export class ImapSession {
   /** Publishes a change of this account (after a commit) so other sessions hear of it. */
   published(modseq: number, types: string[] = ["Email", "Mailbox"]): void {
     if (!this.account) return;
-    this.opts.bus.publish({ accountId: this.account.id, types, modseq });
+    this.opts.bus.publish({ accountId: this.account.id, types, modseq, origin: this.conn.id });
   }
 
   async #execute(command: ImapCommand): Promise<string | null> {
@@ -575,7 +575,10 @@ export class ImapSession {
     this.selected = view;
     this.readOnly = readOnly;
     this.saved = [];
-    this.#unsubscribe = this.opts.bus.subscribe(account.id, () => this.markChanged());
+    // Own changes are already in the view (noteOwn); only others' need a sync.
+    this.#unsubscribe = this.opts.bus.subscribe(account.id, (event) => {
+      if (event.origin !== this.conn.id) this.markChanged();
+    });
     const flags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
     const lines = [
       `* ${view.exists} EXISTS`,

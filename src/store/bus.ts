@@ -10,6 +10,8 @@ export interface ChangeEvent {
   accountId: number;
   types: string[];
   modseq: number;
+  /** Who made the change (a session id), so that session can skip its own echo. */
+  origin?: string;
 }
 
 export type ChangeListener = (event: ChangeEvent) => void;

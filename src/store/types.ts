@@ -284,8 +284,8 @@ export interface Store {
   /** Deletes a mailbox without children (not INBOX); its messages are expunged. */
   deleteMailbox(accountId: number, mailboxId: number): Promise<void>;
   setSubscribed(accountId: number, mailboxId: number, subscribed: boolean): Promise<void>;
-  /** Every message of a mailbox in UID order. */
-  mailboxMessages(accountId: number, mailboxId: number): Promise<MailboxMessage[]>;
+  /** The messages of a mailbox in UID order: all, or those with the given UIDs. */
+  mailboxMessages(accountId: number, mailboxId: number, uids?: number[]): Promise<MailboxMessage[]>;
   /** UIDs expunged from a mailbox after `modseq` (QRESYNC). */
   expungedSince(accountId: number, mailboxId: number, modseq: number): Promise<number[]>;
   /**

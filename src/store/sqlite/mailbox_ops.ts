@@ -132,16 +132,29 @@ export class SqliteMailboxOps {
     });
   }
 
-  mailboxMessages(accountId: number, mailboxId: number): MailboxMessage[] {
+  mailboxMessages(accountId: number, mailboxId: number, uids?: number[]): MailboxMessage[] {
     this.#owned(accountId, mailboxId);
-    return this.#sql.all(
+    const select =
       `SELECT mm.uid, mm.email_id, mm.modseq, mm.saved_at, e.size, e.received_at, e.thread_id,
          (SELECT group_concat(keyword, ' ') FROM email_keywords k WHERE k.email_id = mm.email_id)
            AS keywords
-       FROM mailbox_messages mm JOIN emails e ON e.id = mm.email_id
-       WHERE mm.mailbox_id = ? ORDER BY mm.uid`,
-      mailboxId,
-    ).map(toMailboxMessage);
+       FROM mailbox_messages mm JOIN emails e ON e.id = mm.email_id WHERE mm.mailbox_id = ?`;
+    if (uids === undefined) {
+      return this.#sql.all(`${select} ORDER BY mm.uid`, mailboxId).map(toMailboxMessage);
+    }
+    // A few messages (one FETCH of a client syncing one by one): by UID, in bounded slices,
+    // so the cost follows the request, not the mailbox.
+    const sorted = [...new Set(uids)].sort((a, b) => a - b);
+    const rows: Row[] = [];
+    for (let i = 0; i < sorted.length; i += 500) {
+      const slice = sorted.slice(i, i + 500);
+      rows.push(
+        ...this.#sql.db.prepare(
+          `${select} AND mm.uid IN (${slice.map(() => "?").join(",")}) ORDER BY mm.uid`,
+        ).all(mailboxId, ...slice) as Row[],
+      );
+    }
+    return rows.map(toMailboxMessage);
   }
 
   /** Expunged UIDs of a mailbox with a modseq above `modseq` (QRESYNC VANISHED (EARLIER)). */

@@ -429,8 +429,12 @@ export class SqliteStore implements Store {
     return attempt(() => this.#mailboxes.setSubscribed(accountId, mailboxId, subscribed));
   }
 
-  mailboxMessages(accountId: number, mailboxId: number): Promise<MailboxMessage[]> {
-    return attempt(() => this.#mailboxes.mailboxMessages(accountId, mailboxId));
+  mailboxMessages(
+    accountId: number,
+    mailboxId: number,
+    uids?: number[],
+  ): Promise<MailboxMessage[]> {
+    return attempt(() => this.#mailboxes.mailboxMessages(accountId, mailboxId, uids));
   }
 
   expungedSince(accountId: number, mailboxId: number, modseq: number): Promise<number[]> {
