@@ -201,27 +201,25 @@ export class ImapSession {
         continue;
       }
       if (line === null) return null;
-      let step = this.#assembler.pushLine(line);
-      for (;;) {
-        if (step.kind === "literal") {
-          if (step.continuation) await this.write("+ Ready for literal data\r\n");
-          const data = await this.conn.readBytes(step.size);
-          if (data === null) return null;
-          this.#assembler.pushLiteral(data);
-          break;
-        }
-        if (step.kind === "skip") {
-          let remaining = step.size;
-          while (remaining > 0) {
-            const take = Math.min(remaining, CHUNK);
-            if ((await this.conn.readBytes(take)) === null) return null;
-            remaining -= take;
-          }
-          this.#assembler.literalSkipped();
-          break;
-        }
-        return step;
+      const step = this.#assembler.pushLine(line);
+      if (step.kind === "literal") {
+        if (step.continuation) await this.write("+ Ready for literal data\r\n");
+        const data = await this.conn.readBytes(step.size);
+        if (data === null) return null;
+        this.#assembler.pushLiteral(data);
+        continue;
       }
+      if (step.kind === "skip") {
+        let remaining = step.size;
+        while (remaining > 0) {
+          const take = Math.min(remaining, CHUNK);
+          if ((await this.conn.readBytes(take)) === null) return null;
+          remaining -= take;
+        }
+        this.#assembler.literalSkipped();
+        continue;
+      }
+      return step;
     }
   }
 
