@@ -319,6 +319,18 @@ const TRICKY: Record<string, string> = {
   "t20-top-level-rfc822": "From: a@x\nSubject: outer\nContent-Type: message/rfc822\n\n" +
     "From: b@y\nSubject: middle\nContent-Type: multipart/mixed; boundary=m\n\n--m\n" +
     "Content-Type: message/rfc822\n\nSubject: inmost\n\ninmost body\n--m\n\nsecond\n--m--\n",
+  "t21-unit-nested":
+    "From: a@x\nSubject: nested\nContent-Type: multipart/mixed; boundary=outer\n\n" +
+    "preamble\n--outer\nContent-Type: multipart/alternative; boundary=alt\n\n" +
+    "--alt\nContent-Type: text/plain; charset=utf-8\n\nplain\n" +
+    "--alt\nContent-Type: text/html\n\n<p>html</p>\n--alt--\n" +
+    "--outer\nContent-Type: message/rfc822\nContent-Description: forwarded\n\n" +
+    "From: b@y\nSubject: inner\n\ninner body\n" +
+    '--outer\nContent-Type: application/pdf; name="a.pdf"\n' +
+    'Content-Transfer-Encoding: base64\nContent-Disposition: attachment; filename="a.pdf"\n\n' +
+    "JVBERi0xLjQK\n--outer--\n",
+  "t22-unit-headers": "From: a@x\nX-Long: one\n  two\nsubject: Hi\nContent-Type: text/plain\n" +
+    "Cc: Tab\tName <t@x.org>\nSubject: two  spaces\n and a fold \n\nbody\n",
 };
 
 interface Fixture {
