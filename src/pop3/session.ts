@@ -269,11 +269,12 @@ export class Pop3Session {
     const message = this.#lookup(number);
     if (!message) return;
     const { account } = this.#session!;
-    const email = await this.#opts.store.getEmail(account.id, message.emailId);
+    const blobHash = message.blobHash ??
+      (await this.#opts.store.getEmail(account.id, message.emailId))?.blobHash;
     let data: Uint8Array | null = null;
-    if (email) {
+    if (blobHash) {
       try {
-        data = await this.#opts.blobs.get(email.blobHash);
+        data = await this.#opts.blobs.get(blobHash);
       } catch (error) {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       }
