@@ -149,6 +149,20 @@ export class SelectedCommands {
     const attributes = withUid ? [{ kind: "UID" as const }, ...args.attributes] : args.attributes;
     const wantsModseq = args.changedSince !== null ||
       (session.condstore && attributes.some((a) => a.kind === "MODSEQ"));
+    if (args.vanished) {
+      // RFC 7162 3.2.6: UID FETCH (CHANGEDSINCE m VANISHED) also names the UIDs expunged since.
+      if (!uid || args.changedSince === null || !session.qresync) {
+        throw new CommandFailure("BAD", "VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC");
+      }
+      const gone = (await session.opts.store.expungedSince(
+        session.account!.id,
+        view.mailboxId,
+        args.changedSince,
+      )).filter((u) => inSet(args.sequence, u));
+      if (gone.length > 0) {
+        await session.write(`* VANISHED (EARLIER) ${formatSequenceSet(gone)}\r\n`);
+      }
+    }
     for (const target of targets) {
       const message = messages.get(target.uid);
       if (!message) continue; // expunged meanwhile: nothing to send (RFC 9051 7.5.1 allows it)
@@ -384,4 +398,14 @@ function usesModseq(key: SearchArgs["criteria"]): boolean {
     default:
       return false;
   }
+}
+
+/** A UID set contains `uid`, with `*` open-ended (for UIDs no longer in the mailbox). */
+function inSet(set: SequenceSet, uid: number): boolean {
+  if (set.kind !== "ranges") return false;
+  return set.ranges.some((r) => {
+    const a = r.start === "*" ? Infinity : r.start;
+    const b = r.end === "*" ? Infinity : r.end;
+    return uid >= Math.min(a, b) && uid <= Math.max(a, b);
+  });
 }

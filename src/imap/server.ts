@@ -36,7 +36,11 @@ import {
   type ImapCommand,
   parseCommand,
   ParseError,
+  type QresyncParams,
+  type SelectArgs,
 } from "./wire/parser.ts";
+import { formatSequenceSet } from "./sequence_set.ts";
+import { flagList } from "./flags.ts";
 import { fromWire, MailboxNameError, patternFromWire, toWire } from "./mailbox_name.ts";
 import { SelectedMailbox } from "./selected.ts";
 import { quoted } from "./response.ts";
@@ -160,6 +164,8 @@ export class ImapSession {
       "CHILDREN",
       "SPECIAL-USE",
       "CONDSTORE",
+      "QRESYNC",
+      "CREATE-SPECIAL-USE",
       "ESEARCH",
       "SEARCHRES",
       "STATUS=SIZE",
@@ -386,11 +392,7 @@ export class ImapSession {
         return await this.#mailboxChange(command.command, command.args.mailbox);
       case "SELECT":
       case "EXAMINE":
-        return await this.#select(
-          command.command === "EXAMINE",
-          command.args.mailbox,
-          command.args.condstore,
-        );
+        return await this.#select(command.command === "EXAMINE", command.args);
       case "CLOSE":
       case "UNSELECT": {
         const view = this.requireSelected();
@@ -500,6 +502,9 @@ export class ImapSession {
         this.utf8 = true;
       } else if (name === "CONDSTORE") {
         this.condstore = true;
+      } else if (name === "QRESYNC") {
+        // RFC 7162 3.2.3: QRESYNC implies CONDSTORE.
+        this.qresync = this.condstore = true;
       } else continue;
       enabled.push(name);
     }
@@ -561,11 +566,14 @@ export class ImapSession {
     return `${kind} completed`;
   }
 
-  async #select(readOnly: boolean, name: string, condstore: boolean): Promise<string> {
+  async #select(readOnly: boolean, args: SelectArgs): Promise<string> {
     const account = this.#requireAuth();
     this.#deselect();
-    const mailbox = await this.mailboxByPath(this.path(name));
-    if (condstore) this.condstore = true;
+    if (args.qresync && !this.qresync) {
+      throw new CommandFailure("BAD", "QRESYNC parameter without ENABLE QRESYNC");
+    }
+    const mailbox = await this.mailboxByPath(this.path(args.mailbox));
+    if (args.condstore) this.condstore = true;
     const view = await SelectedMailbox.open(this.opts.store, account.id, mailbox.id, {
       condstore: this.condstore,
       qresync: this.qresync,
@@ -589,10 +597,41 @@ export class ImapSession {
       `* OK [HIGHESTMODSEQ ${Math.max(1, view.highestModseq)}] Highest`,
       ...(this.rev2 ? [`* LIST () "/" ${this.wireName(mailbox.path)}`] : []),
     ];
+    if (args.qresync && args.qresync.uidValidity === view.uidValidity) {
+      lines.push(...await this.#resync(view, args.qresync));
+    }
     await this.write(lines.map((l) => `${l}\r\n`).join(""));
     return `[${readOnly ? "READ-ONLY" : "READ-WRITE"}] ${
       readOnly ? "EXAMINE" : "SELECT"
     } completed`;
+  }
+
+  /**
+   * RFC 7162 3.2.5: what changed since the client's mod-sequence: VANISHED (EARLIER) for
+   * expunged UIDs it may know, and FETCH (UID FLAGS MODSEQ) for messages changed since.
+   */
+  async #resync(view: SelectedMailbox, params: QresyncParams): Promise<string[]> {
+    const lines: string[] = [];
+    const known = params.knownUids?.kind === "ranges" ? params.knownUids.ranges : null;
+    const inKnown = (uid: number) =>
+      !known || known.some((r) => {
+        const a = r.start === "*" ? Infinity : r.start;
+        const b = r.end === "*" ? Infinity : r.end;
+        return uid >= Math.min(a, b) && uid <= Math.max(a, b);
+      });
+    const vanished = (await this.opts.store.expungedSince(
+      view.accountId,
+      view.mailboxId,
+      params.modseq,
+    )).filter(inKnown);
+    if (vanished.length > 0) lines.push(`* VANISHED (EARLIER) ${formatSequenceSet(vanished)}`);
+    view.uids.forEach((uid, index) => {
+      const modseq = view.modseqOf(uid);
+      if (modseq <= params.modseq) return;
+      const flags = flagList(view.keywordsOf(uid));
+      lines.push(`* ${index + 1} FETCH (UID ${uid} FLAGS ${flags} MODSEQ (${modseq}))`);
+    });
+    return lines;
   }
 
   #deselect(): void {

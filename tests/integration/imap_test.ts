@@ -228,3 +228,37 @@ Deno.test("IMAP: two sessions see each other's changes; IDLE wakes on delivery",
     await server.stop();
   }
 });
+
+Deno.test("IMAP: QRESYNC resync on SELECT and UID FETCH VANISHED (RFC 7162)", async () => {
+  const server = await startServer();
+  try {
+    await setup(server);
+    const a = await session(server);
+    await command(a, "q1", "ENABLE QRESYNC");
+    const selected = await command(a, "q2", "SELECT INBOX");
+    const uidValidity = /UIDVALIDITY (\d+)/.exec(selected.join("\n"))![1];
+    const modseq = Number(/HIGHESTMODSEQ (\d+)/.exec(selected.join("\n"))![1]);
+    await command(a, "q3", "STORE 2 +FLAGS.SILENT (\\Seen)");
+    await command(a, "q4", "STORE 1 +FLAGS.SILENT (\\Deleted)");
+    assertEquals(await command(a, "q5", "EXPUNGE"), ["* VANISHED 1", "q5 OK EXPUNGE completed"]);
+    await command(a, "q6", "UNSELECT");
+
+    const resync = await command(a, "q7", `SELECT INBOX (QRESYNC (${uidValidity} ${modseq} 1:3))`);
+    assert(resync.includes("* VANISHED (EARLIER) 1"), resync.join("\n"));
+    assert(
+      resync.some((l) => /^\* 1 FETCH \(UID 2 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)$/.test(l)),
+      resync.join("\n"),
+    );
+    assert(!resync.some((l) => l.includes("UID 3 ")), "UID 3 did not change");
+    const fetched = await command(
+      a,
+      "q8",
+      `UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${modseq} VANISHED)`,
+    );
+    assertEquals(fetched[0], "* VANISHED (EARLIER) 1");
+    assertMatch(fetched[1], /^\* 1 FETCH \(UID 2 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)$/);
+    await a.close();
+  } finally {
+    await server.stop();
+  }
+});
