@@ -1,40 +1,78 @@
 /**
- * FETCH items read from a message's bytes and MIME tree: RFC822, RFC822.HEADER, RFC822.TEXT,
- * BODY[section]<partial> (RFC 9051 6.4.5 section numbering, through `findSection`).
- * ENVELOPE, BODY and BODYSTRUCTURE come from src/imap/fetch/ (byte-compatible with Dovecot).
+ * FETCH items read from a message's bytes and MIME tree, through the Dovecot-compatible
+ * builders in src/imap/fetch/: ENVELOPE, BODY, BODYSTRUCTURE, BODY[section]<partial>, BINARY,
+ * BINARY.SIZE, RFC822, RFC822.HEADER and RFC822.TEXT.
  */
 import type { FetchAttribute, Section } from "./wire/parser.ts";
-import { findSection, type MimePart } from "../mail/mime.ts";
 import { CommandFailure } from "./server.ts";
 import { literalItem, type LoadedContent } from "./fetch_items.ts";
+import { envelope } from "./fetch/envelope.ts";
+import { bodyStructure } from "./fetch/bodystructure.ts";
+import { binary, binarySize, section } from "./fetch/sections.ts";
+
+const encoder = new TextEncoder();
+
+function join(name: string, value: Uint8Array): Uint8Array {
+  const head = encoder.encode(`${name} `);
+  const out = new Uint8Array(head.length + value.length);
+  out.set(head);
+  out.set(value, head.length);
+  return out;
+}
 
 export function contentItem(
   attribute: FetchAttribute,
   content: LoadedContent,
 ): Promise<string | Uint8Array> {
   const { raw, mime } = content;
+  const whole = (text: Section["text"]) => section(raw, mime, { part: [], text, fields: [] }, null);
   switch (attribute.kind) {
+    case "ENVELOPE":
+      return Promise.resolve(join("ENVELOPE", envelope(raw, mime)));
+    case "BODY":
+      return Promise.resolve(join("BODY", bodyStructure(raw, mime, false)));
+    case "BODYSTRUCTURE":
+      return Promise.resolve(join("BODYSTRUCTURE", bodyStructure(raw, mime, true)));
     case "RFC822":
-      return Promise.resolve(literalItem("RFC822", raw));
+      return Promise.resolve(literalItem("RFC822", whole(null)));
     case "RFC822.HEADER":
-      return Promise.resolve(
-        literalItem("RFC822.HEADER", raw.subarray(mime.headerStart, mime.headerEnd)),
-      );
+      return Promise.resolve(literalItem("RFC822.HEADER", whole("HEADER")));
     case "RFC822.TEXT":
-      return Promise.resolve(
-        literalItem("RFC822.TEXT", raw.subarray(mime.bodyStart, mime.bodyEnd)),
-      );
+      return Promise.resolve(literalItem("RFC822.TEXT", whole("TEXT")));
     case "BODY[]": {
-      const bytes = sectionBytes(raw, mime, attribute.section);
-      const name = `BODY[${sectionName(attribute.section)}]`;
-      if (!attribute.partial) return Promise.resolve(literalItem(name, bytes));
-      const { offset, length } = attribute.partial;
+      const bytes = section(raw, mime, attribute.section, attribute.partial);
+      const origin = attribute.partial ? `<${attribute.partial.offset}>` : "";
       return Promise.resolve(
-        literalItem(`${name}<${offset}>`, bytes.subarray(offset, offset + length)),
+        literalItem(`BODY[${sectionName(attribute.section)}]${origin}`, bytes),
       );
     }
+    case "BINARY[]": {
+      const result = binary(raw, mime, attribute.part);
+      if (!result.ok) throw new CommandFailure("NO", result.text, result.code);
+      let bytes = result.bytes;
+      if (attribute.partial) {
+        const { offset, length } = attribute.partial;
+        bytes = bytes.subarray(offset, offset + length);
+      }
+      const origin = attribute.partial ? `<${attribute.partial.offset}>` : "";
+      // RFC 3516 4.1: binary content goes as literal8 (~{n}) when it holds NUL.
+      const name = `BINARY[${attribute.part.join(".")}]${origin}`;
+      if (bytes.includes(0)) {
+        const head = encoder.encode(`${name} ~{${bytes.length}}\r\n`);
+        const out = new Uint8Array(head.length + bytes.length);
+        out.set(head);
+        out.set(bytes, head.length);
+        return Promise.resolve(out);
+      }
+      return Promise.resolve(literalItem(name, bytes));
+    }
+    case "BINARY.SIZE": {
+      const result = binarySize(raw, mime, attribute.part);
+      if (!result.ok) throw new CommandFailure("NO", result.text, result.code);
+      return Promise.resolve(`BINARY.SIZE[${attribute.part.join(".")}] ${result.size}`);
+    }
     default:
-      throw new CommandFailure("BAD", `${attribute.kind} is not supported yet`);
+      throw new CommandFailure("BAD", `${attribute.kind} cannot be fetched`);
   }
 }
 
@@ -45,50 +83,4 @@ export function sectionName(section: Section): string {
     ? `${section.text} (${section.fields.map((f) => f.toUpperCase()).join(" ")})`
     : section.text;
   return parts ? `${parts}.${text}` : text;
-}
-
-/** The octets of a section; an absent part is empty (RFC 9051 6.4.5). */
-export function sectionBytes(raw: Uint8Array, root: MimePart, section: Section): Uint8Array {
-  const empty = new Uint8Array(0);
-  const part = findSection(root, section.part.join("."));
-  if (!part) return empty;
-  // The message whose header/text is meant: the root, or the one a message/rfc822 part holds.
-  const message = section.part.length === 0 ? part : part.message;
-  switch (section.text) {
-    case null:
-      return section.part.length === 0
-        ? raw.subarray(part.headerStart, part.bodyEnd)
-        : raw.subarray(part.bodyStart, part.bodyEnd);
-    case "MIME":
-      return raw.subarray(part.headerStart, part.headerEnd);
-    case "TEXT":
-      return message ? raw.subarray(message.bodyStart, message.bodyEnd) : empty;
-    case "HEADER":
-      return message ? raw.subarray(message.headerStart, message.headerEnd) : empty;
-    case "HEADER.FIELDS":
-    case "HEADER.FIELDS.NOT":
-      return message
-        ? selectFields(
-          raw.subarray(message.headerStart, message.headerEnd),
-          section.fields,
-          section.text === "HEADER.FIELDS.NOT",
-        )
-        : empty;
-  }
-}
-
-/** The header fields named (or, with `not`, all others), original bytes, then CRLF. */
-function selectFields(header: Uint8Array, names: string[], not: boolean): Uint8Array {
-  const wanted = new Set(names.map((n) => n.toLowerCase()));
-  const text = new TextDecoder("latin1").decode(header);
-  const fields = text.replace(/\r\n$/, "").split(/\r\n(?![ \t])/);
-  let out = "";
-  for (const field of fields) {
-    if (field === "") continue;
-    const colon = field.indexOf(":");
-    const name = (colon === -1 ? field : field.slice(0, colon)).trim().toLowerCase();
-    if (wanted.has(name) !== not) out += `${field}\r\n`;
-  }
-  out += "\r\n";
-  return Uint8Array.from(out, (c) => c.charCodeAt(0));
 }

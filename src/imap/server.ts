@@ -166,6 +166,7 @@ export class ImapSession {
       "CONDSTORE",
       "QRESYNC",
       "CREATE-SPECIAL-USE",
+      "BINARY",
       "ESEARCH",
       "SEARCHRES",
       "STATUS=SIZE",

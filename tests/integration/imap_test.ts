@@ -262,3 +262,22 @@ Deno.test("IMAP: QRESYNC resync on SELECT and UID FETCH VANISHED (RFC 7162)", as
     await server.stop();
   }
 });
+
+Deno.test("IMAP: ENVELOPE, BODYSTRUCTURE and BINARY of a stored message", async () => {
+  const server = await startServer();
+  try {
+    await setup(server);
+    const client = await session(server);
+    await command(client, "e1", "SELECT INBOX");
+    const lines = await command(client, "e2", "FETCH 1 (ENVELOPE BODYSTRUCTURE BINARY.SIZE[1])");
+    assertEquals(lines.length, 2, lines.join("\n"));
+    assertMatch(
+      lines[0],
+      /^\* 1 FETCH \(ENVELOPE \(NIL "first" \(\("Bob" NIL "bob" "example\.org"\)\) \(\("Bob" NIL "bob" "example\.org"\)\) \(\("Bob" NIL "bob" "example\.org"\)\) \(\(NIL NIL "alice" "example\.com"\)\) NIL NIL NIL NIL\) BODYSTRUCTURE \("text" "plain" \("charset" "us-ascii"\) NIL NIL "7bit" 23 1 NIL NIL NIL NIL\) BINARY\.SIZE\[1\] 23\)$/,
+    );
+    assertEquals(lines[1], "e2 OK FETCH completed");
+    await client.close();
+  } finally {
+    await server.stop();
+  }
+});
