@@ -9,14 +9,15 @@
  *   Reply-To, To, Cc and Bcc: the address lists of all occurrences are joined (as Dovecot).
  *   Sender and Reply-To default to From (RFC 9051 7.5.2).
  * - Addresses are read like Dovecot's message_address_parse: a missing local part or domain is
- *   "MISSING_MAILBOX" / "MISSING_DOMAIN"; a group is (NIL NIL "name" NIL) ... (NIL NIL NIL NIL);
+ *   "MISSING_MAILBOX" / "MISSING_DOMAIN", a broken `<...>` after a display name has the domain
+ *   "SYNTAX_ERROR"; a group is (NIL NIL "name" NIL) ... (NIL NIL NIL NIL);
  *   a comment names an address without a display name; the list stops at the first byte that
  *   is not a "," after an address (the addresses before it are kept).
  */
 import type { MimePart } from "../../mail/mime.ts";
 import { rawFields } from "./content.ts";
 import { fromByteString, humanString, nstringNoLf } from "./imap_string.ts";
-import { isAtext, Rfc822Cursor, type Str } from "./rfc822_parser.ts";
+import { Rfc822Cursor, type Str } from "./rfc822_parser.ts";
 
 export interface EnvelopeAddress {
   name: string | null;
@@ -115,7 +116,11 @@ class AddressParser {
     const name: Str = { s: "" };
     if (c.phrase(name) <= 0 || c.cur() !== "<") return -1;
     this.addr.name = name.s === "" ? null : name.s;
-    return this.angleAddr();
+    if (this.angleAddr() < 0) {
+      // Broken inside the brackets: Dovecot keeps the address and marks its domain.
+      this.addr.domain = "SYNTAX_ERROR";
+    }
+    return c.atEnd ? 0 : 1;
   }
 
   private angleAddr(): number {
@@ -157,28 +162,12 @@ class AddressParser {
     return 1;
   }
 
-  /** Words and dots run together, quoted ones unquoted ("a.b." and "a b" pass, as Dovecot). */
-  private localPart(out: Str): number {
-    const c = this.c;
-    let ret = -1;
-    while (!c.atEnd) {
-      const ch = c.cur();
-      if (ch === '"') ret = c.quotedString(out);
-      else if (isAtext(ch) || ch === ".") ret = c.atomOrDot(out);
-      else return -1;
-      if (ret <= 0) break;
-      const next = c.cur();
-      if (next !== '"' && next !== "." && !isAtext(next)) break;
-    }
-    return ret;
-  }
-
   private addrSpec(): number {
     const c = this.c;
     c.lastComment = "";
     const quoted = c.cur() === '"';
     const local: Str = { s: "" };
-    let ret = this.localPart(local);
+    let ret = quoted ? c.quotedString(local) : c.dotAtom(local);
     if (ret >= 0) this.addr.mailbox = local.s;
     let domainRet = -2;
     if (ret !== 0 && c.cur() === "@") {

@@ -8,9 +8,10 @@
  *   multipart, and so in every part ending with it (the message/rfc822 around it too). Clients
  *   see it in BODY[n] of multipart and message/rfc822 parts and in the size and line count of
  *   a message/rfc822 part in BODYSTRUCTURE.
- * - A message/rfc822 part in base64 or quoted-printable is not parsed into the tree, but
- *   Dovecot reads its body as a header: with no empty line in it, the line end before the
- *   delimiter becomes the end of that header and stays in the part.
+ * - When the message in a message/rfc822 part has no empty line ending its header, Dovecot
+ *   reads the line end before the delimiter as the end of that header, and it stays in the
+ *   part. The same holds for a message/rfc822 part in base64 or quoted-printable, which the
+ *   tree does not parse but Dovecot reads as a header.
  */
 import type { MimePart } from "../../mail/mime.ts";
 
@@ -53,6 +54,12 @@ function hasEmptyLine(raw: Uint8Array, start: number, end: number): boolean {
   return false;
 }
 
+/** The encapsulated message's header has no empty line and ends where the part ends. */
+function headerRunsToEnd(raw: Uint8Array, message: MimePart, end: number): boolean {
+  return message.headerEnd === end && message.bodyStart === message.bodyEnd &&
+    !hasEmptyLine(raw, message.headerStart, end);
+}
+
 /** The end (exclusive) of the part's body as Dovecot sees it. */
 export function dovecotBodyEnd(raw: Uint8Array, part: MimePart): number {
   const end = part.bodyEnd;
@@ -61,12 +68,12 @@ export function dovecotBodyEnd(raw: Uint8Array, part: MimePart): number {
     return Math.max(end, dovecotBodyEnd(raw, part.parts[part.parts.length - 1]));
   }
   if (part.type === "message" && part.subtype === "rfc822") {
-    if (part.message !== null) return Math.max(end, dovecotBodyEnd(raw, part.message));
-    const last = raw[end - 1];
-    if (
-      end > part.bodyStart && (last === 10 || last === 13) &&
-      !hasEmptyLine(raw, part.bodyStart, end)
-    ) {
+    const message = part.message;
+    if (message !== null && !headerRunsToEnd(raw, message, end)) {
+      return Math.max(end, dovecotBodyEnd(raw, message));
+    }
+    // A header with no empty line before the delimiter takes the delimiter's line end.
+    if (end > part.bodyStart && (message !== null || !hasEmptyLine(raw, part.bodyStart, end))) {
       return end + eolAt(raw, end);
     }
   }

@@ -147,7 +147,10 @@ export class Rfc822Cursor {
     return this.skipLwsp();
   }
 
-  /** dot-atom, allowing whitespace and comments around the dots (obs forms). */
+  /**
+   * dot-atom, allowing whitespace and comments around the dots (obs forms) and a trailing or
+   * doubled dot ("a.b.", as Dovecot reads it).
+   */
   dotAtom(out: Str): number {
     const t = this.text;
     if (this.atEnd || !isAtext(this.cur())) return -1;
@@ -157,7 +160,7 @@ export class Rfc822Cursor {
         this.pos++;
         continue;
       }
-      if (start === this.pos) return -1;
+      if (start === this.pos) break;
       out.s += t.slice(start, this.pos);
       let ret = this.skipLwsp();
       if (ret <= 0) return ret;
@@ -169,7 +172,7 @@ export class Rfc822Cursor {
       start = this.pos;
     }
     out.s += t.slice(start, this.pos);
-    return 0;
+    return this.skipLwsp();
   }
 
   /** "@" domain: a dot-atom or a [domain literal] (brackets kept). */
