@@ -144,11 +144,9 @@ function parameters(c: Rfc822Cursor): Params {
     if (q < p.key.length) result.push([p.key, p.value]);
     else starred.push({ key: p.key.slice(0, star), idx, extended, value: p.value });
   }
-  starred.sort((a, b) => {
-    const ka = a.key.toLowerCase();
-    const kb = b.key.toLowerCase();
-    return ka < kb ? -1 : ka > kb ? 1 : a.idx - b.idx;
-  });
+  // Sorted by name case-sensitively and then index (a stable sort), grouped by name
+  // case-insensitively: "N*0*" sorts before "n*0", and the two then form one group.
+  starred.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : a.idx - b.idx);
   for (let i = 0; i < starred.length;) {
     const key = starred[i].key.toLowerCase();
     let j = i;

@@ -17,7 +17,7 @@
 import type { MimePart } from "../../mail/mime.ts";
 import { rawFields } from "./content.ts";
 import { fromByteString, humanString, nstringNoLf } from "./imap_string.ts";
-import { Rfc822Cursor, type Str } from "./rfc822_parser.ts";
+import { isAtext, Rfc822Cursor, type Str } from "./rfc822_parser.ts";
 
 export interface EnvelopeAddress {
   name: string | null;
@@ -162,12 +162,29 @@ class AddressParser {
     return 1;
   }
 
+  /**
+   * An unquoted local part as Dovecot takes it: atoms and dots in any order ("..a", "a.b.",
+   * "."), except that one ending in a dot must be followed by "@" or the end.
+   */
+  private localPart(out: Str): number {
+    const c = this.c;
+    const start = c.pos;
+    while (!c.atEnd && (isAtext(c.cur()) || c.cur() === ".")) c.pos++;
+    const run = c.text.slice(start, c.pos);
+    if (run === "" || (run.endsWith(".") && !c.atEnd && c.cur() !== "@")) {
+      c.pos = start;
+      return -1;
+    }
+    out.s += run;
+    return c.skipLwsp();
+  }
+
   private addrSpec(): number {
     const c = this.c;
     c.lastComment = "";
     const quoted = c.cur() === '"';
     const local: Str = { s: "" };
-    let ret = quoted ? c.quotedString(local) : c.dotAtom(local);
+    let ret = quoted ? c.quotedString(local) : this.localPart(local);
     if (ret >= 0) this.addr.mailbox = local.s;
     let domainRet = -2;
     if (ret !== 0 && c.cur() === "@") {

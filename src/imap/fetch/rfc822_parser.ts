@@ -147,10 +147,7 @@ export class Rfc822Cursor {
     return this.skipLwsp();
   }
 
-  /**
-   * dot-atom, allowing whitespace and comments around the dots (obs forms) and a trailing or
-   * doubled dot ("a.b.", as Dovecot reads it).
-   */
+  /** dot-atom (a domain), allowing whitespace and comments around the dots (obs forms). */
   dotAtom(out: Str): number {
     const t = this.text;
     if (this.atEnd || !isAtext(this.cur())) return -1;
@@ -160,7 +157,7 @@ export class Rfc822Cursor {
         this.pos++;
         continue;
       }
-      if (start === this.pos) break;
+      if (start === this.pos) return -1;
       out.s += t.slice(start, this.pos);
       let ret = this.skipLwsp();
       if (ret <= 0) return ret;
