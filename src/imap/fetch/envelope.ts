@@ -72,11 +72,10 @@ class AddressParser {
     this.addr.mailbox = name.s;
     this.add();
     if (ret > 0 && c.cur() !== ";") {
+      // Like the list: a broken member does not end the group while a "," follows.
       for (;;) {
-        if (this.mailbox() <= 0) {
-          ret = -1;
-          break;
-        }
+        ret = this.mailbox();
+        if (ret === 0) break;
         if (c.cur() !== ",") break;
         c.pos++;
         if (c.skipLwsp() <= 0) {
@@ -136,7 +135,7 @@ class AddressParser {
       if (c.skipLwsp() <= 0) return -1;
     }
     if (c.cur() !== ">") {
-      if (this.addrSpec() < 0) return -1;
+      if (this.addrSpec(true) < 0) return -1;
       if (c.cur() !== ">") return -1;
     }
     c.pos++;
@@ -168,18 +167,29 @@ class AddressParser {
    */
   private localPart(out: Str): number {
     const c = this.c;
-    const start = c.pos;
-    while (!c.atEnd && (isAtext(c.cur()) || c.cur() === ".")) c.pos++;
-    const run = c.text.slice(start, c.pos);
-    if (run === "" || (run.endsWith(".") && !c.atEnd && c.cur() !== "@")) {
-      c.pos = start;
-      return -1;
+    let run = "";
+    for (;;) {
+      const start = c.pos;
+      while (!c.atEnd && isAtext(c.cur())) c.pos++;
+      run += c.text.slice(start, c.pos);
+      // Blanks and comments may come before a dot ("a .b"), not after a last one.
+      const beforeBlanks = c.pos;
+      c.skipLwsp();
+      if (c.cur() !== ".") {
+        c.pos = beforeBlanks;
+        break;
+      }
+      run += ".";
+      c.pos++;
     }
+    // A failed local part leaves the cursor after it, so no display name is read from it.
+    if (run === "" || (run.endsWith(".") && !c.atEnd && c.cur() !== "@")) return -1;
     out.s += run;
     return c.skipLwsp();
   }
 
-  private addrSpec(): number {
+  /** local-part "@" domain; outside angle brackets a comment may name the address. */
+  private addrSpec(inAngle = false): number {
     const c = this.c;
     c.lastComment = "";
     const quoted = c.cur() === '"';
@@ -194,16 +204,16 @@ class AddressParser {
       if (domainRet <= 0) ret = domainRet;
     }
     if (c.lastComment !== "") {
-      // A display name before "<" wins over a comment inside the brackets.
-      this.addr.name ??= c.lastComment;
+      if (!inAngle) this.addr.name = c.lastComment;
+    } else if (domainRet === -2 && inAngle) {
+      ret = -1;
     } else if (domainRet === -2) {
-      // "user" alone is a local address; "some words" are a display name.
-      local.s += " ";
-      const before = local.s.length;
-      c.phrase(local);
-      if (local.s.length !== before) {
+      // "user" alone is a local address; "some words" or a quoted "word" are a display name.
+      const words: Str = { s: "" };
+      c.phrase(words);
+      if (words.s !== "" || (quoted && ret >= 0)) {
         this.addr.mailbox = null;
-        this.addr.name = local.s;
+        this.addr.name = words.s === "" ? local.s : `${local.s} ${words.s}`;
       } else if (!quoted) {
         this.addr.domain = "";
       }
