@@ -174,9 +174,11 @@ class AddressParser {
       run += c.text.slice(start, c.pos);
       // Blanks and comments may come before a dot ("a .b"), not after a last one.
       const beforeBlanks = c.pos;
+      const comment = c.lastComment;
       c.skipLwsp();
       if (c.cur() !== ".") {
         c.pos = beforeBlanks;
+        c.lastComment = comment;
         break;
       }
       run += ".";
