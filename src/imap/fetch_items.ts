@@ -44,7 +44,7 @@ export async function fetchMessage(
     if (content) return content;
     const row = await session.opts.store.emailContent(session.account!.id, message.emailId);
     if (!row) throw new CommandFailure("NO", "Message vanished", "EXPUNGEISSUED");
-    const raw = await session.opts.blobs.get(row.blobHash);
+    const raw = await session.opts.blobs.get(row.blobHash, message.size);
     content = { raw, mime: JSON.parse(row.mime) as MimePart };
     return content;
   };

@@ -38,7 +38,7 @@ import { Maildrop, type MaildropLocks, type MaildropMessage } from "./maildrop.t
 export interface Pop3Options {
   hostname: string;
   store: Store;
-  blobs: { get(hash: string): Promise<Uint8Array> };
+  blobs: { get(hash: string, size?: number): Promise<Uint8Array> };
   bus: ChangeBus;
   directory: Directory;
   locks: MaildropLocks;
@@ -274,7 +274,7 @@ export class Pop3Session {
     let data: Uint8Array | null = null;
     if (blobHash) {
       try {
-        data = await this.#opts.blobs.get(blobHash);
+        data = await this.#opts.blobs.get(blobHash, message.size);
       } catch (error) {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       }

@@ -22,6 +22,7 @@ export function sha256Hex(data: Uint8Array): string {
 }
 
 const HASH = /^[0-9a-f]{64}$/;
+const SYNC_READ_LIMIT = 1024 * 1024;
 
 export class BlobStore {
   #inFlight = new Map<string, Promise<void>>();
@@ -83,8 +84,16 @@ export class BlobStore {
     this.#folders.clear();
   }
 
-  async get(hash: string): Promise<Uint8Array> {
-    return await Deno.readFile(this.pathOf(hash));
+  /**
+   * The blob's bytes. With a `size` known to be at most SYNC_READ_LIMIT the file is read
+   * synchronously: from the page cache that takes microseconds, less than handing the read to
+   * the runtime's thread pool (POP3 RETR measured ~20% faster); larger or unknown ones are read
+   * asynchronously, so one big attachment never stalls the other sessions.
+   */
+  async get(hash: string, size?: number): Promise<Uint8Array> {
+    const path = this.pathOf(hash);
+    if (size !== undefined && size <= SYNC_READ_LIMIT) return Deno.readFileSync(path);
+    return await Deno.readFile(path);
   }
 
   deleteSync(hash: string): void {
