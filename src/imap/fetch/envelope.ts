@@ -184,9 +184,9 @@ class AddressParser {
       run += ".";
       c.pos++;
     }
-    // A failed local part leaves the cursor after it, so no display name is read from it.
-    if (run === "" || (run.endsWith(".") && !c.atEnd && c.cur() !== "@")) return -1;
+    // A failed local part leaves the cursor after it; its text may still start a display name.
     out.s += run;
+    if (run === "" || (run.endsWith(".") && !c.atEnd && c.cur() !== "@")) return -1;
     return c.skipLwsp();
   }
 

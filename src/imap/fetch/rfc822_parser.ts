@@ -93,25 +93,33 @@ export class Rfc822Cursor {
     return this.skipLwsp();
   }
 
-  /** A quoted string, unescaped and unfolded, appended to out.s. */
+  /**
+   * A quoted string, unescaped and unfolded, appended to out.s. Unterminated, it returns -1
+   * and keeps what came before its last backslash or line break (as Dovecot's parser).
+   */
   quotedString(out: Str): number {
     const t = this.text;
     this.pos++;
-    let value = "";
+    let pending = "";
     for (; this.pos < t.length; this.pos++) {
       const c = t[this.pos];
       if (c === '"') {
         this.pos++;
-        out.s += value;
+        out.s += pending;
         return this.skipLwsp();
       }
       if (c === "\\") {
         this.pos++;
         if (this.pos >= t.length) return -1;
-        value += t[this.pos];
+        out.s += pending;
+        pending = t[this.pos];
       } else if (c === "\n") {
-        if (value.endsWith("\r")) value = value.slice(0, -1);
-      } else value += c;
+        // Seen with Dovecot: a line break with only blanks after it keeps nothing.
+        if (/[^ \t\r\n]/.test(t.slice(this.pos))) {
+          out.s += pending.endsWith("\r") ? pending.slice(0, -1) : pending;
+        }
+        pending = "";
+      } else pending += c;
     }
     return -1;
   }
