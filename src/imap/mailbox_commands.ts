@@ -12,7 +12,7 @@ import type { MailboxSummary } from "../store/types.ts";
 import type { ListArgs, StatusItem } from "./wire/parser.ts";
 import { listPatternMatcher, patternFromWire } from "./mailbox_name.ts";
 import { CommandFailure, type ImapSession } from "./server.ts";
-import { emailObjectId } from "./search.ts";
+import { mailboxObjectId } from "./search.ts";
 
 const SPECIAL_USE: Record<string, string> = {
   sent: "\\Sent",
@@ -104,7 +104,7 @@ export async function statusItems(
         parts.push(`APPENDLIMIT ${session.opts.maxLiteralSize}`);
         break;
       case "MAILBOXID":
-        parts.push(`MAILBOXID (${emailObjectId(mailbox.id).replace(/^M/, "B")})`);
+        parts.push(`MAILBOXID (${mailboxObjectId(mailbox.id)})`);
         break;
       case "DELETED": {
         deleted ??= (await session.opts.store.mailboxMessages(mailbox.accountId, mailbox.id))

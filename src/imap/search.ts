@@ -211,6 +211,10 @@ export function emailObjectId(id: number): string {
   return `M${id}`;
 }
 
+export function mailboxObjectId(id: number): string {
+  return `B${id}`;
+}
+
 export function threadObjectId(id: number): string {
   return `T${id}`;
 }

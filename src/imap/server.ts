@@ -41,6 +41,7 @@ import {
 } from "./wire/parser.ts";
 import { formatSequenceSet } from "./sequence_set.ts";
 import { flagList } from "./flags.ts";
+import { mailboxObjectId } from "./search.ts";
 import { fromWire, MailboxNameError, patternFromWire, toWire } from "./mailbox_name.ts";
 import { SelectedMailbox } from "./selected.ts";
 import { quoted } from "./response.ts";
@@ -167,6 +168,9 @@ export class ImapSession {
       "QRESYNC",
       "CREATE-SPECIAL-USE",
       "BINARY",
+      "OBJECTID",
+      "SAVEDATE",
+      "UNAUTHENTICATE",
       "ESEARCH",
       "SEARCHRES",
       "STATUS=SIZE",
@@ -405,6 +409,21 @@ export class ImapSession {
       }
       case "IDLE":
         return await this.#idle(command.tag);
+      case "UNAUTHENTICATE": {
+        // RFC 8437: back to the not-authenticated state, TLS kept.
+        const account = this.#requireAuth();
+        this.#deselect();
+        this.account = null;
+        this.rev2 =
+          this.utf8 =
+          this.condstore =
+          this.qresync =
+            false;
+        this.saved = [];
+        this.#assembler = this.#newAssembler();
+        this.log.info("unauthenticated", { user: account.address });
+        return "UNAUTHENTICATE completed";
+      }
       case "APPEND":
         this.#requireAuth();
         return await this.#selectedCommands.append(command.args);
@@ -532,10 +551,11 @@ export class ImapSession {
     try {
       const mailbox = await this.opts.store.createMailbox(account.id, path, role as never);
       this.published(mailbox.highestModseq, ["Mailbox"]);
+      // RFC 8474 4.1: the new mailbox's id in the tagged OK.
+      return `[MAILBOXID (${mailboxObjectId(mailbox.id)})] CREATE completed`;
     } catch (error) {
       throw storeFailure(error);
     }
-    return "CREATE completed";
   }
 
   async #rename(from: string, to: string): Promise<string> {
@@ -594,6 +614,7 @@ export class ImapSession {
       `* OK [PERMANENTFLAGS (${readOnly ? "" : `${flags} \\*`})] Flags permitted`,
       `* OK [UIDVALIDITY ${view.uidValidity}] UIDs valid`,
       `* OK [UIDNEXT ${view.uidNext}] Predicted next UID`,
+      `* OK [MAILBOXID (${mailboxObjectId(mailbox.id)})] Ok`,
       // RFC 7162 3.1.2.1: always, since the mod-sequences are persistent.
       `* OK [HIGHESTMODSEQ ${Math.max(1, view.highestModseq)}] Highest`,
       ...(this.rev2 ? [`* LIST () "/" ${this.wireName(mailbox.path)}`] : []),

@@ -132,7 +132,15 @@ Deno.test("IMAP 143: LOGINDISABLED before STARTTLS, injection discarded, SASL-IR
     assert(!caps.join("\n").includes("a3 "), caps.join("\n"));
     const token = btoa(`\0${USER}\0${PASSWORD}`);
     assertMatch((await command(client, "a5", `AUTHENTICATE PLAIN ${token}`)).at(-1)!, /^a5 OK /);
-    assertMatch((await command(client, "a6", "SELECT INBOX")).at(-1)!, /^a6 OK \[READ-WRITE\]/);
+    const selected = await command(client, "a6", "SELECT INBOX");
+    assertMatch(selected.at(-1)!, /^a6 OK \[READ-WRITE\]/);
+    assert(selected.some((l) => /^\* OK \[MAILBOXID \(B\d+\)\]/.test(l)), selected.join("\n"));
+    assertMatch(
+      (await command(client, "a7", "CREATE Projects")).at(-1)!,
+      /^a7 OK \[MAILBOXID \(B\d+\)\]/,
+    );
+    assertEquals(await command(client, "a8", "UNAUTHENTICATE"), ["a8 OK UNAUTHENTICATE completed"]);
+    assertEquals((await command(client, "a9", "SELECT INBOX")).at(-1), "a9 BAD Log in first");
     await client.close();
   } finally {
     await server.stop();
