@@ -4,7 +4,18 @@
  * of tests/fixtures/mime plus the tricky ones below by APPEND (with CRLF line ends, as Postern
  * stores them); each item is then fetched one at a time and compared with our output for the
  * same bytes. A mismatch prints both values with CR/LF made visible and the first differing
- * offset.
+ * offset. A second test does the same for 300 messages generated (fixed seed) from the syntax
+ * corners of addresses, subjects and Content-Type parameters.
+ *
+ * Items compared: ENVELOPE, BODY, BODYSTRUCTURE, BODY[HEADER], BODY[TEXT], HEADER.FIELDS and
+ * .NOT, every part's BODY[n], n.MIME, n.HEADER, n.TEXT, absent parts, BODY[TEXT]<0.50>, and
+ * BINARY[n] of leaf parts. Known differences (not compared, or not generated):
+ * - BINARY[n] of a multipart or message/rfc822 part: Dovecot decodes the parts inside and
+ *   rewrites their headers; Postern sends the part as stored.
+ * - ENVELOPE of some address lists that are garbage by any reading (a run of dots before a
+ *   comment and a bracket, `:..;(c),x`): with another seed about 3 of 1500 generated messages
+ *   differ in a display name or a MISSING_* marker.
+ * - An empty message (Dovecot refuses to APPEND it).
  *
  * Dovecot runs as root with default_internal_user/default_login_user set to the system users
  * "dovecot" and "dovenull" that the Debian package creates; mail is owned by "dovecot".
@@ -589,7 +600,7 @@ const PARAM_PIECES = [
   "; t*1=y",
 ];
 
-export function generated(count: number, seed: number): Fixture[] {
+function generated(count: number, seed: number): Fixture[] {
   const random = mulberry32(seed);
   const pick = (pieces: string[], max: number) => {
     let out = "";

@@ -113,6 +113,22 @@ Deno.test("ENVELOPE: encoded-words are sent raw, 8-bit text and odd spacing as l
   assertEquals(text(envelope(empty.raw, empty.root)), "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
 });
 
+Deno.test("ENVELOPE: broken addresses come out as Dovecot makes them", () => {
+  const to = (value: string) => {
+    const m = message(`To: ${value}\n\nx\n`);
+    const all = text(envelope(m.raw, m.root));
+    return all.slice("(NIL NIL NIL NIL NIL ".length, -" NIL NIL NIL NIL)".length);
+  };
+  assertEquals(to("<abc>"), '((NIL NIL "abc" "MISSING_DOMAIN"))');
+  assertEquals(to("<abc d>"), '((NIL NIL "abc" "SYNTAX_ERROR"))');
+  assertEquals(to('x<":;'), '(("x" NIL "MISSING_MAILBOX" "SYNTAX_ERROR"))');
+  assertEquals(to("a.b.@x.org"), '((NIL NIL "a.b." "x.org"))');
+  assertEquals(to("..a@x.org.."), '((NIL NIL "..a" "MISSING_DOMAIN"))');
+  assertEquals(to('"x" y'), '(("x y" NIL "MISSING_MAILBOX" "MISSING_DOMAIN"))');
+  assertEquals(to("a@b@c, d@e"), '((NIL NIL "a" "b"))');
+  assertEquals(to("Name <>"), '(("Name" NIL "MISSING_MAILBOX" "MISSING_DOMAIN"))');
+});
+
 Deno.test("BODY and BODYSTRUCTURE of a single-part message", () => {
   assertEquals(
     text(bodyStructure(SIMPLE.raw, SIMPLE.root, false)),

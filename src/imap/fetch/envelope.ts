@@ -208,7 +208,8 @@ class AddressParser {
     if (c.lastComment !== "") {
       if (!inAngle) this.addr.name = c.lastComment;
     } else if (domainRet === -2 && inAngle) {
-      ret = -1;
+      // "<user>": a local address, if ">" follows (the caller checks).
+      if (!quoted) this.addr.domain = "";
     } else if (domainRet === -2) {
       // "user" alone is a local address; "some words" or a quoted "word" are a display name.
       const words: Str = { s: "" };
