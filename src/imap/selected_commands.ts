@@ -18,12 +18,14 @@ import type {
   ImapCommand,
   SearchArgs,
   SequenceSet,
+  SortArgs,
   StoreArgs,
 } from "./wire/parser.ts";
 import { CommandFailure, type ImapSession, storeFailure } from "./server.ts";
 import type { SelectedMailbox } from "./selected.ts";
 import { FlagError, flagList, keywordOf } from "./flags.ts";
 import { search } from "./search.ts";
+import { sortMessages } from "./sort.ts";
 import { formatSequenceSet } from "./sequence_set.ts";
 import { fetchMessage } from "./fetch_items.ts";
 import { IngestError } from "../mail/ingest.ts";
@@ -54,6 +56,10 @@ export class SelectedCommands {
       case "SEARCH":
       case "UID SEARCH":
         await this.#search(view, command.args, uid, command.tag);
+        return `${command.command} completed`;
+      case "SORT":
+      case "UID SORT":
+        await this.#sort(view, command.args, uid, command.tag);
         return `${command.command} completed`;
       case "COPY":
       case "UID COPY":
@@ -248,12 +254,7 @@ export class SelectedCommands {
       accountId: session.account!.id,
       messages: ordered,
       saved: session.saved,
-      headerOf: async (_, fields) => {
-        const raw = await session.opts.blobs.get(fields.blobHash);
-        const text = new TextDecoder("latin1").decode(raw);
-        const end = text.indexOf("\r\n\r\n");
-        return end === -1 ? text : text.slice(0, end + 2);
-      },
+      headerOf: (_, fields) => this.#headerOf(fields.blobHash),
     });
     const numbers = found.map((u) => uid ? u : view.seqOf(u)).filter((n) => n > 0)
       .sort((a, b) => a - b);
@@ -279,6 +280,68 @@ export class SelectedCommands {
     await session.write(
       `* ESEARCH (TAG "${tag}")${uid ? " UID" : ""}${parts.map((p) => ` ${p}`).join("")}\r\n`,
     );
+  }
+
+  /** SORT (RFC 5256) and ESORT (RFC 5267): the search, then the matches in key order. */
+  async #sort(view: SelectedMailbox, args: SortArgs, uid: boolean, tag: string) {
+    const session = this.#session;
+    if (!["UTF-8", "US-ASCII"].includes(args.charset)) {
+      throw new CommandFailure(
+        "NO",
+        "Supported charsets: UTF-8 US-ASCII",
+        "BADCHARSET (UTF-8 US-ASCII)",
+      );
+    }
+    const messagesByUid = await this.#messages(view);
+    const ordered = view.uids.flatMap((u) => {
+      const m = messagesByUid.get(u);
+      return m ? [m] : [];
+    });
+    const found = new Set(
+      await search(args.search, {
+        store: session.opts.store,
+        accountId: session.account!.id,
+        messages: ordered,
+        saved: session.saved,
+        headerOf: (_, fields) => this.#headerOf(fields.blobHash),
+      }),
+    );
+    const matches = ordered.filter((m) => found.has(m.uid));
+    const fields = new Map(
+      (await session.opts.store.searchFields(
+        session.account!.id,
+        [...new Set(matches.map((m) => m.emailId))],
+      )).map((f) => [f.id, f]),
+    );
+    const sorted = sortMessages(
+      matches.map((message) => ({
+        seq: view.seqOf(message.uid),
+        message,
+        fields: fields.get(message.emailId),
+      })),
+      args.criteria,
+    );
+    const numbers = sorted.map((item) => uid ? item.message.uid : item.seq);
+    if (args.returnOptions === null) {
+      await session.write(`* SORT${numbers.map((n) => ` ${n}`).join("")}\r\n`);
+      return;
+    }
+    const wanted = args.returnOptions.length === 0 ? ["ALL"] : args.returnOptions;
+    const parts: string[] = [];
+    if (wanted.includes("MIN") && numbers.length) parts.push(`MIN ${Math.min(...numbers)}`);
+    if (wanted.includes("MAX") && numbers.length) parts.push(`MAX ${Math.max(...numbers)}`);
+    if (wanted.includes("ALL") && numbers.length) parts.push(`ALL ${numbers.join(",")}`);
+    if (wanted.includes("COUNT")) parts.push(`COUNT ${numbers.length}`);
+    await session.write(
+      `* ESEARCH (TAG "${tag}")${uid ? " UID" : ""}${parts.map((p) => ` ${p}`).join("")}\r\n`,
+    );
+  }
+
+  async #headerOf(blobHash: string): Promise<string> {
+    const raw = await this.#session.opts.blobs.get(blobHash);
+    const text = new TextDecoder("latin1").decode(raw);
+    const end = text.indexOf("\r\n\r\n");
+    return end === -1 ? text : text.slice(0, end + 2);
   }
 
   async #copy(

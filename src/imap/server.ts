@@ -168,6 +168,9 @@ export class ImapSession {
       "QRESYNC",
       "CREATE-SPECIAL-USE",
       "BINARY",
+      "SORT",
+      "SORT=DISPLAY",
+      "ESORT",
       "OBJECTID",
       "SAVEDATE",
       "UNAUTHENTICATE",
@@ -439,6 +442,8 @@ export class ImapSession {
       case "UID COPY":
       case "MOVE":
       case "UID MOVE":
+      case "SORT":
+      case "UID SORT":
         return await this.#selectedCommands.run(command);
       default:
         throw new CommandFailure("BAD", `${command.command} is not supported`);

@@ -161,6 +161,8 @@ export interface KeywordChange {
 export interface SearchFields {
   id: number;
   subject: string;
+  /** RFC 5256 base subject (Re:, Fwd:, [tags] and (fwd) stripped), as stored at ingest. */
+  baseSubject: string;
   from: EmailAddressRecord[];
   to: EmailAddressRecord[];
   cc: EmailAddressRecord[];

@@ -289,3 +289,41 @@ Deno.test("IMAP: ENVELOPE, BODYSTRUCTURE and BINARY of a stored message", async 
     await server.stop();
   }
 });
+
+Deno.test("IMAP: SORT, SORT=DISPLAY and ESORT (RFC 5256, 5957, 5267)", async () => {
+  const server = await startServer();
+  try {
+    await setup(server);
+    await cli(
+      server.configPath,
+      ["deliver", USER],
+      "From: Zed <aaron@example.org>\r\nSubject: Re: [list] Apple\r\n\r\nx\r\n",
+    );
+    const client = await session(server);
+    await command(client, "o1", "SELECT INBOX");
+    assertEquals(
+      await command(client, "o2", "SORT (SUBJECT) UTF-8 ALL"),
+      ["* SORT 4 1 2 3", "o2 OK SORT completed"],
+    );
+    assertEquals(
+      (await command(client, "o3", "SORT (REVERSE SUBJECT) UTF-8 NOT SUBJECT apple"))[0],
+      "* SORT 3 2 1",
+    );
+    assertEquals((await command(client, "o4", "SORT (FROM) UTF-8 ALL"))[0], "* SORT 4 1 2 3");
+    assertEquals(
+      (await command(client, "o5", "SORT (DISPLAYFROM) UTF-8 ALL"))[0],
+      "* SORT 1 2 3 4",
+    );
+    assertEquals(
+      (await command(client, "o6", "UID SORT RETURN (COUNT ALL) (REVERSE ARRIVAL) UTF-8 ALL"))[0],
+      '* ESEARCH (TAG "o6") UID ALL 4,3,2,1 COUNT 4',
+    );
+    assertMatch(
+      (await command(client, "o7", "SORT (SUBJECT) KOI8-R ALL")).at(-1)!,
+      /^o7 (NO|BAD) \[BADCHARSET/,
+    );
+    await client.close();
+  } finally {
+    await server.stop();
+  }
+});

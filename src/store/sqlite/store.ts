@@ -813,13 +813,14 @@ export class SqliteStore implements Store {
         const slice = emailIds.slice(i, i + 500);
         for (
           const row of this.db.prepare(
-            `SELECT id, subject, from_, to_, cc, bcc, sent_at, blob_hash FROM emails
+            `SELECT id, subject, base_subject, from_, to_, cc, bcc, sent_at, blob_hash FROM emails
              WHERE account_id = ? AND id IN (${slice.map(() => "?").join(",")})`,
           ).all(accountId, ...slice) as Row[]
         ) {
           out.push({
             id: row.id as number,
             subject: row.subject as string,
+            baseSubject: row.base_subject as string,
             from: parse(row.from_),
             to: parse(row.to_),
             cc: parse(row.cc),
