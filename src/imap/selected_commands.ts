@@ -20,12 +20,14 @@ import type {
   SequenceSet,
   SortArgs,
   StoreArgs,
+  ThreadArgs,
 } from "./wire/parser.ts";
 import { CommandFailure, type ImapSession, storeFailure } from "./server.ts";
 import type { SelectedMailbox } from "./selected.ts";
 import { FlagError, flagList, keywordOf } from "./flags.ts";
 import { search } from "./search.ts";
-import { sortMessages } from "./sort.ts";
+import { type SortItem, sortMessages } from "./sort.ts";
+import { orderedSubjectThreads } from "./thread.ts";
 import { formatSequenceSet } from "./sequence_set.ts";
 import { fetchMessage } from "./fetch_items.ts";
 import { IngestError } from "../mail/ingest.ts";
@@ -60,6 +62,10 @@ export class SelectedCommands {
       case "SORT":
       case "UID SORT":
         await this.#sort(view, command.args, uid, command.tag);
+        return `${command.command} completed`;
+      case "THREAD":
+      case "UID THREAD":
+        await this.#thread(view, command.args, uid);
         return `${command.command} completed`;
       case "COPY":
       case "UID COPY":
@@ -282,10 +288,14 @@ export class SelectedCommands {
     );
   }
 
-  /** SORT (RFC 5256) and ESORT (RFC 5267): the search, then the matches in key order. */
-  async #sort(view: SelectedMailbox, args: SortArgs, uid: boolean, tag: string) {
+  /** The messages matching a search, with their header data, for SORT and THREAD. */
+  async #matching(
+    view: SelectedMailbox,
+    key: SearchArgs["criteria"],
+    charset: string,
+  ): Promise<SortItem[]> {
     const session = this.#session;
-    if (!["UTF-8", "US-ASCII"].includes(args.charset)) {
+    if (!["UTF-8", "US-ASCII"].includes(charset)) {
       throw new CommandFailure(
         "NO",
         "Supported charsets: UTF-8 US-ASCII",
@@ -298,7 +308,7 @@ export class SelectedCommands {
       return m ? [m] : [];
     });
     const found = new Set(
-      await search(args.search, {
+      await search(key, {
         store: session.opts.store,
         accountId: session.account!.id,
         messages: ordered,
@@ -313,12 +323,28 @@ export class SelectedCommands {
         [...new Set(matches.map((m) => m.emailId))],
       )).map((f) => [f.id, f]),
     );
+    return matches.map((message) => ({
+      seq: view.seqOf(message.uid),
+      message,
+      fields: fields.get(message.emailId),
+    }));
+  }
+
+  /** THREAD (RFC 5256): ORDEREDSUBJECT only. */
+  async #thread(view: SelectedMailbox, args: ThreadArgs, uid: boolean) {
+    if (args.algorithm.toUpperCase() !== "ORDEREDSUBJECT") {
+      throw new CommandFailure("BAD", `Unsupported threading algorithm ${args.algorithm}`);
+    }
+    const items = await this.#matching(view, args.search, args.charset);
+    const body = orderedSubjectThreads(items, (item) => uid ? item.message.uid : item.seq);
+    await this.#session.write(`* THREAD${body ? ` ${body}` : ""}\r\n`);
+  }
+
+  /** SORT (RFC 5256) and ESORT (RFC 5267): the search, then the matches in key order. */
+  async #sort(view: SelectedMailbox, args: SortArgs, uid: boolean, tag: string) {
+    const session = this.#session;
     const sorted = sortMessages(
-      matches.map((message) => ({
-        seq: view.seqOf(message.uid),
-        message,
-        fields: fields.get(message.emailId),
-      })),
+      await this.#matching(view, args.search, args.charset),
       args.criteria,
     );
     const numbers = sorted.map((item) => uid ? item.message.uid : item.seq);

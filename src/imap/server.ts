@@ -171,6 +171,7 @@ export class ImapSession {
       "SORT",
       "SORT=DISPLAY",
       "ESORT",
+      "THREAD=ORDEREDSUBJECT",
       "OBJECTID",
       "SAVEDATE",
       "UNAUTHENTICATE",
@@ -252,6 +253,11 @@ export class ImapSession {
       return;
     }
     try {
+      // Catch up first (new messages, others' flag changes), so the command works on what
+      // the client has been told; expunges wait where RFC 9051 7.5.1 says they must.
+      if (this.#changed && this.selected && parsed.command !== "IDLE") {
+        await this.#updates(parsed.command);
+      }
       const ok = await this.#execute(parsed);
       if (ok === null) return; // the command wrote its own completion (IDLE, STARTTLS, LOGOUT)
       await this.#updates(parsed.command);
@@ -444,6 +450,8 @@ export class ImapSession {
       case "UID MOVE":
       case "SORT":
       case "UID SORT":
+      case "THREAD":
+      case "UID THREAD":
         return await this.#selectedCommands.run(command);
       default:
         throw new CommandFailure("BAD", `${command.command} is not supported`);

@@ -318,6 +318,24 @@ Deno.test("IMAP: SORT, SORT=DISPLAY and ESORT (RFC 5256, 5957, 5267)", async () 
       (await command(client, "o6", "UID SORT RETURN (COUNT ALL) (REVERSE ARRIVAL) UTF-8 ALL"))[0],
       '* ESEARCH (TAG "o6") UID ALL 4,3,2,1 COUNT 4',
     );
+    await cli(
+      server.configPath,
+      ["deliver", USER],
+      "From: a@example.org\r\nSubject: Re: first\r\n\r\nx\r\n",
+    );
+    await cli(
+      server.configPath,
+      ["deliver", USER],
+      "From: a@example.org\r\nSubject: Fwd: first\r\n\r\nx\r\n",
+    );
+    // ORDEREDSUBJECT: "first" with its two replies, the others alone (all sent at once here,
+    // so the sent dates tie and sequence numbers decide).
+    const threads = await command(client, "o8", "THREAD ORDEREDSUBJECT UTF-8 ALL");
+    assertEquals(threads, [
+      "* 6 EXISTS",
+      "* THREAD (1 (5)(6))(2)(3)(4)",
+      "o8 OK THREAD completed",
+    ]);
     assertMatch(
       (await command(client, "o7", "SORT (SUBJECT) KOI8-R ALL")).at(-1)!,
       /^o7 (NO|BAD) \[BADCHARSET/,
