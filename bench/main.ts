@@ -6,6 +6,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   ingest: () => import("./ingest.ts"),
   smtp: () => import("./smtp.ts"),
   pop3: () => import("./pop3.ts"),
+  imap: () => import("./imap.ts"),
 };
 
 const [name, ...args] = Deno.args;
