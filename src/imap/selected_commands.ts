@@ -27,7 +27,7 @@ import type { SelectedMailbox } from "./selected.ts";
 import { FlagError, flagList, keywordOf } from "./flags.ts";
 import { search } from "./search.ts";
 import { type SortItem, sortMessages } from "./sort.ts";
-import { orderedSubjectThreads } from "./thread.ts";
+import { orderedSubjectThreads, referencesThreads } from "./thread.ts";
 import { formatSequenceSet } from "./sequence_set.ts";
 import { fetchMessage } from "./fetch_items.ts";
 import { IngestError } from "../mail/ingest.ts";
@@ -330,13 +330,17 @@ export class SelectedCommands {
     }));
   }
 
-  /** THREAD (RFC 5256): ORDEREDSUBJECT only. */
+  /** THREAD (RFC 5256): ORDEREDSUBJECT and REFERENCES. */
   async #thread(view: SelectedMailbox, args: ThreadArgs, uid: boolean) {
-    if (args.algorithm.toUpperCase() !== "ORDEREDSUBJECT") {
+    const algorithm = args.algorithm.toUpperCase();
+    if (algorithm !== "ORDEREDSUBJECT" && algorithm !== "REFERENCES") {
       throw new CommandFailure("BAD", `Unsupported threading algorithm ${args.algorithm}`);
     }
     const items = await this.#matching(view, args.search, args.charset);
-    const body = orderedSubjectThreads(items, (item) => uid ? item.message.uid : item.seq);
+    const number = (item: SortItem) => uid ? item.message.uid : item.seq;
+    const body = algorithm === "REFERENCES"
+      ? referencesThreads(items, number)
+      : orderedSubjectThreads(items, number);
     await this.#session.write(`* THREAD${body ? ` ${body}` : ""}\r\n`);
   }
 

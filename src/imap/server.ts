@@ -172,6 +172,7 @@ export class ImapSession {
       "SORT=DISPLAY",
       "ESORT",
       "THREAD=ORDEREDSUBJECT",
+      "THREAD=REFERENCES",
       "OBJECTID",
       "SAVEDATE",
       "UNAUTHENTICATE",

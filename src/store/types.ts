@@ -163,6 +163,10 @@ export interface SearchFields {
   subject: string;
   /** RFC 5256 base subject (Re:, Fwd:, [tags] and (fwd) stripped), as stored at ingest. */
   baseSubject: string;
+  /** Message-ID without angle brackets, and the ids of In-Reply-To and References. */
+  messageId: string | null;
+  inReplyTo: string[];
+  references: string[];
   from: EmailAddressRecord[];
   to: EmailAddressRecord[];
   cc: EmailAddressRecord[];

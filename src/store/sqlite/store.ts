@@ -813,7 +813,8 @@ export class SqliteStore implements Store {
         const slice = emailIds.slice(i, i + 500);
         for (
           const row of this.db.prepare(
-            `SELECT id, subject, base_subject, from_, to_, cc, bcc, sent_at, blob_hash FROM emails
+            `SELECT id, subject, base_subject, from_, to_, cc, bcc, sent_at, blob_hash, message_id,
+               in_reply_to, references_ FROM emails
              WHERE account_id = ? AND id IN (${slice.map(() => "?").join(",")})`,
           ).all(accountId, ...slice) as Row[]
         ) {
@@ -821,6 +822,9 @@ export class SqliteStore implements Store {
             id: row.id as number,
             subject: row.subject as string,
             baseSubject: row.base_subject as string,
+            messageId: (row.message_id as string | null) ?? null,
+            inReplyTo: typeof row.in_reply_to === "string" ? JSON.parse(row.in_reply_to) : [],
+            references: typeof row.references_ === "string" ? JSON.parse(row.references_) : [],
             from: parse(row.from_),
             to: parse(row.to_),
             cc: parse(row.cc),
