@@ -42,15 +42,34 @@ export async function listMailboxes(
     throw new CommandFailure("BAD", (error as Error).message);
   }
   const matchers = patterns.map((p) => listPatternMatcher(reference, p));
-  const mailboxes = await session.opts.store.listMailboxes(account.id);
+  // INBOX first, then by path, so a parent comes before its children.
+  const mailboxes = (await session.opts.store.listMailboxes(account.id)).sort((a, b) =>
+    Number(b.role === "inbox") - Number(a.role === "inbox") ||
+    (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
+  );
   const subscribedOnly = args.selection.includes("SUBSCRIBED");
   const specialOnly = args.selection.includes("SPECIAL-USE");
   const returnSubscribed = subscribedOnly || (args.returnOptions?.subscribed ?? false);
+  const recursive = args.selection.includes("RECURSIVEMATCH");
+  if (recursive && !subscribedOnly && !specialOnly) {
+    // RFC 5258 3.1: RECURSIVEMATCH only qualifies another selection option.
+    throw new CommandFailure("BAD", "RECURSIVEMATCH needs another selection option");
+  }
   const parents = new Set(mailboxes.map((m) => m.parentId));
+  // Mailboxes with a subscribed descendant (RFC 5258 CHILDINFO).
+  const byId = new Map(mailboxes.map((m) => [m.id, m]));
+  const subscribedBelow = new Set<number>();
+  for (const mailbox of mailboxes) {
+    if (!mailbox.subscribed) continue;
+    for (let p = byId.get(mailbox.parentId); p; p = byId.get(p.parentId)) {
+      subscribedBelow.add(p.id);
+    }
+  }
   const lines: string[] = [];
   for (const mailbox of mailboxes) {
     if (!matchers.some((match) => match(mailbox.path))) continue;
-    if (subscribedOnly && !mailbox.subscribed) continue;
+    const childInfo = recursive && subscribedOnly && subscribedBelow.has(mailbox.id);
+    if (subscribedOnly && !mailbox.subscribed && !childInfo) continue;
     const special = mailbox.role ? SPECIAL_USE[mailbox.role] : undefined;
     if (specialOnly && !special) continue;
     const attributes: string[] = [];
@@ -59,7 +78,8 @@ export async function listMailboxes(
       attributes.push(special);
     }
     if (returnSubscribed && mailbox.subscribed && !lsub) attributes.push("\\Subscribed");
-    lines.push(`* ${verb} (${attributes.join(" ")}) "/" ${session.wireName(mailbox.path)}`);
+    const extra = childInfo ? ' ("CHILDINFO" ("SUBSCRIBED"))' : "";
+    lines.push(`* ${verb} (${attributes.join(" ")}) "/" ${session.wireName(mailbox.path)}${extra}`);
     const statusWanted = args.returnOptions?.status;
     if (statusWanted && statusWanted.length > 0) {
       const items = await statusItems(session, mailbox, statusWanted);

@@ -163,6 +163,8 @@ export class ImapSession {
       "UIDPLUS",
       "MOVE",
       "CHILDREN",
+      "LIST-EXTENDED",
+      "LIST-STATUS",
       "SPECIAL-USE",
       "CONDSTORE",
       "QRESYNC",

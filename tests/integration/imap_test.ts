@@ -345,3 +345,34 @@ Deno.test("IMAP: SORT, SORT=DISPLAY and ESORT (RFC 5256, 5957, 5267)", async () 
     await server.stop();
   }
 });
+
+Deno.test("IMAP: LIST-EXTENDED and LIST-STATUS (RFC 5258, 5819)", async () => {
+  const server = await startServer();
+  try {
+    await setup(server);
+    const client = await session(server);
+    await command(client, "l1", "CREATE Lists/Dev");
+    await command(client, "l2", "UNSUBSCRIBE Lists");
+    const sub = await command(client, "l3", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "Lists*"');
+    assertEquals(sub, [
+      '* LIST (\\HasChildren) "/" "Lists" ("CHILDINFO" ("SUBSCRIBED"))',
+      '* LIST (\\HasNoChildren \\Subscribed) "/" "Lists/Dev"',
+      "l3 OK LIST completed",
+    ]);
+    assertMatch(
+      (await command(client, "l4", 'LIST (RECURSIVEMATCH) "" "*"')).at(-1)!,
+      /^l4 BAD /,
+    );
+    const special = await command(client, "l5", 'LIST (SPECIAL-USE) "" "*"');
+    assertEquals(special.length, 6, special.join("\n")); // Drafts Sent Junk Trash Archive + OK
+    const status = await command(client, "l6", 'LIST "" "INBOX" RETURN (STATUS (MESSAGES UNSEEN))');
+    assertEquals(status, [
+      '* LIST (\\HasNoChildren) "/" "INBOX"',
+      '* STATUS "INBOX" (MESSAGES 3 UNSEEN 3)',
+      "l6 OK LIST completed",
+    ]);
+    await client.close();
+  } finally {
+    await server.stop();
+  }
+});
