@@ -17,6 +17,7 @@ import { flagList } from "./flags.ts";
 import { formatDateTime } from "./datetime.ts";
 import { emailObjectId, threadObjectId } from "./search.ts";
 import { contentItem } from "./fetch_content.ts";
+import { quoted } from "./response.ts";
 
 export interface FetchContext {
   /** Include MODSEQ (CONDSTORE: asked for, or CHANGEDSINCE given). */
@@ -28,6 +29,7 @@ export interface FetchContext {
 export interface LoadedContent {
   raw: Uint8Array;
   mime: MimePart;
+  preview: string;
 }
 
 const encoder = new TextEncoder();
@@ -45,7 +47,7 @@ export async function fetchMessage(
     const row = await session.opts.store.emailContent(session.account!.id, message.emailId);
     if (!row) throw new CommandFailure("NO", "Message vanished", "EXPUNGEISSUED");
     const raw = await session.opts.blobs.get(row.blobHash, message.size);
-    content = { raw, mime: JSON.parse(row.mime) as MimePart };
+    content = { raw, mime: JSON.parse(row.mime) as MimePart, preview: row.preview };
     return content;
   };
   const items: (string | Uint8Array)[] = [];
@@ -76,8 +78,12 @@ export async function fetchMessage(
       case "SAVEDATE":
         items.push(`SAVEDATE "${formatDateTime(message.savedAt.getTime())}"`);
         break;
-      case "PREVIEW":
-        throw new CommandFailure("BAD", "PREVIEW is not supported");
+      case "PREVIEW": {
+        // RFC 8970: the stored preview (made at delivery, so LAZY changes nothing).
+        const { preview } = await load();
+        items.push(`PREVIEW ${preview === "" ? "NIL" : quoted(preview.slice(0, 256))}`);
+        break;
+      }
       default:
         items.push(await contentItem(attribute, await load()));
     }

@@ -164,6 +164,9 @@ export class ImapSession {
       "MOVE",
       "CHILDREN",
       "LIST-EXTENDED",
+      "QUOTA",
+      "QUOTA=RES-STORAGE",
+      "PREVIEW",
       "LIST-STATUS",
       "SPECIAL-USE",
       "CONDSTORE",
@@ -421,6 +424,25 @@ export class ImapSession {
       }
       case "IDLE":
         return await this.#idle(command.tag);
+      case "GETQUOTAROOT": {
+        const account = this.#requireAuth();
+        const mailbox = await this.mailboxByPath(this.path(command.args.mailbox));
+        const quota = await this.#quota(account);
+        await this.write(
+          `* QUOTAROOT ${this.wireName(mailbox.path)}${quota ? ' ""' : ""}\r\n${quota ?? ""}`,
+        );
+        return "GETQUOTAROOT completed";
+      }
+      case "GETQUOTA": {
+        const account = this.#requireAuth();
+        const quota = command.args.root === "" ? await this.#quota(account) : null;
+        if (!quota) throw new CommandFailure("NO", "No such quota root", "NONEXISTENT");
+        await this.write(quota);
+        return "GETQUOTA completed";
+      }
+      case "SETQUOTA":
+        this.#requireAuth();
+        throw new CommandFailure("NO", "Quotas are set by the administrator", "NOPERM");
       case "UNAUTHENTICATE": {
         // RFC 8437: back to the not-authenticated state, TLS kept.
         const account = this.#requireAuth();
@@ -459,6 +481,14 @@ export class ImapSession {
       default:
         throw new CommandFailure("BAD", `${command.command} is not supported`);
     }
+  }
+
+  /** The account's `* QUOTA "" (STORAGE used limit)` line (KiB, RFC 9208), or null: unlimited. */
+  async #quota(account: Account): Promise<string | null> {
+    const current = await this.opts.store.getAccountById(account.id) ?? account;
+    if (current.quota <= 0) return null;
+    const used = Math.ceil(current.usedBytes / 1024);
+    return `* QUOTA "" (STORAGE ${used} ${Math.floor(current.quota / 1024)})\r\n`;
   }
 
   async #startTls(tag: string): Promise<null> {

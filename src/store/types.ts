@@ -331,7 +331,7 @@ export interface Store {
   emailContent(
     accountId: number,
     emailId: number,
-  ): Promise<{ blobHash: string; mime: string } | null>;
+  ): Promise<{ blobHash: string; mime: string; preview: string } | null>;
   /** Header data of the given emails of an account, for SEARCH and SORT. */
   searchFields(accountId: number, emailIds: number[]): Promise<SearchFields[]>;
   /**

@@ -376,3 +376,51 @@ Deno.test("IMAP: LIST-EXTENDED and LIST-STATUS (RFC 5258, 5819)", async () => {
     await server.stop();
   }
 });
+
+Deno.test("IMAP: QUOTA (RFC 9208) and PREVIEW (RFC 8970)", async () => {
+  const server = await startServer();
+  try {
+    await setup(server);
+    await cliAll(server, [[
+      "account",
+      "add",
+      "carol@example.com",
+      "--password",
+      "pw",
+      "--quota",
+      "10K",
+    ]]);
+    await cli(
+      server.configPath,
+      ["deliver", "carol@example.com"],
+      "Subject: hi\r\n\r\n" + "x".repeat(2000) + "\r\n",
+    );
+    const alice = await session(server);
+    assertEquals(await command(alice, "u1", "GETQUOTAROOT INBOX"), [
+      '* QUOTAROOT "INBOX"',
+      "u1 OK GETQUOTAROOT completed",
+    ]);
+    assertMatch((await command(alice, "u2", 'GETQUOTA ""')).at(-1)!, /^u2 NO \[NONEXISTENT\]/);
+    assertMatch((await command(alice, "u3", 'SETQUOTA "" (STORAGE 1)')).at(-1)!, /^u3 NO /);
+    await command(alice, "u4", "SELECT INBOX");
+    assertEquals(
+      (await command(alice, "u5", "FETCH 1 (PREVIEW)"))[0],
+      '* 1 FETCH (PREVIEW "Body of first, zebra.")',
+    );
+    await alice.close();
+
+    const carol = await LineClient.connect(server.ports.imaps, {
+      implicitTls: { ca: await ca(server) },
+    });
+    await carol.readLine();
+    await command(carol, "c0", "LOGIN carol@example.com pw");
+    assertEquals(await command(carol, "c1", "GETQUOTAROOT INBOX"), [
+      '* QUOTAROOT "INBOX" ""',
+      '* QUOTA "" (STORAGE 2 10)',
+      "c1 OK GETQUOTAROOT completed",
+    ]);
+    await carol.close();
+  } finally {
+    await server.stop();
+  }
+});

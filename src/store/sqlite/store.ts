@@ -792,14 +792,20 @@ export class SqliteStore implements Store {
   emailContent(
     accountId: number,
     emailId: number,
-  ): Promise<{ blobHash: string; mime: string } | null> {
+  ): Promise<{ blobHash: string; mime: string; preview: string } | null> {
     return attempt(() => {
       const row = this.#sql.get(
-        "SELECT blob_hash, mime FROM emails WHERE id = ? AND account_id = ?",
+        "SELECT blob_hash, mime, preview FROM emails WHERE id = ? AND account_id = ?",
         emailId,
         accountId,
       );
-      return row ? { blobHash: row.blob_hash as string, mime: row.mime as string } : null;
+      return row
+        ? {
+          blobHash: row.blob_hash as string,
+          mime: row.mime as string,
+          preview: row.preview as string,
+        }
+        : null;
     });
   }
 
