@@ -3,11 +3,10 @@
  * IMAPS, verifying the server's certificate: LIST with special-use roles, ENVELOPE and BODY[]
  * fetches, a CONDSTORE/QRESYNC resync after another session changed flags and expunged (both as
  * SELECT … (QRESYNC …) and as UID FETCH … (CHANGEDSINCE … VANISHED)), and IDLE woken by
- * `postern deliver`. imapflow comes from npm as a pinned specifier; nothing to install.
+ * `postern deliver`. imapflow comes from npm (pinned in deno.json); nothing to install.
  */
 // Pinned here rather than in deno.json: only this interop test uses it.
-// deno-lint-ignore no-import-prefix
-import { ImapFlow, type ImapFlowOptions } from "npm:imapflow@2.10.2";
+import { ImapFlow, type ImapFlowOptions } from "imapflow";
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { cli, startServer, type TestServer } from "../helpers/server.ts";
 import { cliAll, messagesOf } from "../helpers/mail.ts";
