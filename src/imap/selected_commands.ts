@@ -437,45 +437,58 @@ export class SelectedCommands {
     if (!silent) view.noteOwnExpunge(gone);
   }
 
+  /**
+   * APPEND, with MULTIAPPEND (RFC 3502): every message is checked (flags, limits, MIME) before
+   * any is stored, and if storing one fails the ones already stored are expunged again, so the
+   * client sees all or nothing.
+   */
   async append(args: { mailbox: string; messages: AppendMessage[] }): Promise<string> {
     const session = this.#session;
     const account = session.account!;
     const mailbox = await session.mailboxByPath(session.path(args.mailbox)).catch(() => {
       throw new CommandFailure("NO", "No such mailbox", "TRYCREATE");
     });
-    const uids: number[] = [];
-    for (const message of args.messages) {
-      let keywords: string[];
+    const prepared = args.messages.map((message) => {
       try {
-        keywords = message.flags.map(keywordOf);
+        return {
+          keywords: message.flags.map(keywordOf),
+          parsed: session.opts.messages.prepare(message.data),
+          receivedAt: message.internalDate ? new Date(message.internalDate.epochMs) : undefined,
+        };
       } catch (error) {
         if (error instanceof FlagError) throw new CommandFailure("BAD", error.message);
-        throw error;
+        throw ingestFailure(error);
       }
-      try {
-        const parsed = session.opts.messages.prepare(message.data);
-        const stored = await session.opts.messages.commit(parsed, {
+    });
+    const uids: number[] = [];
+    try {
+      for (const message of prepared) {
+        const stored = await session.opts.messages.commit(message.parsed, {
           accountId: account.id,
           mailboxIds: [mailbox.id],
-          keywords,
-          receivedAt: message.internalDate ? new Date(message.internalDate.epochMs) : undefined,
+          keywords: message.keywords,
+          receivedAt: message.receivedAt,
         });
         uids.push(stored.memberships[0]?.uid ?? 0);
-      } catch (error) {
-        if (error instanceof IngestError) {
-          const code = error.code === "too_large"
-            ? "TOOBIG"
-            : error.code === "quota"
-            ? "OVERQUOTA"
-            : "CANNOT";
-          throw new CommandFailure("NO", error.message, code);
-        }
-        throw error;
       }
+    } catch (error) {
+      if (uids.length > 0) await session.opts.store.expunge(account.id, mailbox.id, uids);
+      throw ingestFailure(error);
     }
     if (session.selected?.mailboxId === mailbox.id) session.markChanged();
     return `[APPENDUID ${mailbox.uidValidity} ${formatSequenceSet(uids)}] APPEND completed`;
   }
+}
+
+/** An ingest refusal as the NO a client can act on; anything else passes through. */
+function ingestFailure(error: unknown): unknown {
+  if (!(error instanceof IngestError)) return error;
+  const code = error.code === "too_large"
+    ? "TOOBIG"
+    : error.code === "quota"
+    ? "OVERQUOTA"
+    : "CANNOT";
+  return new CommandFailure("NO", error.message, code);
 }
 
 function usesModseq(key: SearchArgs["criteria"]): boolean {

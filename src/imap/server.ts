@@ -164,6 +164,7 @@ export class ImapSession {
       "MOVE",
       "CHILDREN",
       "LIST-EXTENDED",
+      "MULTIAPPEND",
       "QUOTA",
       "QUOTA=RES-STORAGE",
       "PREVIEW",

@@ -424,3 +424,44 @@ Deno.test("IMAP: QUOTA (RFC 9208) and PREVIEW (RFC 8970)", async () => {
     await server.stop();
   }
 });
+
+Deno.test("IMAP: MULTIAPPEND stores all messages or none (RFC 3502)", async () => {
+  const server = await startServer();
+  try {
+    await setup(server);
+    await cliAll(server, [[
+      "account",
+      "add",
+      "dave@example.com",
+      "--password",
+      "pw",
+      "--quota",
+      "1K",
+    ]]);
+    const client = await LineClient.connect(server.ports.imaps, {
+      implicitTls: { ca: await ca(server) },
+    });
+    await client.readLine();
+    await command(client, "m0", "LOGIN dave@example.com pw");
+    const small = "Subject: a\r\n\r\nb\r\n";
+    const big = `Subject: big\r\n\r\n${"y".repeat(980)}\r\n`;
+    const ok = await command(
+      client,
+      "m1",
+      `APPEND INBOX (\\Seen) {${small.length}+}\r\n${small} {${small.length}+}\r\n${small}`,
+    );
+    assertMatch(ok.at(-1)!, /^m1 OK \[APPENDUID \d+ 1:2\]/);
+    // The second message goes over the quota: neither is kept.
+    const refused = await command(
+      client,
+      "m2",
+      `APPEND INBOX {${small.length}+}\r\n${small} {${big.length}+}\r\n${big}`,
+    );
+    assertMatch(refused.at(-1)!, /^m2 NO \[OVERQUOTA\]/);
+    const status = await command(client, "m3", "STATUS INBOX (MESSAGES UIDNEXT)");
+    assertEquals(status[0], '* STATUS "INBOX" (MESSAGES 2 UIDNEXT 4)');
+    await client.close();
+  } finally {
+    await server.stop();
+  }
+});
