@@ -171,6 +171,10 @@ export const configSchema = z.object({
   imap: z.object({
     /** LOGIN/AUTHENTICATE without TLS on port 143. Only for a trusted network. */
     allow_plaintext_auth: z.boolean().default(false),
+    /** Simultaneous IMAP sessions one account may have. */
+    max_connections_per_user: z.number().int().min(1).max(10_000).default(20),
+    /** Commands a session may send per second; faster clients are slowed down, not cut off. */
+    max_commands_per_second: z.number().int().min(1).max(100_000).default(200),
   }).strict().default({}),
   queue: z.object({
     /** Outbound deliveries (SMTP transactions) in flight at once. */

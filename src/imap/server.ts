@@ -61,6 +61,8 @@ export interface ImapOptions {
   maxCommandSize: number;
   /** Allow LOGIN/AUTHENTICATE without TLS (only on trusted networks). */
   allowPlaintextAuth: boolean;
+  maxConnectionsPerUser: number;
+  maxCommandsPerSecond: number;
 }
 
 /** The server's options from the app's config. */
@@ -76,6 +78,8 @@ export function imapOptions(app: App): ImapOptions {
     maxLiteralSize: config.limits.max_message_size,
     maxCommandSize: config.limits.max_message_size + 1024 * 1024,
     allowPlaintextAuth: config.imap.allow_plaintext_auth,
+    maxConnectionsPerUser: config.imap.max_connections_per_user,
+    maxCommandsPerSecond: config.imap.max_commands_per_second,
   };
 }
 
@@ -96,6 +100,8 @@ export class CommandFailure extends Error {
 }
 
 const CHUNK = 64 * 1024;
+/** Logged-in sessions per account, for max_connections_per_user. */
+const sessionsPerAccount = new Map<number, number>();
 /** Largest literal before login (a user name or password). */
 const PRE_AUTH_LITERAL = 8 * 1024;
 
@@ -206,7 +212,10 @@ export class ImapSession {
       throw error;
     } finally {
       this.#unsubscribe?.();
-      if (this.account) this.log.info("session ended", { user: this.account.address });
+      if (this.account) {
+        this.#release(this.account);
+        this.log.info("session ended", { user: this.account.address });
+      }
     }
   }
 
@@ -223,6 +232,7 @@ export class ImapSession {
         continue;
       }
       if (line === null) return null;
+      await this.#throttle();
       const step = this.#assembler.pushLine(line);
       if (step.kind === "literal") {
         if (step.continuation) await this.write("+ Ready for literal data\r\n");
@@ -243,6 +253,28 @@ export class ImapSession {
       }
       return step;
     }
+  }
+
+  #windowStart = 0;
+  #windowCount = 0;
+
+  /** At most max_commands_per_second lines a second: past that, wait for the next second. */
+  async #throttle(): Promise<void> {
+    const now = performance.now();
+    if (now - this.#windowStart >= 1000) {
+      this.#windowStart = now;
+      this.#windowCount = 0;
+    }
+    if (++this.#windowCount <= this.opts.maxCommandsPerSecond) return;
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (now - this.#windowStart)));
+    this.#windowStart = performance.now();
+    this.#windowCount = 1;
+  }
+
+  #release(account: Account): void {
+    const count = (sessionsPerAccount.get(account.id) ?? 1) - 1;
+    if (count <= 0) sessionsPerAccount.delete(account.id);
+    else sessionsPerAccount.set(account.id, count);
   }
 
   async #handle(step: AssemblerStep): Promise<void> {
@@ -448,6 +480,7 @@ export class ImapSession {
         // RFC 8437: back to the not-authenticated state, TLS kept.
         const account = this.#requireAuth();
         this.#deselect();
+        this.#release(account);
         this.account = null;
         this.rev2 =
           this.utf8 =
@@ -555,6 +588,16 @@ export class ImapSession {
       }
       throw new CommandFailure("NO", "Invalid credentials", "AUTHENTICATIONFAILED");
     }
+    const open = sessionsPerAccount.get(result.account.id) ?? 0;
+    if (open >= this.opts.maxConnectionsPerUser) {
+      this.log.info("login refused: too many sessions", { user: result.account.address });
+      throw new CommandFailure(
+        "NO",
+        `Too many sessions for this account (at most ${this.opts.maxConnectionsPerUser})`,
+        "LIMIT",
+      );
+    }
+    sessionsPerAccount.set(result.account.id, open + 1);
     this.account = result.account;
     this.#assembler = this.#newAssembler();
     this.log.info("logged in", { user: result.account.address });

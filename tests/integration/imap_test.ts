@@ -465,3 +465,27 @@ Deno.test("IMAP: MULTIAPPEND stores all messages or none (RFC 3502)", async () =
     await server.stop();
   }
 });
+
+Deno.test("IMAP: sessions per account are limited (NO [LIMIT]); a slot frees at logout", async () => {
+  const server = await startServer({ extra: "[imap]\nmax_connections_per_user = 2\n" });
+  try {
+    await setup(server);
+    const first = await session(server);
+    const second = await session(server);
+    const third = await LineClient.connect(server.ports.imaps, {
+      implicitTls: { ca: await ca(server) },
+    });
+    await third.readLine();
+    assertMatch(
+      (await command(third, "x1", `LOGIN ${USER} ${PASSWORD}`)).at(-1)!,
+      /^x1 NO \[LIMIT\] Too many sessions/,
+    );
+    await command(first, "x2", "LOGOUT");
+    await first.close();
+    assertMatch((await command(third, "x3", `LOGIN ${USER} ${PASSWORD}`)).at(-1)!, /^x3 OK /);
+    await second.close();
+    await third.close();
+  } finally {
+    await server.stop();
+  }
+});
