@@ -268,7 +268,8 @@ export class SelectedCommands {
     const modseq = usesModseq(args.criteria) && found.length > 0
       ? Math.max(...found.map((u) => messagesByUid.get(u)?.modseq ?? 0))
       : null;
-    const options = args.returnOptions;
+    // IMAP4rev2 has no SEARCH response: without RETURN it answers ESEARCH ... ALL.
+    const options = args.returnOptions ?? (session.rev2 ? [] : null);
     if (options === null) {
       const tail = modseq === null ? "" : ` (MODSEQ ${modseq})`;
       await session.write(`* SEARCH${numbers.map((n) => ` ${n}`).join("")}${tail}\r\n`);

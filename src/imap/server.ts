@@ -149,8 +149,7 @@ export class ImapSession {
   }
 
   capabilities(): string {
-    // IMAP4rev2 is advertised once all of RFC 9051 is in place.
-    const caps = ["IMAP4rev1"];
+    const caps = ["IMAP4rev1", "IMAP4rev2"];
     const tlsNeeded = !this.conn.secure && !this.opts.allowPlaintextAuth;
     if (!this.conn.secure) caps.push("STARTTLS");
     if (this.account === null) {
@@ -608,7 +607,10 @@ export class ImapSession {
     this.#requireAuth();
     const enabled: string[] = [];
     for (const name of names) {
-      if (name === "UTF8=ACCEPT") {
+      if (name === "IMAP4REV2") {
+        // RFC 9051: UTF-8 mailbox names, ESEARCH for SEARCH, no \Recent.
+        this.rev2 = this.utf8 = true;
+      } else if (name === "UTF8=ACCEPT") {
         this.utf8 = true;
       } else if (name === "CONDSTORE") {
         this.condstore = true;
@@ -616,7 +618,7 @@ export class ImapSession {
         // RFC 7162 3.2.3: QRESYNC implies CONDSTORE.
         this.qresync = this.condstore = true;
       } else continue;
-      enabled.push(name);
+      enabled.push(name === "IMAP4REV2" ? "IMAP4rev2" : name);
     }
     await this.write(`* ENABLED${enabled.map((n) => ` ${n}`).join("")}\r\n`);
     return "ENABLE completed";
@@ -679,6 +681,10 @@ export class ImapSession {
 
   async #select(readOnly: boolean, args: SelectArgs): Promise<string> {
     const account = this.#requireAuth();
+    if (this.selected) {
+      // RFC 7162 3.2.11, RFC 9051 7.1: the end of the previous mailbox's responses.
+      await this.write("* OK [CLOSED] Previous mailbox closed\r\n");
+    }
     this.#deselect();
     if (args.qresync && !this.qresync) {
       throw new CommandFailure("BAD", "QRESYNC parameter without ENABLE QRESYNC");

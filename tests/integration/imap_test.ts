@@ -118,7 +118,7 @@ Deno.test("IMAP 143: LOGINDISABLED before STARTTLS, injection discarded, SASL-IR
     await setup(server);
     const client = await LineClient.connect(server.ports.imap);
     const greeting = (await client.readLine())!;
-    assertMatch(greeting, /^\* OK \[CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED /);
+    assertMatch(greeting, /^\* OK \[CAPABILITY IMAP4rev1 IMAP4rev2 STARTTLS LOGINDISABLED /);
     assertEquals(
       (await command(client, "a1", `LOGIN ${USER} ${PASSWORD}`)).at(-1),
       "a1 NO [PRIVACYREQUIRED] Use STARTTLS first: login over plaintext is disabled",
@@ -128,7 +128,7 @@ Deno.test("IMAP 143: LOGINDISABLED before STARTTLS, injection discarded, SASL-IR
     assertEquals(await client.readLine(), "a2 OK Begin TLS negotiation now");
     await client.startTls(await ca(server));
     const caps = await command(client, "a4", "CAPABILITY");
-    assertMatch(caps[0], /^\* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR /);
+    assertMatch(caps[0], /^\* CAPABILITY IMAP4rev1 IMAP4rev2 AUTH=PLAIN SASL-IR /);
     assert(!caps.join("\n").includes("a3 "), caps.join("\n"));
     const token = btoa(`\0${USER}\0${PASSWORD}`);
     assertMatch((await command(client, "a5", `AUTHENTICATE PLAIN ${token}`)).at(-1)!, /^a5 OK /);
@@ -485,6 +485,34 @@ Deno.test("IMAP: sessions per account are limited (NO [LIMIT]); a slot frees at 
     assertMatch((await command(third, "x3", `LOGIN ${USER} ${PASSWORD}`)).at(-1)!, /^x3 OK /);
     await second.close();
     await third.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("IMAP4rev2 after ENABLE: ESEARCH for SEARCH, LIST in SELECT, UTF-8 names, [CLOSED]", async () => {
+  const server = await startServer();
+  try {
+    await setup(server);
+    const client = await session(server);
+    assertEquals(await command(client, "r1", "ENABLE IMAP4rev2"), [
+      "* ENABLED IMAP4rev2",
+      "r1 OK ENABLE completed",
+    ]);
+    const selected = await command(client, "r2", "SELECT INBOX");
+    assert(selected.includes('* LIST () "/" "INBOX"'), selected.join("\n"));
+    assert(!selected.some((l) => l.includes("RECENT")), selected.join("\n"));
+    assertEquals((await command(client, "r3", "SEARCH ALL"))[0], '* ESEARCH (TAG "r3") ALL 1:3');
+    assertEquals(
+      (await command(client, "r4", "UID SEARCH SUBJECT second"))[0],
+      '* ESEARCH (TAG "r4") UID ALL 2',
+    );
+    assertMatch((await command(client, "r5", 'CREATE "Entwürfe"')).at(-1)!, /^r5 OK /);
+    const listed = await command(client, "r6", 'LIST "" "Entw*"');
+    assertEquals(listed[0], '* LIST (\\HasNoChildren) "/" "Entwürfe"');
+    const reselect = await command(client, "r7", 'SELECT "Entwürfe"');
+    assertEquals(reselect[0], "* OK [CLOSED] Previous mailbox closed");
+    await client.close();
   } finally {
     await server.stop();
   }
