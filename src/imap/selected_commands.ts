@@ -215,7 +215,15 @@ export class SelectedCommands {
       change,
       args.unchangedSince ?? undefined,
     );
-    if (updated.length > 0) session.published(updated[0].modseq, ["Email"]);
+    if (updated.length > 0) {
+      // $Junk / $NotJunk set by the user: the spam filter learns from it.
+      const judged = (keyword: string) =>
+        args.action !== "remove" && keywords.includes(keyword) ? updated.map((m) => m.emailId) : [];
+      session.published(updated[0].modseq, ["Email"], {
+        spam: judged("$junk"),
+        ham: judged("$notjunk"),
+      });
+    }
     const changed = new Map(updated.map((m) => [m.uid, m]));
     const lines: string[] = [];
     for (const target of targets) {
@@ -390,6 +398,13 @@ export class SelectedCommands {
     });
     const verb = move ? "MOVE" : "COPY";
     if (targets.length === 0) return `${uid ? "UID " : ""}${verb} completed (nothing to do)`;
+    const moved = new Map(
+      (await session.opts.store.mailboxMessages(
+        session.account!.id,
+        view.mailboxId,
+        targets.map((t) => t.uid),
+      )).map((m) => [m.uid, m.emailId]),
+    );
     let result: { uidValidity: number; pairs: [number, number][] };
     try {
       result = move
@@ -408,7 +423,17 @@ export class SelectedCommands {
     } catch (error) {
       throw storeFailure(error);
     }
-    session.published(0, ["Email", "Mailbox"]);
+    // Into Junk teaches spam; moving out of Junk teaches ham.
+    const emails = targets.flatMap((t) => {
+      const id = moved.get(t.uid);
+      return id === undefined ? [] : [id];
+    });
+    const source = (await session.opts.store.listMailboxes(session.account!.id))
+      .find((m) => m.id === view.mailboxId);
+    session.published(0, ["Email", "Mailbox"], {
+      spam: target.role === "junk" && source?.role !== "junk" ? emails : [],
+      ham: move && source?.role === "junk" && target.role !== "junk" ? emails : [],
+    });
     if (target.id === view.mailboxId) session.markChanged(); // copied into itself: new EXISTS
     if (result.pairs.length === 0) return `${verb} completed`;
     const code = `COPYUID ${result.uidValidity} ${

@@ -377,9 +377,27 @@ export class ImapSession {
   }
 
   /** Publishes a change of this account (after a commit) so other sessions hear of it. */
-  published(modseq: number, types: string[] = ["Email", "Mailbox"]): void {
+  published(
+    modseq: number,
+    types: string[] = ["Email", "Mailbox"],
+    training?: { spam: number[]; ham: number[] },
+  ): void {
     if (!this.account) return;
-    this.opts.bus.publish({ accountId: this.account.id, types, modseq, origin: this.conn.id });
+    const judged = training && (training.spam.length > 0 || training.ham.length > 0);
+    this.opts.bus.publish({
+      accountId: this.account.id,
+      types,
+      modseq,
+      origin: this.conn.id,
+      ...(judged ? { training } : {}),
+    });
+    if (judged) {
+      this.log.info("spam training", {
+        user: this.account.address,
+        spam: training.spam.length,
+        ham: training.ham.length,
+      });
+    }
   }
 
   async #execute(command: ImapCommand): Promise<string | null> {

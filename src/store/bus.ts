@@ -12,6 +12,11 @@ export interface ChangeEvent {
   modseq: number;
   /** Who made the change (a session id), so that session can skip its own echo. */
   origin?: string;
+  /**
+   * The user judged messages (moved into or out of Junk, set $Junk or $NotJunk): the spam
+   * filter trains from these email ids.
+   */
+  training?: { spam: number[]; ham: number[] };
 }
 
 export type ChangeListener = (event: ChangeEvent) => void;

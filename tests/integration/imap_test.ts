@@ -517,3 +517,23 @@ Deno.test("IMAP4rev2 after ENABLE: ESEARCH for SEARCH, LIST in SELECT, UTF-8 nam
     await server.stop();
   }
 });
+
+Deno.test("IMAP: judging mail (Junk moves, $Junk/$NotJunk) emits spam-training events", async () => {
+  const server = await startServer();
+  try {
+    await setup(server);
+    const client = await session(server);
+    await command(client, "j1", "SELECT INBOX");
+    await command(client, "j2", "MOVE 1 Junk");
+    await command(client, "j3", "STORE 1 +FLAGS.SILENT ($Junk)");
+    await command(client, "j4", "STORE 2 +FLAGS.SILENT ($NotJunk)");
+    await command(client, "j5", "SELECT Junk");
+    await command(client, "j6", "MOVE 1 INBOX");
+    await client.close();
+    const events = server.logs.filter((l) => l.includes('"msg":"spam training"'))
+      .map((l) => JSON.parse(l)).map((e) => [e.spam, e.ham]);
+    assertEquals(events, [[1, 0], [1, 0], [0, 1], [0, 1]]);
+  } finally {
+    await server.stop();
+  }
+});
