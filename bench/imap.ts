@@ -70,7 +70,7 @@ export async function run(argv: string[]) {
       clients: { type: "string", default: "10,50" },
       seconds: { type: "string", default: "10" },
       messages: { type: "string", default: "1000" },
-      big: { type: "string", default: "100000" },
+      big: { type: "string", default: "20000" },
       idle: { type: "string", default: "1000" },
     },
   });
@@ -200,6 +200,10 @@ async function runPostern(
       const side = await measure(server.ports.imap, () => [pid], clientCounts, seconds, big.length);
       if (idleCount > 0) await measureIdle(server.ports.imap, pid, idleCount, accounts);
       return side;
+    } catch (error) {
+      const warnings = server.logs.filter((line) => !line.includes('"msg":"listening"'));
+      console.error(`postern log (warnings and errors):\n${warnings.slice(-20).join("\n")}`);
+      throw error;
     } finally {
       await server.stop();
     }
@@ -220,9 +224,10 @@ async function measure(
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(accounts, 10) }, async () => {
     while (next < accounts) {
+      const user = account(next++);
       const client = await ImapClient.connect(port);
       try {
-        await client.ok(`LOGIN ${account(next++)} ${PASSWORD}`);
+        await client.ok(`LOGIN ${user} ${PASSWORD}`);
         await client.ok("SELECT INBOX");
         await client.ok("FETCH 1:* (UID FLAGS ENVELOPE)");
         await client.ok("LOGOUT");
