@@ -121,6 +121,7 @@ export class ImapSession {
   saved: number[] = [];
   #assembler: CommandAssembler;
   #closing = false;
+  #compressed = false;
   #changed = false;
   #unsubscribe: (() => void) | null = null;
   #idleWake: (() => void) | null = null;
@@ -170,6 +171,7 @@ export class ImapSession {
       "CHILDREN",
       "LIST-EXTENDED",
       "MULTIAPPEND",
+      "COMPRESS=DEFLATE",
       "QUOTA",
       "QUOTA=RES-STORAGE",
       "PREVIEW",
@@ -474,6 +476,20 @@ export class ImapSession {
       }
       case "IDLE":
         return await this.#idle(command.tag);
+      case "COMPRESS": {
+        this.#requireAuth();
+        if (command.args.mechanism !== "DEFLATE") {
+          throw new CommandFailure("BAD", `Unknown compression ${command.args.mechanism}`);
+        }
+        if (this.#compressed) {
+          throw new CommandFailure("NO", "Compression is already on", "COMPRESSIONACTIVE");
+        }
+        // RFC 4978 3: the OK goes out plain; everything after it, both ways, is deflated.
+        await this.write(`${command.tag} OK DEFLATE active\r\n`);
+        this.conn.startCompression();
+        this.#compressed = true;
+        return null;
+      }
       case "GETQUOTAROOT": {
         const account = this.#requireAuth();
         const mailbox = await this.mailboxByPath(this.path(command.args.mailbox));

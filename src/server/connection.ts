@@ -23,6 +23,7 @@
  */
 import type net from "node:net";
 import tls from "node:tls";
+import zlib from "node:zlib";
 import type { Logger } from "../observability/log.ts";
 import { newSessionId } from "../observability/log.ts";
 import { ConnectionClosedError, LineTooLongError, TlsHandshakeError } from "./errors.ts";
@@ -87,6 +88,8 @@ export class Connection {
   #eof = false;
   #closed = false;
   #upgrading = false;
+  #deflate: zlib.DeflateRaw | null = null;
+  #compressing: Promise<void> = Promise.resolve();
   #reading = false;
   #waiter: (() => void) | undefined;
   #closePromise: Promise<void> | undefined;
@@ -183,8 +186,9 @@ export class Connection {
     if (this.#closed || stream.destroyed || !stream.writable) {
       throw new ConnectionClosedError();
     }
-    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    let bytes = typeof data === "string" ? encoder.encode(data) : data;
     if (bytes.length === 0) return;
+    if (this.#deflate) bytes = await this.#compress(this.#deflate, bytes);
     if (stream.write(bytes)) return;
     await new Promise<void>((resolve, reject) => {
       const done = () => {
@@ -311,6 +315,50 @@ export class Connection {
           } else wrap();
         });
       }
+    });
+  }
+
+  /**
+   * Turns on DEFLATE compression in both directions (IMAP COMPRESS, RFC 4978), after the
+   * go-ahead went out uncompressed: input is inflated before the line reader sees it, and each
+   * write is deflated and flushed (Z_SYNC_FLUSH) so the client can act on it at once.
+   */
+  startCompression(): void {
+    if (this.#deflate) throw new Error("compression is already active");
+    const inflate = zlib.createInflateRaw();
+    this.#deflate = zlib.createDeflateRaw({ level: 6 });
+    this.#detach(this.#stream);
+    inflate.on("data", this.#onData);
+    inflate.on("error", () => this.destroy());
+    this.#stream.on("data", (chunk: Uint8Array) => inflate.write(chunk));
+    this.#stream.on("end", this.#onEnd);
+  }
+
+  /** Deflates `bytes` and returns what the compressor produced, flushed; one at a time. */
+  #compress(deflate: zlib.DeflateRaw, bytes: Uint8Array): Promise<Uint8Array> {
+    const run = this.#compressing.then(() => this.#deflateOnce(deflate, bytes));
+    this.#compressing = run.then(() => {}, () => {});
+    return run;
+  }
+
+  #deflateOnce(deflate: zlib.DeflateRaw, bytes: Uint8Array): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      const chunks: Uint8Array[] = [];
+      const collect = (chunk: Uint8Array) => chunks.push(chunk);
+      deflate.on("data", collect);
+      deflate.write(bytes);
+      deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        deflate.off("data", collect);
+        const total = chunks.reduce((n, c) => n + c.length, 0);
+        const out = new Uint8Array(total);
+        let offset = 0;
+        for (const chunk of chunks) {
+          out.set(chunk, offset);
+          offset += chunk.length;
+        }
+        resolve(out);
+      });
+      deflate.once("error", reject);
     });
   }
 

@@ -537,3 +537,53 @@ Deno.test("IMAP: judging mail (Junk moves, $Junk/$NotJunk) emits spam-training e
     await server.stop();
   }
 });
+
+Deno.test("IMAP: COMPRESS=DEFLATE (RFC 4978) both ways", async () => {
+  const server = await startServer();
+  try {
+    await setup(server);
+    const ca = await Deno.readTextFile(`${server.dir}/data/tls/self-signed.crt`);
+    const { default: tls } = await import("node:tls");
+    const { default: zlib } = await import("node:zlib");
+    const socket = tls.connect({
+      host: "127.0.0.1",
+      port: server.ports.imaps,
+      ca,
+      servername: "localhost",
+    });
+    let plain = "";
+    let compressed = false;
+    const inflate = zlib.createInflateRaw();
+    const deflate = zlib.createDeflateRaw();
+    inflate.on("data", (chunk: Uint8Array) => plain += new TextDecoder().decode(chunk));
+    deflate.on("data", (chunk: Uint8Array) => socket.write(chunk));
+    socket.on("data", (chunk: Uint8Array) => {
+      if (compressed) inflate.write(chunk);
+      else plain += new TextDecoder().decode(chunk);
+    });
+    const waitFor = async (pattern: RegExp) => {
+      for (let i = 0; i < 500 && !pattern.test(plain); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assertMatch(plain, pattern);
+    };
+    await waitFor(/^\* OK /);
+    socket.write(`z1 LOGIN ${USER} ${PASSWORD}\r\nz2 COMPRESS DEFLATE\r\n`);
+    await waitFor(/z2 OK DEFLATE active\r\n/);
+    compressed = true;
+    const send = (text: string) => {
+      deflate.write(text);
+      deflate.flush(zlib.constants.Z_SYNC_FLUSH);
+    };
+    send("z3 SELECT INBOX\r\n");
+    await waitFor(/z3 OK \[READ-WRITE\]/);
+    send("z4 FETCH 1 (BODY.PEEK[TEXT])\r\n");
+    await waitFor(/z4 OK FETCH completed/);
+    assertMatch(plain, /BODY\[TEXT\] \{23\}\r\nBody of first, zebra\.\r\n\)/);
+    send("z5 COMPRESS DEFLATE\r\n");
+    await waitFor(/z5 NO \[COMPRESSIONACTIVE\]/);
+    socket.destroy();
+  } finally {
+    await server.stop();
+  }
+});
