@@ -175,6 +175,7 @@ export class SelectedCommands {
         await session.write(`* VANISHED (EARLIER) ${formatSequenceSet(gone)}\r\n`);
       }
     }
+    const out = new OutputBatch((bytes) => session.write(bytes));
     for (const target of targets) {
       const message = messages.get(target.uid);
       if (!message) continue; // expunged meanwhile: nothing to send (RFC 9051 7.5.1 allows it)
@@ -183,13 +184,17 @@ export class SelectedCommands {
         modseq: wantsModseq,
         seenAdded: marksSeen,
       });
-      await session.write(`* ${target.seq} FETCH (`);
-      for (let i = 0; i < items.length; i++) {
-        if (i > 0) await session.write(" ");
-        await session.write(items[i]);
-      }
-      await session.write(")\r\n");
+      // One buffer per response, written in batches: FETCH 1:* on a big mailbox is thousands
+      // of small responses.
+      out.add(`* ${target.seq} FETCH (`);
+      items.forEach((item, i) => {
+        if (i > 0) out.add(" ");
+        out.add(item);
+      });
+      out.add(")\r\n");
+      if (out.size >= BATCH) await out.flush();
     }
+    await out.flush();
   }
 
   async #store(view: SelectedMailbox, args: StoreArgs, uid: boolean): Promise<string> {
@@ -540,4 +545,34 @@ function inSet(set: SequenceSet, uid: number): boolean {
     const b = r.end === "*" ? Infinity : r.end;
     return uid >= Math.min(a, b) && uid <= Math.max(a, b);
   });
+}
+
+const BATCH = 64 * 1024;
+
+/** Collects strings and bytes and writes them as one buffer. */
+class OutputBatch {
+  #parts: Uint8Array[] = [];
+  size = 0;
+  readonly #encoder = new TextEncoder();
+
+  constructor(private readonly write: (bytes: Uint8Array) => Promise<void>) {}
+
+  add(part: string | Uint8Array): void {
+    const bytes = typeof part === "string" ? this.#encoder.encode(part) : part;
+    this.#parts.push(bytes);
+    this.size += bytes.length;
+  }
+
+  async flush(): Promise<void> {
+    if (this.size === 0) return;
+    const out = new Uint8Array(this.size);
+    let offset = 0;
+    for (const part of this.#parts) {
+      out.set(part, offset);
+      offset += part.length;
+    }
+    this.#parts = [];
+    this.size = 0;
+    await this.write(out);
+  }
 }

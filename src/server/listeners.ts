@@ -157,6 +157,9 @@ export class ListenerGroup {
       socket.destroy();
       return;
     }
+    // Replies go out when written: Nagle's algorithm would hold a reply's second write until
+    // the client acknowledged the first (~40 ms with delayed ACKs) on every multi-part reply.
+    socket.setNoDelay(true);
     const conn = new Connection(socket, {
       limits: this.#limits,
       tls: this.#certificates,

@@ -187,6 +187,7 @@ function connect(options: ClientOptions): Promise<Connection> {
     });
     socket.once("connect", () => {
       clearTimeout(timer);
+      socket.setNoDelay(true);
       socket.removeAllListeners("error");
       resolve(
         new Connection(socket, {
