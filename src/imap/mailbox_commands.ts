@@ -43,10 +43,12 @@ export async function listMailboxes(
   }
   const matchers = patterns.map((p) => listPatternMatcher(reference, p));
   // INBOX first, then by path, so a parent comes before its children.
-  const mailboxes = (await session.opts.store.listMailboxes(account.id)).sort((a, b) =>
-    Number(b.role === "inbox") - Number(a.role === "inbox") ||
-    (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
-  );
+  const wantsStatus = (args.returnOptions?.status?.length ?? 0) > 0;
+  const mailboxes = (await session.opts.store.listMailboxes(account.id, { counts: wantsStatus }))
+    .sort((a, b) =>
+      Number(b.role === "inbox") - Number(a.role === "inbox") ||
+      (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
+    );
   const subscribedOnly = args.selection.includes("SUBSCRIBED");
   const specialOnly = args.selection.includes("SPECIAL-USE");
   const returnSubscribed = subscribedOnly || (args.returnOptions?.subscribed ?? false);
@@ -92,9 +94,14 @@ export async function listMailboxes(
 /** The STATUS item list for a mailbox: `MESSAGES 3 UIDNEXT 4 …`. */
 export async function statusItems(
   session: ImapSession,
-  mailbox: MailboxSummary,
+  summary: MailboxSummary,
   items: StatusItem[],
 ): Promise<string> {
+  const needsCounts = items.some((i) => ["MESSAGES", "UNSEEN", "SIZE"].includes(i));
+  const mailbox = needsCounts && summary.messages === 0 && summary.size === 0
+    ? (await session.opts.store.listMailboxes(summary.accountId, { onlyCounts: summary.id }))
+      .find((m) => m.id === summary.id) ?? summary
+    : summary;
   let deleted: number | null = null;
   const parts: string[] = [];
   for (const item of items) {

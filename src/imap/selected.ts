@@ -66,7 +66,8 @@ export class SelectedMailbox {
     mailboxId: number,
     options: ViewOptions,
   ): Promise<SelectedMailbox> {
-    const summary = (await store.listMailboxes(accountId)).find((m) => m.id === mailboxId);
+    const summary = (await store.listMailboxes(accountId, { counts: false }))
+      .find((m) => m.id === mailboxId);
     if (!summary) throw new Error(`no mailbox with id ${mailboxId}`);
     const view = new SelectedMailbox(store, accountId, mailboxId, summary.uidValidity, options);
     const messages = await store.mailboxMessages(accountId, mailboxId);

@@ -433,7 +433,7 @@ export class SelectedCommands {
       const id = moved.get(t.uid);
       return id === undefined ? [] : [id];
     });
-    const source = (await session.opts.store.listMailboxes(session.account!.id))
+    const source = (await session.opts.store.listMailboxes(session.account!.id, { counts: false }))
       .find((m) => m.id === view.mailboxId);
     session.published(0, ["Email", "Mailbox"], {
       spam: target.role === "junk" && source?.role !== "junk" ? emails : [],

@@ -371,7 +371,7 @@ export class ImapSession {
 
   async mailboxByPath(path: string): Promise<MailboxSummary> {
     const account = this.#requireAuth();
-    const found = (await this.opts.store.listMailboxes(account.id)).find((m) =>
+    const found = (await this.opts.store.listMailboxes(account.id, { counts: false })).find((m) =>
       m.role === "inbox" ? path.toUpperCase() === "INBOX" : m.path === path
     );
     if (!found) throw new CommandFailure("NO", "No such mailbox", "NONEXISTENT");

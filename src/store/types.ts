@@ -282,7 +282,15 @@ export interface Store {
   deleteAlias(address: string, target?: string): Promise<number>;
   aliasTargets(address: string): Promise<string[]>;
 
-  listMailboxes(accountId: number): Promise<MailboxSummary[]>;
+  /**
+   * The account's mailboxes with paths. Counting messages, unseen and size costs a pass over
+   * every message: with `counts: false` those fields are 0 (names, roles, UIDs only), or only
+   * the mailbox `onlyCounts` gets them.
+   */
+  listMailboxes(
+    accountId: number,
+    options?: { counts?: boolean; onlyCounts?: number },
+  ): Promise<MailboxSummary[]>;
   /** Creates the mailbox at a "/" path, and any missing parents; conflict if it exists. */
   createMailbox(accountId: number, path: string, role?: MailboxRole | null): Promise<Mailbox>;
   /** Renames (and moves) a mailbox; renaming INBOX moves its messages to the new mailbox. */

@@ -383,17 +383,27 @@ export class SqliteStore implements Store {
 
   // ---- mailboxes ----
 
-  listMailboxes(accountId: number): Promise<MailboxSummary[]> {
+  listMailboxes(
+    accountId: number,
+    options: { counts?: boolean; onlyCounts?: number } = {},
+  ): Promise<MailboxSummary[]> {
     return attempt(() => {
+      const counts = options.counts ?? true;
+      const only = options.onlyCounts;
+      // Correlated counts for every mailbox, for one (onlyCounts), or none.
+      const guard = counts ? (only === undefined ? "1" : "m.id = ?") : "0";
+      const params = counts && only !== undefined ? [only, only, only] : [];
       const rows = this.#sql.all(
         `SELECT m.*,
-           (SELECT count(*) FROM mailbox_messages mm WHERE mm.mailbox_id = m.id) AS messages,
-           (SELECT count(*) FROM mailbox_messages mm WHERE mm.mailbox_id = m.id AND NOT EXISTS
-              (SELECT 1 FROM email_keywords k WHERE k.email_id = mm.email_id
-                 AND k.keyword = '$seen')) AS unseen,
-           (SELECT coalesce(sum(e.size), 0) FROM mailbox_messages mm
-              JOIN emails e ON e.id = mm.email_id WHERE mm.mailbox_id = m.id) AS size
+           CASE WHEN ${guard} THEN (SELECT count(*) FROM mailbox_messages mm
+             WHERE mm.mailbox_id = m.id) ELSE 0 END AS messages,
+           CASE WHEN ${guard} THEN (SELECT count(*) FROM mailbox_messages mm
+             WHERE mm.mailbox_id = m.id AND NOT EXISTS (SELECT 1 FROM email_keywords k
+               WHERE k.email_id = mm.email_id AND k.keyword = '$seen')) ELSE 0 END AS unseen,
+           CASE WHEN ${guard} THEN (SELECT coalesce(sum(e.size), 0) FROM mailbox_messages mm
+             JOIN emails e ON e.id = mm.email_id WHERE mm.mailbox_id = m.id) ELSE 0 END AS size
          FROM mailboxes m WHERE m.account_id = ? ORDER BY m.sort_order, m.name`,
+        ...params,
         accountId,
       );
       const byId = new Map(rows.map((row) => [row.id as number, row]));
