@@ -457,11 +457,13 @@ export class SelectedCommands {
    */
   async expungeDeleted(view: SelectedMailbox, only: Target[] | null, silent: boolean) {
     const session = this.#session;
-    const messages = await this.#messages(view);
+    // The view is current (it catches up before every command): its flags say which are
+    // \Deleted without reading the whole mailbox again.
     const allowed = only ? new Set(only.map((t) => t.uid)) : null;
-    const uids = [...messages.values()]
-      .filter((m) => m.keywords.includes("$deleted") && (!allowed || allowed.has(m.uid)))
-      .map((m) => m.uid);
+    const uids = view.uids.filter((u) =>
+      !view.isExpunged(u) && view.keywordsOf(u).includes("$deleted") &&
+      (!allowed || allowed.has(u))
+    );
     if (uids.length === 0) return;
     const gone = await session.opts.store.expunge(session.account!.id, view.mailboxId, uids);
     session.published(0, ["Email", "Mailbox"]);

@@ -222,7 +222,7 @@ export class SqliteMailboxOps {
       for (const id of touchedMailboxes) this.#touchMailbox(accountId, id, modseq);
       const changed = new Set(changing.map(({ row }) => row.uid as number));
       return {
-        updated: this.mailboxMessages(accountId, mailboxId).filter((m) => changed.has(m.uid)),
+        updated: this.mailboxMessages(accountId, mailboxId, [...changed]),
         failed,
       };
     });
