@@ -41,6 +41,8 @@ export class SelectedMailbox {
   #pendingFlags = new Set<number>();
   #reportedExists = 0;
   #highestModseq = 0;
+  /** Changes up to this modseq are in the view (own changes do not move it: see noteOwn). */
+  #syncedModseq = 0;
   #uidNext = 1;
   readonly #store: Store;
   readonly #options: ViewOptions;
@@ -75,6 +77,7 @@ export class SelectedMailbox {
     for (const m of messages) view.#known.set(m.uid, { modseq: m.modseq, keywords: m.keywords });
     view.#reportedExists = messages.length;
     view.#highestModseq = summary.highestModseq;
+    view.#syncedModseq = summary.highestModseq;
     view.#uidNext = summary.uidNext;
     return view;
   }
@@ -128,14 +131,23 @@ export class SelectedMailbox {
   }
 
   /** Reads the store and queues what changed since the last sync. */
+  /**
+   * Reads what changed in the store since the last sync (by modseq: new and changed messages,
+   * and expunged UIDs) and queues it; the cost follows the changes, not the mailbox size.
+   */
   async sync(): Promise<void> {
-    const messages = await this.#store.mailboxMessages(this.accountId, this.mailboxId);
-    const current = new Map<number, MailboxMessage>(messages.map((m) => [m.uid, m]));
-    for (const uid of this.#uids) {
-      if (!current.has(uid)) this.#pendingExpunge.add(uid);
+    const since = this.#syncedModseq;
+    const [changed, gone] = await Promise.all([
+      this.#store.changedMessages(this.accountId, this.mailboxId, since),
+      this.#store.expungedSince(this.accountId, this.mailboxId, since),
+    ]);
+    for (const uid of gone) {
+      if (this.#known.has(uid)) this.#pendingExpunge.add(uid);
     }
     const last = this.#uids.at(-1) ?? 0;
-    for (const message of messages) {
+    let top = since;
+    for (const message of changed) {
+      top = Math.max(top, message.modseq);
       const known = this.#known.get(message.uid);
       if (!known) {
         if (message.uid > last) {
@@ -149,10 +161,15 @@ export class SelectedMailbox {
         this.#known.set(message.uid, { modseq: message.modseq, keywords: message.keywords });
       }
     }
-    for (const message of messages) {
-      this.#highestModseq = Math.max(this.#highestModseq, message.modseq);
+    // Expunges carry modseqs too; the next sync starts after everything seen here.
+    if (gone.length > 0) {
+      const summary = (await this.#store.listMailboxes(this.accountId, { counts: false }))
+        .find((m) => m.id === this.mailboxId);
+      if (summary) top = Math.max(top, summary.highestModseq);
     }
-    this.#uidNext = Math.max(this.#uidNext, last + 1, (messages.at(-1)?.uid ?? 0) + 1);
+    this.#syncedModseq = top;
+    this.#highestModseq = Math.max(this.#highestModseq, top);
+    this.#uidNext = Math.max(this.#uidNext, (this.#uids.at(-1) ?? 0) + 1);
   }
 
   /** Records a change this session made and reported itself (STORE, APPEND, COPY to here). */

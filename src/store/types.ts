@@ -300,6 +300,8 @@ export interface Store {
   setSubscribed(accountId: number, mailboxId: number, subscribed: boolean): Promise<void>;
   /** The messages of a mailbox in UID order: all, or those with the given UIDs. */
   mailboxMessages(accountId: number, mailboxId: number, uids?: number[]): Promise<MailboxMessage[]>;
+  /** Messages of a mailbox added or changed after `modseq`, in UID order. */
+  changedMessages(accountId: number, mailboxId: number, modseq: number): Promise<MailboxMessage[]>;
   /** UIDs expunged from a mailbox after `modseq` (QRESYNC). */
   expungedSince(accountId: number, mailboxId: number, modseq: number): Promise<number[]>;
   /**

@@ -157,6 +157,20 @@ export class SqliteMailboxOps {
     return rows.map(toMailboxMessage);
   }
 
+  /** Messages added or changed after `modseq` (index mailbox_messages_modseq). */
+  changedMessages(accountId: number, mailboxId: number, modseq: number): MailboxMessage[] {
+    this.#owned(accountId, mailboxId);
+    return this.#sql.all(
+      `SELECT mm.uid, mm.email_id, mm.modseq, mm.saved_at, e.size, e.received_at, e.thread_id,
+         (SELECT group_concat(keyword, ' ') FROM email_keywords k WHERE k.email_id = mm.email_id)
+           AS keywords
+       FROM mailbox_messages mm JOIN emails e ON e.id = mm.email_id
+       WHERE mm.mailbox_id = ? AND mm.modseq > ? ORDER BY mm.uid`,
+      mailboxId,
+      modseq,
+    ).map(toMailboxMessage);
+  }
+
   /** Expunged UIDs of a mailbox with a modseq above `modseq` (QRESYNC VANISHED (EARLIER)). */
   expungedSince(accountId: number, mailboxId: number, modseq: number): number[] {
     this.#owned(accountId, mailboxId);

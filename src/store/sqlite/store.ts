@@ -447,6 +447,14 @@ export class SqliteStore implements Store {
     return attempt(() => this.#mailboxes.mailboxMessages(accountId, mailboxId, uids));
   }
 
+  changedMessages(
+    accountId: number,
+    mailboxId: number,
+    modseq: number,
+  ): Promise<MailboxMessage[]> {
+    return attempt(() => this.#mailboxes.changedMessages(accountId, mailboxId, modseq));
+  }
+
   expungedSince(accountId: number, mailboxId: number, modseq: number): Promise<number[]> {
     return attempt(() => this.#mailboxes.expungedSince(accountId, mailboxId, modseq));
   }
