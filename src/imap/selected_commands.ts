@@ -123,7 +123,8 @@ export class SelectedCommands {
     targets?: Target[],
   ): Promise<Map<number, MailboxMessage>> {
     const session = this.#session;
-    const uids = targets && targets.length <= 5000 ? targets.map((t) => t.uid) : undefined;
+    // A few messages by UID; for many, one pass over the mailbox is cheaper.
+    const uids = targets && targets.length <= 200 ? targets.map((t) => t.uid) : undefined;
     const list = await session.opts.store.mailboxMessages(
       session.account!.id,
       view.mailboxId,
@@ -551,30 +552,54 @@ function inSet(set: SequenceSet, uid: number): boolean {
 
 const BATCH = 64 * 1024;
 
-/** Collects strings and bytes and writes them as one buffer. */
+/**
+ * Collects strings and bytes and writes them as one buffer. Strings are joined and encoded
+ * once per run (a FLAGS-only FETCH is thousands of short strings).
+ */
 class OutputBatch {
   #parts: Uint8Array[] = [];
-  size = 0;
+  #text = "";
+  #bytes = 0;
   readonly #encoder = new TextEncoder();
 
   constructor(private readonly write: (bytes: Uint8Array) => Promise<void>) {}
 
+  /** Approximate size held (text counted in UTF-16 units). */
+  get size(): number {
+    return this.#bytes + this.#text.length;
+  }
+
   add(part: string | Uint8Array): void {
-    const bytes = typeof part === "string" ? this.#encoder.encode(part) : part;
+    if (typeof part === "string") {
+      this.#text += part;
+      return;
+    }
+    this.#settleText();
+    this.#parts.push(part);
+    this.#bytes += part.length;
+  }
+
+  #settleText(): void {
+    if (this.#text === "") return;
+    const bytes = this.#encoder.encode(this.#text);
+    this.#text = "";
     this.#parts.push(bytes);
-    this.size += bytes.length;
+    this.#bytes += bytes.length;
   }
 
   async flush(): Promise<void> {
-    if (this.size === 0) return;
-    const out = new Uint8Array(this.size);
-    let offset = 0;
-    for (const part of this.#parts) {
-      out.set(part, offset);
-      offset += part.length;
+    this.#settleText();
+    if (this.#bytes === 0) return;
+    const out = this.#parts.length === 1 ? this.#parts[0] : new Uint8Array(this.#bytes);
+    if (this.#parts.length > 1) {
+      let offset = 0;
+      for (const part of this.#parts) {
+        out.set(part, offset);
+        offset += part.length;
+      }
     }
     this.#parts = [];
-    this.size = 0;
+    this.#bytes = 0;
     await this.write(out);
   }
 }

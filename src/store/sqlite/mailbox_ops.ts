@@ -140,7 +140,32 @@ export class SqliteMailboxOps {
            AS keywords
        FROM mailbox_messages mm JOIN emails e ON e.id = mm.email_id WHERE mm.mailbox_id = ?`;
     if (uids === undefined) {
-      return this.#sql.all(`${select} ORDER BY mm.uid`, mailboxId).map(toMailboxMessage);
+      // The whole mailbox: two flat scans (memberships, then every keyword of the mailbox)
+      // instead of a keyword subquery per message.
+      const keywords = new Map<number, string[]>();
+      for (
+        const row of this.#sql.all(
+          `SELECT mm.uid, k.keyword FROM mailbox_messages mm
+           JOIN email_keywords k ON k.email_id = mm.email_id WHERE mm.mailbox_id = ?`,
+          mailboxId,
+        )
+      ) {
+        const list = keywords.get(row.uid as number);
+        if (list) list.push(row.keyword as string);
+        else keywords.set(row.uid as number, [row.keyword as string]);
+      }
+      return this.#sql.all(
+        `SELECT mm.uid, mm.email_id, mm.modseq, mm.saved_at, e.size, e.received_at, e.thread_id,
+           NULL AS keywords
+         FROM mailbox_messages mm JOIN emails e ON e.id = mm.email_id
+         WHERE mm.mailbox_id = ? ORDER BY mm.uid`,
+        mailboxId,
+      ).map((row) => {
+        const message = toMailboxMessage(row);
+        const list = keywords.get(message.uid);
+        if (list) message.keywords = list.sort();
+        return message;
+      });
     }
     // A few messages (one FETCH of a client syncing one by one): by UID, in bounded slices,
     // so the cost follows the request, not the mailbox.
