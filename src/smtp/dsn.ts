@@ -2,7 +2,7 @@
  * Delivery Status Notifications: the multipart/report message (RFC 6522) the queue sends back to
  * an envelope sender, with a human-readable part, a message/delivery-status part (RFC 3464) and
  * the returned message or its header (RFC 3461 4.3 RET); RFC 6533 types when it is
- * internationalized. Also the xtext codec for the ENVID and ORCPT parameters (RFC 3461 4).
+ * internationalized.
  *
  * Implementation notes:
  * - Pure: bytes and fields in, bytes out. Only the Date default, the boundary and the Message-ID
@@ -30,7 +30,7 @@ export type DsnAction = "failed" | "delayed" | "delivered" | "relayed" | "expand
 export interface DsnRecipient {
   /** The recipient address as the queue tried it (Final-Recipient: rfc822;...). */
   address: string;
-  /** The ORCPT value as received, e.g. "rfc822;a@b.example" (RFC 3461 4.2), if any. */
+  /** The ORCPT, address xtext-decoded, e.g. "rfc822;a+b@b.example" (RFC 3461 4.2), if any. */
   originalRecipient?: string;
   action: DsnAction;
   /** Enhanced status code, e.g. "5.1.1", "4.4.1", "2.0.0" (RFC 3463). */
@@ -61,14 +61,6 @@ export interface DsnInput {
   date?: Date;
   /** Source of the random tokens in the boundary and Message-ID (default: 16 random bytes, hex). */
   randomToken?: () => string;
-}
-
-/** A malformed xtext value (RFC 3461 4); `offset` is where decoding stopped. */
-export class XtextError extends SyntaxError {
-  constructor(readonly offset: number, message: string) {
-    super(message);
-    this.name = "XtextError";
-  }
 }
 
 const CRLF = "\r\n";
@@ -158,60 +150,6 @@ export function buildDsn(input: DsnInput): Uint8Array {
   }
   chunks.push(encoder.encode(`--${boundary}--${CRLF}`));
   return concat(chunks);
-}
-
-/**
- * Decodes an xtext value (RFC 3461 4): "+" and two hex digits stand for one octet; the octets
- * are read as UTF-8. Throws XtextError on a stray "+", "=", a character outside "!".."~" or
- * octets that are not UTF-8. Lowercase hex digits are accepted.
- *
- * @example
- * decodeXtext("a+2Bb@example.com") // "a+b@example.com"
- */
-export function decodeXtext(value: string): string {
-  const octets: number[] = [];
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code === 0x2b) {
-      const hex = value.slice(i + 1, i + 3);
-      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) {
-        throw new XtextError(i, `malformed xtext: "+" at offset ${i} needs two hex digits`);
-      }
-      octets.push(parseInt(hex, 16));
-      i += 2;
-    } else if (code < 0x21 || code > 0x7e || code === 0x3d) {
-      throw new XtextError(
-        i,
-        `malformed xtext: character ${JSON.stringify(value[i])} at offset ${i}`,
-      );
-    } else {
-      octets.push(code);
-    }
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array(octets));
-  } catch {
-    throw new XtextError(value.length, "malformed xtext: the decoded octets are not UTF-8");
-  }
-}
-
-/**
- * Encodes a string as xtext (RFC 3461 4): UTF-8 octets outside "!".."~", "+" and "=" become
- * "+" and two uppercase hex digits.
- *
- * @example
- * encodeXtext("a+b=c d") // "a+2Bb+3Dc+20d"
- */
-export function encodeXtext(value: string): string {
-  let out = "";
-  for (const octet of encoder.encode(value)) {
-    if (octet >= 0x21 && octet <= 0x7e && octet !== 0x2b && octet !== 0x3d) {
-      out += String.fromCharCode(octet);
-    } else {
-      out += "+" + hex2(octet);
-    }
-  }
-  return out;
 }
 
 function humanReadable(input: DsnInput, returnFull: boolean, tooBig: boolean): string {
@@ -316,21 +254,14 @@ function deliveryStatus(input: DsnInput, global: boolean): string {
 }
 
 /**
- * The Original-Recipient value for an ORCPT parameter as received (RFC 3464 2.3.1): the
- * address type and the xtext-decoded address. Malformed xtext is kept as received (the
- * parameter must still be reported); a value with no type is taken as rfc822.
+ * The Original-Recipient value (RFC 3464 2.3.1) for an ORCPT given decoded, as the SMTP
+ * parser and the queue keep it ("rfc822;bob+lunch@example.net"); no type is taken as rfc822.
  */
 function originalRecipientValue(orcpt: string): string {
   const semicolon = orcpt.indexOf(";");
   if (semicolon < 0) return `rfc822; ${orcpt.trim()}`;
   let type = orcpt.slice(0, semicolon).trim();
-  const encoded = orcpt.slice(semicolon + 1).trim();
-  let address = encoded;
-  try {
-    address = decodeXtext(encoded);
-  } catch {
-    // reported as received
-  }
+  const address = orcpt.slice(semicolon + 1).trim();
   if (!isAscii(address) && type.toLowerCase() === "rfc822") type = "utf-8";
   return `${type}; ${address}`;
 }

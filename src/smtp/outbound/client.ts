@@ -23,7 +23,7 @@ import { LineTooLongError, TlsHandshakeError } from "../../server/errors.ts";
 import type { Logger } from "../../observability/log.ts";
 import { normalizeLineEnds } from "../../mail/ingest.ts";
 import type { DsnNotify } from "../../store/types.ts";
-import { encodeXtext } from "../dsn.ts";
+import { encodeXtext } from "../wire/xtext.ts";
 
 export interface Reply {
   code: number;

@@ -23,6 +23,7 @@ import {
   type PathError,
   type SmtpPath,
 } from "./path.ts";
+import { decodeXtext } from "./xtext.ts";
 
 export type BodyType = "7BIT" | "8BITMIME" | "BINARYMIME";
 export type NotifyCondition = "NEVER" | "SUCCESS" | "FAILURE" | "DELAY";
@@ -246,27 +247,6 @@ function splitParams(text: string, command: string): RawParam[] | SmtpSyntaxErro
     params.push({ keyword, value });
   }
   return params;
-}
-
-/** RFC 3461 4: xtext, "+" followed by two hex digits; decoded controls are refused. */
-export function decodeXtext(text: string): string | null {
-  let out = "";
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === "+") {
-      const hex = text.slice(i + 1, i + 3);
-      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return null;
-      out += String.fromCharCode(parseInt(hex, 16));
-      i += 2;
-    } else {
-      const code = c.charCodeAt(0);
-      // xchar = %d33-42 / %d44-60 / %d62-126 (UTF-8 allowed in SMTPUTF8 values)
-      if (code < 33 || c === "=" || code === 127) return null;
-      out += c;
-    }
-  }
-  // deno-lint-ignore no-control-regex
-  return /[\x00-\x1f\x7f]/.test(out) ? null : out;
 }
 
 function pathFailure(error: PathError, sender: boolean, command: string): SmtpSyntaxError {
