@@ -227,6 +227,19 @@ function safeKeyword(flag: string): string {
   }
 }
 
+/**
+ * A parsed sequence set contains `value`; `*` stands for `max` (Infinity: open-ended, for UIDs
+ * that may no longer exist). The saved result `$` contains nothing here.
+ */
+export function setContains(set: SequenceSet, value: number, max = Infinity): boolean {
+  if (set.kind === "saved") return false;
+  return set.ranges.some((range) => {
+    const start = range.start === "*" ? max : range.start;
+    const end = range.end === "*" ? max : range.end;
+    return value >= Math.min(start, end) && value <= Math.max(start, end);
+  });
+}
+
 /** `set` contains `value` (a sequence number or UID); `$` is the saved result (by UID). */
 function inSet(
   set: SequenceSet,
@@ -235,13 +248,7 @@ function inSet(
   saved: Set<number>,
   uid: number,
 ): boolean {
-  if (set.kind === "saved") return saved.has(uid);
-  for (const range of set.ranges) {
-    const start = range.start === "*" ? max : range.start;
-    const end = range.end === "*" ? max : range.end;
-    if (value >= Math.min(start, end) && value <= Math.max(start, end)) return true;
-  }
-  return false;
+  return set.kind === "saved" ? saved.has(uid) : setContains(set, value, max);
 }
 
 const DAY = 86_400_000;

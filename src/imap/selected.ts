@@ -17,6 +17,7 @@
  */
 import type { MailboxMessage, Store } from "../store/types.ts";
 import { flagList } from "./flags.ts";
+import { formatSequenceSet } from "./sequence_set.ts";
 
 export interface ViewOptions {
   /** Include MODSEQ in unsolicited FETCH responses (CONDSTORE enabled). */
@@ -206,7 +207,7 @@ export class SelectedMailbox {
     if (allowExpunge && this.#pendingExpunge.size > 0) {
       const gone = [...this.#pendingExpunge].sort((a, b) => a - b);
       if (this.#options.qresync) {
-        lines.push(`* VANISHED ${compress(gone)}`);
+        lines.push(`* VANISHED ${formatSequenceSet(gone)}`);
       } else {
         for (const uid of [...gone].reverse()) {
           const seq = this.seqOf(uid);
@@ -229,16 +230,4 @@ export class SelectedMailbox {
 
 function sameKeywords(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((k, i) => k === b[i]);
-}
-
-/** "1:3,5" from sorted UIDs. */
-function compress(uids: number[]): string {
-  const parts: string[] = [];
-  for (let i = 0; i < uids.length;) {
-    let j = i;
-    while (j + 1 < uids.length && uids[j + 1] === uids[j] + 1) j++;
-    parts.push(i === j ? `${uids[i]}` : `${uids[i]}:${uids[j]}`);
-    i = j + 1;
-  }
-  return parts.join(",");
 }

@@ -25,7 +25,7 @@ import type {
 import { CommandFailure, type ImapSession, storeFailure } from "./server.ts";
 import type { SelectedMailbox } from "./selected.ts";
 import { FlagError, flagList, keywordOf } from "./flags.ts";
-import { search } from "./search.ts";
+import { search, setContains } from "./search.ts";
 import { type SortItem, sortMessages } from "./sort.ts";
 import { orderedSubjectThreads, referencesThreads } from "./thread.ts";
 import { formatSequenceSet } from "./sequence_set.ts";
@@ -171,7 +171,7 @@ export class SelectedCommands {
         session.account!.id,
         view.mailboxId,
         args.changedSince,
-      )).filter((u) => inSet(args.sequence, u));
+      )).filter((u) => setContains(args.sequence, u));
       if (gone.length > 0) {
         await session.write(`* VANISHED (EARLIER) ${formatSequenceSet(gone)}\r\n`);
       }
@@ -538,16 +538,6 @@ function usesModseq(key: SearchArgs["criteria"]): boolean {
     default:
       return false;
   }
-}
-
-/** A UID set contains `uid`, with `*` open-ended (for UIDs no longer in the mailbox). */
-function inSet(set: SequenceSet, uid: number): boolean {
-  if (set.kind !== "ranges") return false;
-  return set.ranges.some((r) => {
-    const a = r.start === "*" ? Infinity : r.start;
-    const b = r.end === "*" ? Infinity : r.end;
-    return uid >= Math.min(a, b) && uid <= Math.max(a, b);
-  });
 }
 
 const BATCH = 64 * 1024;

@@ -41,7 +41,7 @@ import {
 } from "./wire/parser.ts";
 import { formatSequenceSet } from "./sequence_set.ts";
 import { flagList } from "./flags.ts";
-import { mailboxObjectId } from "./search.ts";
+import { mailboxObjectId, setContains } from "./search.ts";
 import { fromWire, MailboxNameError, patternFromWire, toWire } from "./mailbox_name.ts";
 import { SelectedMailbox } from "./selected.ts";
 import { quoted } from "./response.ts";
@@ -764,13 +764,8 @@ export class ImapSession {
    */
   async #resync(view: SelectedMailbox, params: QresyncParams): Promise<string[]> {
     const lines: string[] = [];
-    const known = params.knownUids?.kind === "ranges" ? params.knownUids.ranges : null;
-    const inKnown = (uid: number) =>
-      !known || known.some((r) => {
-        const a = r.start === "*" ? Infinity : r.start;
-        const b = r.end === "*" ? Infinity : r.end;
-        return uid >= Math.min(a, b) && uid <= Math.max(a, b);
-      });
+    const known = params.knownUids;
+    const inKnown = (uid: number) => !known || setContains(known, uid);
     const vanished = (await this.opts.store.expungedSince(
       view.accountId,
       view.mailboxId,

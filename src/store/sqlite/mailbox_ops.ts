@@ -394,18 +394,22 @@ export class SqliteMailboxOps {
     this.#log.logChange(accountId, modseq, "Mailbox", mailboxId, "updated");
   }
 
+  /** The memberships with these UIDs (with keywords), in UID order; one query per 500 UIDs. */
   #memberships(mailboxId: number, uids: number[]): Row[] {
+    const sorted = [...new Set(uids)].sort((a, b) => a - b);
     const rows: Row[] = [];
-    for (const uid of [...new Set(uids)].sort((a, b) => a - b)) {
-      const row = this.#sql.get(
-        `SELECT mm.uid, mm.email_id, mm.modseq,
-           (SELECT group_concat(keyword, ' ') FROM email_keywords k WHERE k.email_id = mm.email_id)
-             AS keywords
-         FROM mailbox_messages mm WHERE mm.mailbox_id = ? AND mm.uid = ?`,
-        mailboxId,
-        uid,
+    for (let i = 0; i < sorted.length; i += 500) {
+      const slice = sorted.slice(i, i + 500);
+      rows.push(
+        ...this.#sql.db.prepare(
+          `SELECT mm.uid, mm.email_id, mm.modseq,
+             (SELECT group_concat(keyword, ' ') FROM email_keywords k
+               WHERE k.email_id = mm.email_id) AS keywords
+           FROM mailbox_messages mm
+           WHERE mm.mailbox_id = ? AND mm.uid IN (${slice.map(() => "?").join(",")})
+           ORDER BY mm.uid`,
+        ).all(mailboxId, ...slice) as Row[],
       );
-      if (row) rows.push(row);
     }
     return rows;
   }
