@@ -83,3 +83,31 @@ export async function submit(
     await client.close();
   }
 }
+
+/**
+ * Delivers `count` small messages ("Subject: message i", Message-ID <m{i}@example.net>) to
+ * `recipient` over one port-25 session (the server needs max_messages_per_connection ≥ count).
+ */
+export async function deliverMany(
+  server: TestServer,
+  recipient: string,
+  count: number,
+): Promise<void> {
+  const smtp = await LineClient.connect(server.ports.smtp);
+  try {
+    await readReply(smtp);
+    await send(smtp, "EHLO sender.test");
+    for (let i = 0; i < count; i++) {
+      await send(smtp, "MAIL FROM:<s@example.net>");
+      await send(smtp, `RCPT TO:<${recipient}>`);
+      await send(smtp, "DATA");
+      const reply = await send(
+        smtp,
+        `Subject: message ${i}\r\nMessage-ID: <m${i}@example.net>\r\n\r\nBody ${i}\r\n.`,
+      );
+      assertEquals(reply.slice(0, 3), "250", reply);
+    }
+  } finally {
+    await smtp.close();
+  }
+}

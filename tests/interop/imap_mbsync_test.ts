@@ -6,8 +6,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { assertEquals } from "../helpers/assert.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
-import { LineClient } from "../helpers/tls.ts";
-import { blobPath, cliAll, readReply, send } from "../helpers/mail.ts";
+import { blobPath, cliAll, deliverMany } from "../helpers/mail.ts";
 
 const USER = "alice@example.com";
 const COUNT = 2000;
@@ -40,19 +39,7 @@ Deno.test("mbsync syncs 2,000 messages both ways, then a resync changes nothing"
   const dir = await Deno.makeTempDir({ prefix: "postern-mbsync-" });
   try {
     await cliAll(server, [["account", "add", USER, "--password", "pw"]]);
-    const smtp = await LineClient.connect(server.ports.smtp);
-    await readReply(smtp);
-    await send(smtp, "EHLO sender.test");
-    for (let i = 0; i < COUNT; i++) {
-      await send(smtp, "MAIL FROM:<s@example.net>");
-      await send(smtp, `RCPT TO:<${USER}>`);
-      await send(smtp, "DATA");
-      await send(
-        smtp,
-        `Subject: message ${i}\r\nMessage-ID: <m${i}@example.net>\r\n\r\nBody ${i}\r\n.`,
-      );
-    }
-    await smtp.close();
+    await deliverMany(server, USER, COUNT);
 
     await Deno.mkdir(`${dir}/mail`);
     const rc = `${dir}/mbsyncrc`;
