@@ -9,6 +9,7 @@ import { ChangeBus } from "./store/bus.ts";
 import { MessagePath } from "./mail/ingest.ts";
 import { Directory } from "./directory/directory.ts";
 import { AuthLimiter } from "./directory/ratelimit.ts";
+import { LoginCache } from "./directory/login_cache.ts";
 import { logger } from "./observability/log.ts";
 import type { Store } from "./store/types.ts";
 
@@ -57,6 +58,7 @@ export async function openApp(loaded: LoadedConfig): Promise<App> {
       maxFailuresPerAccount: config.auth.max_failures_per_account,
       windowSeconds: config.auth.failure_window,
     }),
+    loginCache: new LoginCache({ ttlSeconds: config.auth.cache_ttl }),
   });
   return {
     loaded,

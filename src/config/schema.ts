@@ -211,6 +211,8 @@ export const configSchema = z.object({
     failure_window: duration().default("15m"),
     argon2_memory: size().default("19M"),
     argon2_iterations: z.number().int().min(1).max(100).default(2),
+    /** How long a verified login skips the password hash check; 0 = always check. */
+    cache_ttl: duration().default("10m"),
   }).strict().default({}),
   directory: z.object({
     sub_address_separator: z.string().max(1).default("+"),

@@ -7,6 +7,8 @@
  * - Recipient resolution order: exact account, exact alias, the address without its +tag (account,
  *   then alias), the domain's catch-all alias (@domain). Aliases expand recursively (depth 10).
  * - authenticate() answers the same way, and takes as long, whether or not the account exists.
+ *   A login found in the LoginCache skips the hash verification and answers sooner, but only the
+ *   right password of an existing account can be found there, so failures still cost the same.
  */
 import type { Account, DkimKey, Domain, Store } from "../store/types.ts";
 import { generateDkimKeys } from "../smtp/dkim_keys.ts";
@@ -17,6 +19,7 @@ import { StoreError } from "../store/types.ts";
 import { type Argon2Params, isSupportedHash, needsRehash } from "./password.ts";
 import { PasswordHasher } from "./hasher.ts";
 import { AuthLimiter } from "./ratelimit.ts";
+import { LoginCache } from "./login_cache.ts";
 import { logger } from "../observability/log.ts";
 
 export class DirectoryError extends Error {
@@ -31,6 +34,8 @@ export interface DirectoryOptions {
   defaultQuota: number;
   argon2: Argon2Params;
   limiter: AuthLimiter;
+  /** Verified logins remembered for [auth] cache_ttl (login_cache.ts). */
+  loginCache: LoginCache;
 }
 
 export interface Recipients {
@@ -83,6 +88,7 @@ export function parseAddress(address: string): { local: string; domain: string }
 
 export class Directory {
   readonly limiter: AuthLimiter;
+  readonly #loginCache: LoginCache;
   #log = logger("auth");
   readonly hasher = new PasswordHasher();
   /** Verified against when the account does not exist, so both cases cost the same. */
@@ -90,6 +96,7 @@ export class Directory {
 
   constructor(readonly store: Store, readonly options: DirectoryOptions) {
     this.limiter = options.limiter;
+    this.#loginCache = options.loginCache;
   }
 
   close(): void {
@@ -188,11 +195,13 @@ export class Directory {
       account.id,
       await this.hasher.hash(password, this.options.argon2),
     );
+    this.#loginCache.forget(account.id);
   }
 
   async deleteAccount(address: string): Promise<void> {
     const account = await this.requireAccount(address);
     await this.store.deleteAccount(account.id);
+    this.#loginCache.forget(account.id);
   }
 
   // ---- aliases ----
@@ -281,7 +290,8 @@ export class Directory {
 
   /**
    * Verifies a login for any protocol. Failures are rate limited per IP and per account and look
-   * the same whether the account exists or not. Legacy hashes are upgraded to Argon2id.
+   * the same whether the account exists or not. Legacy hashes are upgraded to Argon2id. A
+   * password verified within [auth] cache_ttl is not verified again (login_cache.ts).
    */
   async authenticate(username: string, password: string, ip: string): Promise<AuthResult> {
     const key = username.toLowerCase();
@@ -296,8 +306,13 @@ export class Directory {
       account = null;
     }
     const stored = account ? await this.store.getPasswordHash(account.id) : null;
-    this.#dummyHash ??= this.hasher.hash(crypto.randomUUID(), this.options.argon2);
-    const valid = await this.hasher.verify(password, stored ?? await this.#dummyHash);
+    const cached = account !== null && stored !== null &&
+      this.#loginCache.has(account.id, stored, password);
+    let valid = cached;
+    if (!cached) {
+      this.#dummyHash ??= this.hasher.hash(crypto.randomUUID(), this.options.argon2);
+      valid = await this.hasher.verify(password, stored ?? await this.#dummyHash);
+    }
     if (!account || !stored || !valid) {
       this.limiter.recordFailure(ip, key);
       this.#log.info("login failed", { user: key, ip });
@@ -307,13 +322,13 @@ export class Directory {
     }
     if (account.disabled) return { ok: false, reason: "disabled" };
     this.limiter.recordSuccess(ip, key);
+    let current = stored;
     if (needsRehash(stored, this.options.argon2)) {
-      await this.store.setPasswordHash(
-        account.id,
-        await this.hasher.hash(password, this.options.argon2),
-      );
+      current = await this.hasher.hash(password, this.options.argon2);
+      await this.store.setPasswordHash(account.id, current);
       this.#log.info("password hash upgraded to Argon2id", { user: account.address });
     }
+    if (!cached) this.#loginCache.remember(account.id, current, password);
     return { ok: true, account };
   }
 
