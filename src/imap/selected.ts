@@ -4,7 +4,10 @@
  * client up to date with what other sessions, deliveries and JMAP did (RFC 9051 7.5, RFC 7162).
  *
  * Implementation notes:
- * - `sync()` compares the store with the view and queues what changed; `flush(allowExpunge)`
+ * - The messages themselves live in the process-wide MailboxCache (src/imap/mailbox_cache.ts),
+ *   shared with every session on the mailbox; a view holds its UIDs in sequence order, the
+ *   modseq it has caught up to, and the state of the messages it changed itself.
+ * - `sync()` compares the cache with the view and queues what changed; `flush(allowExpunge)`
  *   turns the queue into responses. While a FETCH, STORE or SEARCH by sequence number runs,
  *   expunges must not be reported (RFC 9051 7.5.1): the expunged messages then stay in the view,
  *   so sequence numbers keep their meaning, and go at the next command that allows it.
@@ -15,7 +18,8 @@
  *   FETCH with the UID, FLAGS, and MODSEQ once CONDSTORE is on. Changes this session made are
  *   recorded with `noteOwn` and not echoed back.
  */
-import type { MailboxMessage, Store } from "../store/types.ts";
+import type { MailboxMessage } from "../store/types.ts";
+import type { CachedMailbox, MailboxCache } from "./mailbox_cache.ts";
 import { flagList } from "./flags.ts";
 import { formatSequenceSet } from "./sequence_set.ts";
 
@@ -26,18 +30,16 @@ export interface ViewOptions {
   qresync: boolean;
 }
 
-interface Known {
-  modseq: number;
-  keywords: string[];
-}
-
 export class SelectedMailbox {
   readonly accountId: number;
   readonly mailboxId: number;
   readonly uidValidity: number;
   /** UIDs in sequence order (index = sequence number − 1), expunged-but-unreported included. */
   #uids: number[] = [];
-  #known = new Map<number, Known>();
+  /** The cache entry as of the last sync (the same object goes on being refreshed). */
+  #entry: CachedMailbox;
+  /** Messages this session changed and reported itself, until the cache has caught up. */
+  #own = new Map<number, MailboxMessage>();
   #pendingExpunge = new Set<number>();
   #pendingFlags = new Set<number>();
   #reportedExists = 0;
@@ -45,42 +47,37 @@ export class SelectedMailbox {
   /** Changes up to this modseq are in the view (own changes do not move it: see noteOwn). */
   #syncedModseq = 0;
   #uidNext = 1;
-  readonly #store: Store;
+  readonly #cache: MailboxCache;
   readonly #options: ViewOptions;
 
   private constructor(
-    store: Store,
+    cache: MailboxCache,
     accountId: number,
-    mailboxId: number,
-    uidValidity: number,
+    entry: CachedMailbox,
     options: ViewOptions,
   ) {
-    this.#store = store;
+    this.#cache = cache;
     this.accountId = accountId;
-    this.mailboxId = mailboxId;
-    this.uidValidity = uidValidity;
+    this.mailboxId = entry.mailboxId;
+    this.uidValidity = entry.uidValidity;
+    this.#entry = entry;
     this.#options = options;
+    this.#uids = [...entry.uids];
+    this.#reportedExists = this.#uids.length;
+    this.#highestModseq = entry.highestModseq;
+    this.#syncedModseq = entry.highestModseq;
+    this.#uidNext = entry.uidNext;
   }
 
-  /** Loads the mailbox; the caller reports EXISTS, UIDVALIDITY etc. from the result. */
+  /** Opens the mailbox; the caller reports EXISTS, UIDVALIDITY etc. from the view. */
   static async open(
-    store: Store,
+    cache: MailboxCache,
     accountId: number,
     mailboxId: number,
     options: ViewOptions,
   ): Promise<SelectedMailbox> {
-    const summary = (await store.listMailboxes(accountId, { counts: false }))
-      .find((m) => m.id === mailboxId);
-    if (!summary) throw new Error(`no mailbox with id ${mailboxId}`);
-    const view = new SelectedMailbox(store, accountId, mailboxId, summary.uidValidity, options);
-    const messages = await store.mailboxMessages(accountId, mailboxId);
-    view.#uids = messages.map((m) => m.uid);
-    for (const m of messages) view.#known.set(m.uid, { modseq: m.modseq, keywords: m.keywords });
-    view.#reportedExists = messages.length;
-    view.#highestModseq = summary.highestModseq;
-    view.#syncedModseq = summary.highestModseq;
-    view.#uidNext = summary.uidNext;
-    return view;
+    const entry = await cache.current(accountId, mailboxId);
+    return new SelectedMailbox(cache, accountId, entry, options);
   }
 
   get exists(): number {
@@ -123,60 +120,69 @@ export class SelectedMailbox {
     return this.#pendingExpunge.has(uid);
   }
 
+  /** A message's newest known state: this session's own change, or the cache's. */
+  message(uid: number): MailboxMessage | undefined {
+    const cached = this.#entry.byUid.get(uid);
+    const own = this.#own.get(uid);
+    return own && (!cached || own.modseq > cached.modseq) ? own : cached;
+  }
+
   keywordsOf(uid: number): string[] {
-    return this.#known.get(uid)?.keywords ?? [];
+    return this.message(uid)?.keywords ?? [];
   }
 
   modseqOf(uid: number): number {
-    return this.#known.get(uid)?.modseq ?? 0;
+    return this.message(uid)?.modseq ?? 0;
   }
 
-  /** Reads the store and queues what changed since the last sync. */
+  /** The mailbox's messages as the store has them now (for FETCH, SEARCH, SORT). */
+  async current(): Promise<CachedMailbox> {
+    return await this.#cache.current(this.accountId, this.mailboxId);
+  }
+
   /**
-   * Reads what changed in the store since the last sync (by modseq: new and changed messages,
-   * and expunged UIDs) and queues it; the cost follows the changes, not the mailbox size.
+   * Catches up with the store (through the cache) and queues what changed since the last
+   * sync: new UIDs, flag changes by others, expunges. The cost follows the changes, not the
+   * mailbox size, while the cache's change log reaches back far enough.
    */
   async sync(): Promise<void> {
+    const entry = await this.#cache.current(this.accountId, this.mailboxId);
     const since = this.#syncedModseq;
-    const [changed, gone] = await Promise.all([
-      this.#store.changedMessages(this.accountId, this.mailboxId, since),
-      this.#store.expungedSince(this.accountId, this.mailboxId, since),
-    ]);
-    for (const uid of gone) {
-      if (this.#known.has(uid)) this.#pendingExpunge.add(uid);
+    // A different entry object means the cache loaded the mailbox again (evicted meanwhile):
+    // its log and expunge mark say nothing about what happened before, so compare it all.
+    const reloaded = entry !== this.#entry;
+    this.#entry = entry;
+    if (reloaded || entry.expungedAt > since) {
+      for (const uid of this.#uids) {
+        if (!entry.byUid.has(uid)) this.#pendingExpunge.add(uid);
+      }
     }
     const last = this.#uids.at(-1) ?? 0;
-    let top = since;
-    for (const message of changed) {
-      top = Math.max(top, message.modseq);
-      const known = this.#known.get(message.uid);
-      if (!known) {
-        if (message.uid > last) {
-          this.#uids.push(message.uid);
-          this.#known.set(message.uid, { modseq: message.modseq, keywords: message.keywords });
-        }
-        continue;
-      }
-      if (message.modseq !== known.modseq) {
-        if (!sameKeywords(known.keywords, message.keywords)) this.#pendingFlags.add(message.uid);
-        this.#known.set(message.uid, { modseq: message.modseq, keywords: message.keywords });
-      }
+    const changed = reloaded ? null : entry.changedSince(since);
+    const candidates = changed ??
+      [...entry.byUid.values()].filter((m) => m.modseq > since).map((m) => m.uid);
+    for (const uid of candidates) {
+      if (uid > last) continue; // new: appended below, in UID order
+      const message = entry.byUid.get(uid);
+      const own = this.#own.get(uid);
+      if (!message || (own && own.modseq >= message.modseq)) continue;
+      if (this.seqOf(uid) > 0) this.#pendingFlags.add(uid);
     }
-    // Expunges carry modseqs too; the next sync starts after everything seen here.
-    if (gone.length > 0) {
-      const summary = (await this.#store.listMailboxes(this.accountId, { counts: false }))
-        .find((m) => m.id === this.mailboxId);
-      if (summary) top = Math.max(top, summary.highestModseq);
+    for (let i = upperBound(entry.uids, last); i < entry.uids.length; i++) {
+      this.#uids.push(entry.uids[i]);
     }
-    this.#syncedModseq = top;
-    this.#highestModseq = Math.max(this.#highestModseq, top);
-    this.#uidNext = Math.max(this.#uidNext, (this.#uids.at(-1) ?? 0) + 1);
+    this.#syncedModseq = Math.max(since, entry.highestModseq);
+    this.#highestModseq = Math.max(this.#highestModseq, this.#syncedModseq);
+    this.#uidNext = Math.max(this.#uidNext, entry.uidNext, (this.#uids.at(-1) ?? 0) + 1);
+    for (const [uid, own] of this.#own) {
+      if (own.modseq <= this.#syncedModseq) this.#own.delete(uid);
+    }
   }
 
-  /** Records a change this session made and reported itself (STORE, APPEND, COPY to here). */
+  /** Records a change this session made and reported itself (STORE, FETCH setting \Seen). */
   noteOwn(message: MailboxMessage): void {
-    if (!this.#known.has(message.uid)) return;
-    this.#known.set(message.uid, { modseq: message.modseq, keywords: message.keywords });
+    if (this.seqOf(message.uid) === 0) return;
+    this.#own.set(message.uid, message);
     this.#pendingFlags.delete(message.uid);
     this.#highestModseq = Math.max(this.#highestModseq, message.modseq);
   }
@@ -198,10 +204,10 @@ export class SelectedMailbox {
     for (const uid of [...this.#pendingFlags].sort((a, b) => a - b)) {
       if (this.#pendingExpunge.has(uid)) continue;
       const seq = this.seqOf(uid);
-      const known = this.#known.get(uid);
-      if (seq === 0 || !known) continue;
-      const modseq = this.#options.condstore ? ` MODSEQ (${known.modseq})` : "";
-      lines.push(`* ${seq} FETCH (UID ${uid} FLAGS ${flagList(known.keywords)}${modseq})`);
+      const message = this.message(uid);
+      if (seq === 0 || !message) continue;
+      const modseq = this.#options.condstore ? ` MODSEQ (${message.modseq})` : "";
+      lines.push(`* ${seq} FETCH (UID ${uid} FLAGS ${flagList(message.keywords)}${modseq})`);
     }
     this.#pendingFlags.clear();
     if (allowExpunge && this.#pendingExpunge.size > 0) {
@@ -214,11 +220,15 @@ export class SelectedMailbox {
           if (seq > 0) lines.push(`* ${seq} EXPUNGE`);
         }
       }
+      // The client counted the first #reportedExists messages; new ones still need EXISTS.
+      for (const uid of gone) {
+        const seq = this.seqOf(uid);
+        if (seq > 0 && seq <= this.#reportedExists) this.#reportedExists--;
+        this.#own.delete(uid);
+      }
       const goneSet = new Set(gone);
       this.#uids = this.#uids.filter((uid) => !goneSet.has(uid));
-      for (const uid of gone) this.#known.delete(uid);
       this.#pendingExpunge.clear();
-      this.#reportedExists = this.#uids.length;
     }
     if (this.#uids.length > this.#reportedExists) {
       lines.push(`* ${this.#uids.length} EXISTS`);
@@ -228,6 +238,14 @@ export class SelectedMailbox {
   }
 }
 
-function sameKeywords(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((k, i) => k === b[i]);
+/** Index of the first value above `value` in an ascending array. */
+function upperBound(values: readonly number[], value: number): number {
+  let low = 0;
+  let high = values.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (values[mid] <= value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }

@@ -117,33 +117,20 @@ export class SelectedCommands {
     return out;
   }
 
-  /** The stored state of the messages (all, or only `targets` when the set is small). */
-  async #messages(
-    view: SelectedMailbox,
-    targets?: Target[],
-  ): Promise<Map<number, MailboxMessage>> {
-    const session = this.#session;
-    // A few messages by UID; for many, one pass over the mailbox is cheaper.
-    const uids = targets && targets.length <= 200 ? targets.map((t) => t.uid) : undefined;
-    const list = await session.opts.store.mailboxMessages(
-      session.account!.id,
-      view.mailboxId,
-      uids,
-    );
-    return new Map(list.map((m) => [m.uid, m]));
-  }
-
   async #fetch(view: SelectedMailbox, args: FetchArgs, uid: boolean): Promise<void> {
     const session = this.#session;
     const targets = this.#targets(view, args.sequence, uid);
-    const messages = await this.#messages(view, targets);
+    const current = await view.current();
+    // This command's own \Seen changes, over the shared (read-only) cache entry.
+    const updates = new Map<number, MailboxMessage>();
+    const messageOf = (uid: number) => updates.get(uid) ?? current.byUid.get(uid);
     const marksSeen = !session.readOnly &&
       args.attributes.some((a) =>
         (a.kind === "BODY[]" && !a.peek) || (a.kind === "BINARY[]" && !a.peek) ||
         a.kind === "RFC822" || a.kind === "RFC822.TEXT"
       );
     if (marksSeen) {
-      const unseen = targets.filter((t) => !messages.get(t.uid)?.keywords.includes("$seen"));
+      const unseen = targets.filter((t) => !messageOf(t.uid)?.keywords.includes("$seen"));
       if (unseen.length > 0) {
         const { updated } = await session.opts.store.updateKeywords(
           session.account!.id,
@@ -152,7 +139,7 @@ export class SelectedCommands {
           { add: ["$seen"] },
         );
         for (const message of updated) {
-          messages.set(message.uid, message);
+          updates.set(message.uid, message);
           view.noteOwn(message);
         }
         if (updated.length > 0) session.published(updated[0].modseq, ["Email"]);
@@ -178,7 +165,7 @@ export class SelectedCommands {
     }
     const out = new OutputBatch((bytes) => session.write(bytes));
     for (const target of targets) {
-      const message = messages.get(target.uid);
+      const message = messageOf(target.uid);
       if (!message) continue; // expunged meanwhile: nothing to send (RFC 9051 7.5.1 allows it)
       if (args.changedSince !== null && message.modseq <= args.changedSince) continue;
       const items = await fetchMessage(session, message, attributes, {
@@ -264,7 +251,7 @@ export class SelectedCommands {
         "BADCHARSET (UTF-8 US-ASCII)",
       );
     }
-    const messagesByUid = await this.#messages(view);
+    const messagesByUid = (await view.current()).byUid;
     const ordered = view.uids.flatMap((u) => {
       const m = messagesByUid.get(u);
       return m ? [m] : [];
@@ -317,7 +304,7 @@ export class SelectedCommands {
         "BADCHARSET (UTF-8 US-ASCII)",
       );
     }
-    const messagesByUid = await this.#messages(view);
+    const messagesByUid = (await view.current()).byUid;
     const ordered = view.uids.flatMap((u) => {
       const m = messagesByUid.get(u);
       return m ? [m] : [];

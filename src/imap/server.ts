@@ -44,6 +44,7 @@ import { flagList } from "./flags.ts";
 import { mailboxObjectId, setContains } from "./search.ts";
 import { fromWire, MailboxNameError, patternFromWire, toWire } from "./mailbox_name.ts";
 import { SelectedMailbox } from "./selected.ts";
+import { MailboxCache } from "./mailbox_cache.ts";
 import { quoted } from "./response.ts";
 import { SelectedCommands } from "./selected_commands.ts";
 import { listMailboxes, statusItems } from "./mailbox_commands.ts";
@@ -63,6 +64,8 @@ export interface ImapOptions {
   allowPlaintextAuth: boolean;
   maxConnectionsPerUser: number;
   maxCommandsPerSecond: number;
+  /** The messages of recently used mailboxes, shared by the sessions. */
+  mailboxes: MailboxCache;
 }
 
 /** The server's options from the app's config. */
@@ -80,6 +83,7 @@ export function imapOptions(app: App): ImapOptions {
     allowPlaintextAuth: config.imap.allow_plaintext_auth,
     maxConnectionsPerUser: config.imap.max_connections_per_user,
     maxCommandsPerSecond: config.imap.max_commands_per_second,
+    mailboxes: new MailboxCache(app.store),
   };
 }
 
@@ -703,6 +707,7 @@ export class ImapSession {
       if (kind === "DELETE") {
         if (this.selected?.mailboxId === mailbox.id) this.#deselect();
         await this.opts.store.deleteMailbox(account.id, mailbox.id);
+        this.opts.mailboxes.forget(mailbox.id);
       } else {
         await this.opts.store.setSubscribed(account.id, mailbox.id, kind === "SUBSCRIBE");
       }
@@ -725,7 +730,7 @@ export class ImapSession {
     }
     const mailbox = await this.mailboxByPath(this.path(args.mailbox));
     if (args.condstore) this.condstore = true;
-    const view = await SelectedMailbox.open(this.opts.store, account.id, mailbox.id, {
+    const view = await SelectedMailbox.open(this.opts.mailboxes, account.id, mailbox.id, {
       condstore: this.condstore,
       qresync: this.qresync,
     });

@@ -299,6 +299,8 @@ export interface Store {
   deleteMailbox(accountId: number, mailboxId: number): Promise<void>;
   setSubscribed(accountId: number, mailboxId: number, subscribed: boolean): Promise<void>;
   /** The messages of a mailbox in UID order: all, or those with the given UIDs. */
+  /** One mailbox's row (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ), or null when not the account's. */
+  getMailbox(accountId: number, mailboxId: number): Promise<Mailbox | null>;
   mailboxMessages(accountId: number, mailboxId: number, uids?: number[]): Promise<MailboxMessage[]>;
   /** Messages of a mailbox added or changed after `modseq`, in UID order. */
   changedMessages(accountId: number, mailboxId: number, modseq: number): Promise<MailboxMessage[]>;

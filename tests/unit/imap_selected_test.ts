@@ -9,6 +9,7 @@ import { SqliteStore } from "../../src/store/sqlite/store.ts";
 import type { NewEmail } from "../../src/store/types.ts";
 import { DEFAULT_MAILBOXES } from "../../src/directory/mailboxes.ts";
 import { SelectedMailbox } from "../../src/imap/selected.ts";
+import { MailboxCache } from "../../src/imap/mailbox_cache.ts";
 import { flagList, keywordOf } from "../../src/imap/flags.ts";
 
 let counter = 0;
@@ -41,7 +42,7 @@ function email(accountId: number, mailboxIds: number[]): NewEmail {
 }
 
 async function withMailbox(
-  work: (store: SqliteStore, account: number, inbox: number) => Promise<void>,
+  work: (store: SqliteStore, account: number, inbox: number, path: string) => Promise<void>,
 ) {
   const dir = await Deno.makeTempDir({ prefix: "postern-selected-" });
   const store = new SqliteStore({ path: `${dir}/db.sqlite` });
@@ -56,7 +57,7 @@ async function withMailbox(
       mailboxes: DEFAULT_MAILBOXES,
     });
     const inbox = (await store.listMailboxes(account.id)).find((m) => m.role === "inbox")!.id;
-    await work(store, account.id, inbox);
+    await work(store, account.id, inbox, `${dir}/db.sqlite`);
   } finally {
     await store.close();
     await Deno.remove(dir, { recursive: true });
@@ -74,8 +75,9 @@ Deno.test("two views: new mail, flag changes, held-back expunges", async () => {
   await withMailbox(async (store, account, inbox) => {
     for (let i = 0; i < 3; i++) await store.insertEmail(email(account, [inbox]));
     const options = { condstore: false, qresync: false };
-    const a = await SelectedMailbox.open(store, account, inbox, options);
-    const b = await SelectedMailbox.open(store, account, inbox, {
+    const cache = new MailboxCache(store);
+    const a = await SelectedMailbox.open(cache, account, inbox, options);
+    const b = await SelectedMailbox.open(cache, account, inbox, {
       condstore: true,
       qresync: false,
     });
@@ -108,7 +110,7 @@ Deno.test("two views: new mail, flag changes, held-back expunges", async () => {
 Deno.test("QRESYNC views report VANISHED once; own expunges are reported at the next flush", async () => {
   await withMailbox(async (store, account, inbox) => {
     for (let i = 0; i < 4; i++) await store.insertEmail(email(account, [inbox]));
-    const view = await SelectedMailbox.open(store, account, inbox, {
+    const view = await SelectedMailbox.open(new MailboxCache(store), account, inbox, {
       condstore: true,
       qresync: true,
     });
@@ -123,5 +125,81 @@ Deno.test("QRESYNC views report VANISHED once; own expunges are reported at the 
     await view.sync();
     assertEquals(view.flush(true), []);
     assertEquals([...view.uids], [1]);
+  });
+});
+
+Deno.test("a view whose mailbox was evicted from the cache still learns what happened meanwhile", async () => {
+  await withMailbox(async (store, account, inbox) => {
+    for (let i = 0; i < 4; i++) await store.insertEmail(email(account, [inbox]));
+    const other = (await store.listMailboxes(account)).find((m) => m.role === "archive")!.id;
+    const cache = new MailboxCache(store, 1);
+    const view = await SelectedMailbox.open(cache, account, inbox, {
+      condstore: false,
+      qresync: false,
+    });
+    await store.expunge(account, inbox, [1]);
+    await store.updateKeywords(account, inbox, [3], { add: ["$flagged"] });
+    await store.insertEmail(email(account, [inbox]));
+    await cache.current(account, other); // evicts INBOX: the view's entry is stale now
+    await view.sync();
+    assertEquals(view.flush(true), [
+      "* 3 FETCH (UID 3 FLAGS (\\Flagged))",
+      "* 1 EXPUNGE",
+      "* 4 EXISTS",
+    ]);
+    assertEquals([...view.uids], [2, 3, 4, 5]);
+  });
+});
+
+Deno.test("more changes than the cache's log holds: a view far behind compares it all", async () => {
+  await withMailbox(async (store, account, inbox) => {
+    for (let i = 0; i < 3; i++) await store.insertEmail(email(account, [inbox]));
+    const cache = new MailboxCache(store);
+    const behind = await SelectedMailbox.open(cache, account, inbox, {
+      condstore: true,
+      qresync: false,
+    });
+    const keeping = await SelectedMailbox.open(cache, account, inbox, {
+      condstore: false,
+      qresync: false,
+    });
+    // 5,000 flag changes, each seen by the cache (another session syncing after each).
+    let last = 0;
+    for (let i = 0; i < 5000; i++) {
+      const uid = (i % 2) + 2;
+      const { updated } = await store.updateKeywords(account, inbox, [uid], {
+        [i % 4 < 2 ? "add" : "remove"]: ["$seen"],
+      });
+      last = updated[0]?.modseq ?? last;
+      await keeping.sync();
+    }
+    await behind.sync();
+    const lines = behind.flush(true);
+    assertEquals(lines.length, 2);
+    assertEquals(lines[0].startsWith("* 2 FETCH (UID 2 FLAGS ("), true);
+    assertEquals(
+      lines[1],
+      `* 3 FETCH (UID 3 FLAGS ${flagList(behind.keywordsOf(3))} MODSEQ (${last}))`,
+    );
+  });
+});
+
+Deno.test("the cache sees changes another process made to the same database", async () => {
+  await withMailbox(async (store, account, inbox, path) => {
+    await store.insertEmail(email(account, [inbox]));
+    const cache = new MailboxCache(store);
+    const view = await SelectedMailbox.open(cache, account, inbox, {
+      condstore: false,
+      qresync: false,
+    });
+    const elsewhere = new SqliteStore({ path });
+    try {
+      await elsewhere.insertEmail(email(account, [inbox]));
+      await elsewhere.updateKeywords(account, inbox, [1], { add: ["$answered"] });
+    } finally {
+      await elsewhere.close();
+    }
+    await view.sync();
+    assertEquals(view.flush(true), ["* 1 FETCH (UID 1 FLAGS (\\Answered))", "* 2 EXISTS"]);
   });
 });

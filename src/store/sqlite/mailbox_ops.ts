@@ -132,6 +132,15 @@ export class SqliteMailboxOps {
     });
   }
 
+  getMailbox(accountId: number, mailboxId: number): Mailbox | null {
+    const row = this.#sql.get(
+      "SELECT * FROM mailboxes WHERE id = ? AND account_id = ?",
+      mailboxId,
+      accountId,
+    );
+    return row ? toMailbox(row) : null;
+  }
+
   mailboxMessages(accountId: number, mailboxId: number, uids?: number[]): MailboxMessage[] {
     this.#owned(accountId, mailboxId);
     const select =

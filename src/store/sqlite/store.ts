@@ -25,6 +25,7 @@ import {
   type EmailAddressRecord,
   type FullTextField,
   type KeywordChange,
+  type Mailbox,
   type MailboxMessage,
   type MailboxRole,
   type MailboxSummary,
@@ -437,6 +438,10 @@ export class SqliteStore implements Store {
 
   setSubscribed(accountId: number, mailboxId: number, subscribed: boolean): Promise<void> {
     return attempt(() => this.#mailboxes.setSubscribed(accountId, mailboxId, subscribed));
+  }
+
+  getMailbox(accountId: number, mailboxId: number): Promise<Mailbox | null> {
+    return attempt(() => this.#mailboxes.getMailbox(accountId, mailboxId));
   }
 
   mailboxMessages(
