@@ -5,11 +5,12 @@
  *
  * Implementation notes:
  * - The message bytes and MIME tree are read once per message, and only when an item needs
- *   them.
+ *   them: ENVELOPE and BODYSTRUCTURE come from the email's row, where delivery put them.
  * - Literals carry exact octet counts; `<origin>` partials answer `BODY[...]<origin>` with
  *   the octets from there (RFC 9051 6.4.5).
  */
-import type { MailboxMessage } from "../store/types.ts";
+import type { EmailContent, MailboxMessage } from "../store/types.ts";
+import { fromByteString } from "./fetch/imap_string.ts";
 import type { FetchAttribute } from "./wire/parser.ts";
 import type { MimePart } from "../mail/mime.ts";
 import { CommandFailure, type ImapSession } from "./server.ts";
@@ -41,13 +42,18 @@ export async function fetchMessage(
   attributes: readonly FetchAttribute[],
   context: FetchContext,
 ): Promise<(string | Uint8Array)[]> {
+  let row: EmailContent | null = null;
+  const stored = async (): Promise<EmailContent> => {
+    row ??= await session.opts.store.emailContent(session.account!.id, message.emailId);
+    if (!row) throw new CommandFailure("NO", "Message vanished", "EXPUNGEISSUED");
+    return row;
+  };
   let content: LoadedContent | null = null;
   const load = async (): Promise<LoadedContent> => {
     if (content) return content;
-    const row = await session.opts.store.emailContent(session.account!.id, message.emailId);
-    if (!row) throw new CommandFailure("NO", "Message vanished", "EXPUNGEISSUED");
-    const raw = await session.opts.blobs.get(row.blobHash, message.size);
-    content = { raw, mime: JSON.parse(row.mime) as MimePart, preview: row.preview };
+    const { blobHash, mime, preview } = await stored();
+    const raw = await session.opts.blobs.get(blobHash, message.size);
+    content = { raw, mime: JSON.parse(mime) as MimePart, preview };
     return content;
   };
   const items: (string | Uint8Array)[] = [];
@@ -80,8 +86,21 @@ export async function fetchMessage(
         break;
       case "PREVIEW": {
         // RFC 8970: the stored preview (made at delivery, so LAZY changes nothing).
-        const { preview } = await load();
+        const { preview } = await stored();
         items.push(`PREVIEW ${preview === "" ? "NIL" : quoted(preview.slice(0, 256))}`);
+        break;
+      }
+      case "ENVELOPE":
+      case "BODYSTRUCTURE": {
+        // Worked out at delivery (src/mail/ingest.ts); older emails from the message itself.
+        const { imap } = await stored();
+        if (!imap) {
+          items.push(await contentItem(attribute, await load()));
+        } else if (attribute.kind === "ENVELOPE") {
+          items.push(wireString(`ENVELOPE (${imap.envelope})`));
+        } else {
+          items.push(wireString(`BODYSTRUCTURE ${imap.bodyStructure}`));
+        }
         break;
       }
       default:
@@ -91,6 +110,11 @@ export async function fetchMessage(
   if (context.seenAdded && !flagsSent) items.push(`FLAGS ${flagList(message.keywords)}`);
   if (context.modseq) items.push(`MODSEQ (${message.modseq})`);
   return items;
+}
+
+/** An IMAP byte string (one char per octet) for the wire: as is when ASCII, else as bytes. */
+function wireString(text: string): string | Uint8Array {
+  return /[\u0080-\uffff]/.test(text) ? fromByteString(text) : text;
 }
 
 /** `NAME {n}\r\n<bytes>` as one byte array. */

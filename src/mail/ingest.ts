@@ -25,7 +25,15 @@ import {
 import { extractText } from "./text.ts";
 import { type BlobStore, sha256Hex } from "../store/blobs.ts";
 import type { ChangeBus } from "../store/bus.ts";
-import { type NewEmail, type Store, type StoredEmail, StoreError } from "../store/types.ts";
+import {
+  type EmailImapCache,
+  type NewEmail,
+  type Store,
+  type StoredEmail,
+  StoreError,
+} from "../store/types.ts";
+import { envelopeString } from "../imap/fetch/envelope.ts";
+import { bodyStructureString } from "../imap/fetch/bodystructure.ts";
 
 export interface IngestLimits {
   maxMessageSize: number;
@@ -69,6 +77,8 @@ export interface ParsedMessage {
   preview: string;
   hasAttachment: boolean;
   bodyText: string;
+  /** ENVELOPE and BODYSTRUCTURE, worked out once here so IMAP FETCH need not read the blob. */
+  imap: EmailImapCache;
 }
 
 export interface DeliveryTarget {
@@ -117,7 +127,11 @@ export class MessagePath {
       throw error;
     }
     const hash = sha256Hex(raw);
-    return { raw, hash, size: raw.length, mime, ...describe(raw, mime) };
+    const imap = {
+      envelope: envelopeString(raw, mime),
+      bodyStructure: bodyStructureString(raw, mime, true),
+    };
+    return { raw, hash, size: raw.length, mime, imap, ...describe(raw, mime) };
   }
 
   /** Stores a prepared message for one account. Resolves once it is durable. */
@@ -153,6 +167,7 @@ export class MessagePath {
       preview: message.preview,
       hasAttachment: message.hasAttachment,
       mime: JSON.stringify(message.mime),
+      imap: message.imap,
       keywords: target.keywords ?? [],
       mailboxIds: target.mailboxIds ?? [],
       fts: {

@@ -109,10 +109,29 @@ export interface NewEmail {
   hasAttachment: boolean;
   /** JSON of the MIME tree with byte offsets (src/mail/mime.ts MimePart). */
   mime: string;
+  /** IMAP FETCH values worked out at delivery, so FETCH need not read the message. */
+  imap?: EmailImapCache;
   keywords: string[];
   /** Target mailboxes; empty means the account's inbox. */
   mailboxIds: number[];
   fts: { subject: string; addresses: string; body: string };
+}
+
+export interface EmailContent {
+  blobHash: string;
+  /** JSON of src/mail/mime.ts MimePart. */
+  mime: string;
+  preview: string;
+  /** Null for emails stored before Postern kept it. */
+  imap: EmailImapCache | null;
+}
+
+/** ENVELOPE and BODYSTRUCTURE as IMAP byte strings (one char per octet; src/imap/fetch/). */
+export interface EmailImapCache {
+  /** The ENVELOPE list without its outer parentheses. */
+  envelope: string;
+  /** The extended BODYSTRUCTURE. */
+  bodyStructure: string;
 }
 
 export interface Membership {
@@ -343,7 +362,7 @@ export interface Store {
   emailContent(
     accountId: number,
     emailId: number,
-  ): Promise<{ blobHash: string; mime: string; preview: string } | null>;
+  ): Promise<EmailContent | null>;
   /** Header data of the given emails of an account, for SEARCH and SORT. */
   searchFields(accountId: number, emailIds: number[]): Promise<SearchFields[]>;
   /**

@@ -9,6 +9,7 @@ import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { cli, startServer, type TestServer } from "../helpers/server.ts";
 import { LineClient } from "../helpers/tls.ts";
 import { cliAll } from "../helpers/mail.ts";
+import { DatabaseSync } from "node:sqlite";
 
 const USER = "alice@example.com";
 const PASSWORD = "pw-alice";
@@ -284,6 +285,65 @@ Deno.test("IMAP: ENVELOPE, BODYSTRUCTURE and BINARY of a stored message", async 
       /^\* 1 FETCH \(ENVELOPE \(NIL "first" \(\("Bob" NIL "bob" "example\.org"\)\) \(\("Bob" NIL "bob" "example\.org"\)\) \(\("Bob" NIL "bob" "example\.org"\)\) \(\(NIL NIL "alice" "example\.com"\)\) NIL NIL NIL NIL\) BODYSTRUCTURE \("text" "plain" \("charset" "us-ascii"\) NIL NIL "7bit" 23 1 NIL NIL NIL NIL\) BINARY\.SIZE\[1\] 23\)$/,
     );
     assertEquals(lines[1], "e2 OK FETCH completed");
+    await client.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("IMAP: ENVELOPE and BODYSTRUCTURE kept at delivery equal those worked out at FETCH", async () => {
+  const server = await startServer();
+  try {
+    await cliAll(server, [["account", "add", USER, "--password", PASSWORD]]);
+    // Raw UTF-8 in the header (8-bit octets on the wire) and a multipart with parameters.
+    const message = [
+      "From: =?utf-8?q?J=C3=BCrgen?= <j@example.org>",
+      `To: ${USER}, "Zoë" <zoe@example.net>`,
+      "Subject: Grüße aus Köln",
+      "Message-ID: <m1@example.org>",
+      "MIME-Version: 1.0",
+      'Content-Type: multipart/mixed; boundary="b1"',
+      "",
+      "--b1",
+      "Content-Type: text/plain; charset=utf-8",
+      "Content-Transfer-Encoding: 8bit",
+      "",
+      "Hallo, schöne Grüße.",
+      "--b1",
+      'Content-Type: application/pdf; name="a.pdf"',
+      "Content-Disposition: attachment; filename=a.pdf",
+      "Content-Transfer-Encoding: base64",
+      "",
+      "JVBERi0xLjQK",
+      "--b1--",
+      "",
+    ].join("\r\n");
+    const result = await cli(server.configPath, ["deliver", USER], message);
+    assertEquals(result.code, 0, result.stderr);
+    const client = await session(server);
+    await command(client, "k1", "SELECT INBOX");
+    // 8-bit header text goes as a literal, as Dovecot sends it.
+    const kept = (await command(client, "k2", "FETCH 1 (ENVELOPE BODYSTRUCTURE)")).join("\r\n");
+    assertMatch(kept, /^\* 1 FETCH \(ENVELOPE \(NIL \{17\}\r\nGrüße aus Köln \(\("=\?utf-8/);
+    assertMatch(
+      kept,
+      /\(\{4\}\r\nZoë NIL "zoe" "example\.net"\)\) NIL NIL NIL "<m1@example\.org>"\)/,
+    );
+    assertMatch(
+      kept,
+      / BODYSTRUCTURE \(\("text" "plain" \("charset" "utf-8"\) NIL NIL "8bit" 23 0 /,
+    );
+    assertMatch(kept, /"mixed" \("boundary" "b1"\) NIL NIL NIL\)\)\r\nk2 OK FETCH completed$/);
+    // An email stored before delivery kept them: FETCH works them out from the message.
+    const db = new DatabaseSync(`${server.dir}/data/postern.db`);
+    try {
+      db.exec("UPDATE emails SET imap_envelope = NULL, imap_bodystructure = NULL");
+    } finally {
+      db.close();
+    }
+    const computed = (await command(client, "k3", "FETCH 1 (ENVELOPE BODYSTRUCTURE)"))
+      .join("\r\n");
+    assertEquals(computed, kept.replace(/k2 OK/, "k3 OK"));
     await client.close();
   } finally {
     await server.stop();

@@ -199,3 +199,20 @@ Deno.test("copy and move map UIDs (UIDPLUS); move keeps the email and expunges t
     await assertRejects(() => store.moveMessages(accountId, inbox, [2], inbox), StoreError);
   });
 });
+
+Deno.test("flag changes and expunges commit relaxed; the connection is back to full sync after, even on error", async () => {
+  await withAccount(async (store, accountId, inbox) => {
+    const synchronous = () =>
+      (store.db.prepare("PRAGMA synchronous").get() as { synchronous: number }).synchronous;
+    assertEquals(synchronous(), 2); // FULL
+    await store.insertEmail(email(accountId, [inbox]));
+    await store.updateKeywords(accountId, inbox, [1], { add: ["$seen"] });
+    assertEquals(synchronous(), 2);
+    await assertRejects(() => store.updateKeywords(accountId, 9999, [1], { add: ["$seen"] }));
+    assertEquals(synchronous(), 2);
+    assertEquals(await store.expunge(accountId, inbox, [1]), [1]);
+    assertEquals(synchronous(), 2);
+    // The expunge is in the database as soon as it returns.
+    assertEquals(await store.mailboxMessages(accountId, inbox), []);
+  });
+});

@@ -129,7 +129,7 @@ export class SqliteMailboxOps {
         mailboxId,
       );
       this.#log.logChange(accountId, modseq, "Mailbox", mailboxId, "updated");
-    });
+    }, "relaxed");
   }
 
   getMailbox(accountId: number, mailboxId: number): Mailbox | null {
@@ -273,7 +273,7 @@ export class SqliteMailboxOps {
         updated: this.mailboxMessages(accountId, mailboxId, [...changed]),
         failed,
       };
-    });
+    }, "relaxed");
   }
 
   /** Removes the messages with `uids`; returns the UIDs actually expunged. */
@@ -285,7 +285,7 @@ export class SqliteMailboxOps {
       const modseq = this.#log.bumpModseq(accountId);
       this.#removeMemberships(accountId, mailboxId, present, modseq);
       return present;
-    });
+    }, "relaxed");
   }
 
   /** COPY (RFC 9051 6.4.7) with UIDPLUS's mapping: [source UID, new UID] pairs. */

@@ -228,6 +228,14 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX queue_recipients_message ON queue_recipients(message_id);
     `,
   },
+  {
+    version: 4,
+    description: "IMAP ENVELOPE and BODYSTRUCTURE computed at delivery (NULL: computed on FETCH)",
+    sql: `
+      ALTER TABLE emails ADD COLUMN imap_envelope TEXT;       -- byte string, without the parentheses
+      ALTER TABLE emails ADD COLUMN imap_bodystructure TEXT;  -- byte string, extension data included
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -30,16 +30,28 @@ export class Sql {
     return this.stmt(sql).run(...params as never[]);
   }
 
-  /** Runs `work` in BEGIN IMMEDIATE … COMMIT; rolls back and rethrows on error. */
-  transaction<T>(work: () => T): T {
-    this.run("BEGIN IMMEDIATE");
+  /**
+   * Runs `work` in BEGIN IMMEDIATE … COMMIT; rolls back and rethrows on error.
+   *
+   * `relaxed` commits without waiting for fsync (WAL with synchronous=NORMAL): for metadata a
+   * client can redo (flags, expunges, subscriptions), as Dovecot's mail_fsync=optimized does.
+   * A crash may lose the last such commits, never corrupts, and the next full commit makes
+   * them durable with itself. Accepted mail always commits in full.
+   */
+  transaction<T>(work: () => T, durability: "full" | "relaxed" = "full"): T {
+    if (durability === "relaxed") this.run("PRAGMA synchronous = NORMAL");
     try {
-      const result = work();
-      this.run("COMMIT");
-      return result;
-    } catch (error) {
-      this.db.exec("ROLLBACK");
-      throw error;
+      this.run("BEGIN IMMEDIATE");
+      try {
+        const result = work();
+        this.run("COMMIT");
+        return result;
+      } catch (error) {
+        this.db.exec("ROLLBACK");
+        throw error;
+      }
+    } finally {
+      if (durability === "relaxed") this.run("PRAGMA synchronous = FULL");
     }
   }
 

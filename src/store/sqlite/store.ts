@@ -23,6 +23,7 @@ import {
   type DkimKey,
   type Domain,
   type EmailAddressRecord,
+  type EmailContent,
   type FullTextField,
   type KeywordChange,
   type Mailbox,
@@ -562,8 +563,9 @@ export class SqliteStore implements Store {
       this.#sql.run(
         `INSERT INTO emails (account_id, blob_hash, thread_id, size, received_at, sent_at,
            message_id, in_reply_to, references_, subject, base_subject, from_, sender, reply_to,
-           to_, cc, bcc, preview, has_attachment, mime, created_modseq, updated_modseq)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           to_, cc, bcc, preview, has_attachment, mime, created_modseq, updated_modseq,
+           imap_envelope, imap_bodystructure)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         email.accountId,
         email.blobHash,
         threadId,
@@ -586,6 +588,8 @@ export class SqliteStore implements Store {
         email.mime,
         modseq,
         modseq,
+        email.imap?.envelope ?? null,
+        email.imap?.bodyStructure ?? null,
       ).lastInsertRowid,
     );
     for (const keyword of new Set(email.keywords.map((k) => k.toLowerCase()))) {
@@ -812,23 +816,23 @@ export class SqliteStore implements Store {
     );
   }
 
-  emailContent(
-    accountId: number,
-    emailId: number,
-  ): Promise<{ blobHash: string; mime: string; preview: string } | null> {
+  emailContent(accountId: number, emailId: number): Promise<EmailContent | null> {
     return attempt(() => {
       const row = this.#sql.get(
-        "SELECT blob_hash, mime, preview FROM emails WHERE id = ? AND account_id = ?",
+        `SELECT blob_hash, mime, preview, imap_envelope, imap_bodystructure
+         FROM emails WHERE id = ? AND account_id = ?`,
         emailId,
         accountId,
       );
-      return row
-        ? {
-          blobHash: row.blob_hash as string,
-          mime: row.mime as string,
-          preview: row.preview as string,
-        }
-        : null;
+      if (!row) return null;
+      const envelope = row.imap_envelope as string | null;
+      const bodyStructure = row.imap_bodystructure as string | null;
+      return {
+        blobHash: row.blob_hash as string,
+        mime: row.mime as string,
+        preview: row.preview as string,
+        imap: envelope !== null && bodyStructure !== null ? { envelope, bodyStructure } : null,
+      };
     });
   }
 
@@ -890,16 +894,18 @@ export class SqliteStore implements Store {
   }
 
   collectBlobs(remove: (hash: string) => void): Promise<number> {
-    return attempt(() =>
-      this.#sql.transaction(() => {
+    return attempt(() => {
+      // The rows go in a full commit before any file: it also makes durable the relaxed
+      // commits (expunges) that dropped the references, so no email can come back after a
+      // crash pointing at a removed file.
+      const hashes = this.#sql.transaction(() => {
         const rows = this.#sql.all("SELECT hash FROM blobs WHERE refcount <= 0");
-        for (const row of rows) {
-          remove(row.hash as string);
-          this.#sql.run("DELETE FROM blobs WHERE hash = ?", row.hash);
-        }
-        return rows.length;
-      })
-    );
+        for (const row of rows) this.#sql.run("DELETE FROM blobs WHERE hash = ?", row.hash);
+        return rows.map((row) => row.hash as string);
+      });
+      for (const hash of hashes) remove(hash);
+      return hashes.length;
+    });
   }
 
   blobKnown(hash: string): Promise<boolean> {
