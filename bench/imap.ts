@@ -153,7 +153,7 @@ async function runPostern(
   idleCount: number,
 ): Promise<Side> {
   const { dir, configPath } = await makeTestConfig({
-    extra: "[imap]\nallow_plaintext_auth = true",
+    extra: `[imap]\nallow_plaintext_auth = true\nmax_connections_per_user = ${idleCount + 100}`,
     limits: {
       max_connections_per_ip: idleCount + accounts + 100,
       max_connections: idleCount + accounts + 100,

@@ -35,6 +35,75 @@ export interface LoadedContent {
 
 const encoder = new TextEncoder();
 
+/** Items answered from the mailbox cache alone: no store read, no message file. */
+const SIMPLE = new Set<FetchAttribute["kind"]>([
+  "UID",
+  "FLAGS",
+  "INTERNALDATE",
+  "RFC822.SIZE",
+  "MODSEQ",
+  "EMAILID",
+  "THREADID",
+  "SAVEDATE",
+]);
+
+/** True when every attribute is answered by `simpleItems` (FETCH 1:* (UID FLAGS) and alike). */
+export function allSimple(attributes: readonly FetchAttribute[]): boolean {
+  return attributes.every((a) => SIMPLE.has(a.kind));
+}
+
+/** One simple item ("UID 4", "FLAGS (\Seen)"), or null for the others and MODSEQ. */
+function simpleItem(message: MailboxMessage, attribute: FetchAttribute): string | null {
+  switch (attribute.kind) {
+    case "UID":
+      return `UID ${message.uid}`;
+    case "FLAGS":
+      return `FLAGS ${flagList(message.keywords)}`;
+    case "INTERNALDATE":
+      return `INTERNALDATE "${formatDateTime(message.receivedAt.getTime())}"`;
+    case "RFC822.SIZE":
+      return `RFC822.SIZE ${message.size}`;
+    case "EMAILID":
+      return `EMAILID (${emailObjectId(message.emailId)})`;
+    case "THREADID":
+      return `THREADID (${threadObjectId(message.threadId)})`;
+    case "SAVEDATE":
+      return `SAVEDATE "${formatDateTime(message.savedAt.getTime())}"`;
+    default:
+      return null; // MODSEQ goes last, once (see `closing`)
+  }
+}
+
+/** FLAGS when a FETCH set \Seen and the client did not ask for them, then MODSEQ. */
+function closing(
+  message: MailboxMessage,
+  attributes: readonly FetchAttribute[],
+  context: FetchContext,
+): string[] {
+  const items: string[] = [];
+  if (context.seenAdded && !attributes.some((a) => a.kind === "FLAGS")) {
+    items.push(`FLAGS ${flagList(message.keywords)}`);
+  }
+  if (context.modseq) items.push(`MODSEQ (${message.modseq})`);
+  return items;
+}
+
+/** The whole "* n FETCH (...)" line when `allSimple(attributes)`, synchronously. */
+export function simpleFetchLine(
+  seq: number,
+  message: MailboxMessage,
+  attributes: readonly FetchAttribute[],
+  context: FetchContext,
+): string {
+  const items: string[] = [];
+  for (const attribute of attributes) {
+    const item = simpleItem(message, attribute);
+    if (item !== null) items.push(item);
+  }
+  items.push(...closing(message, attributes, context));
+  return `* ${seq} FETCH (${items.join(" ")})\r\n`;
+}
+
 /** The data items, each "NAME value" (values may hold literals), as strings or bytes. */
 export async function fetchMessage(
   session: ImapSession,
@@ -57,33 +126,13 @@ export async function fetchMessage(
     return content;
   };
   const items: (string | Uint8Array)[] = [];
-  let flagsSent = false;
   for (const attribute of attributes) {
+    if (SIMPLE.has(attribute.kind)) {
+      const item = simpleItem(message, attribute);
+      if (item !== null) items.push(item);
+      continue;
+    }
     switch (attribute.kind) {
-      case "UID":
-        items.push(`UID ${message.uid}`);
-        break;
-      case "FLAGS":
-        items.push(`FLAGS ${flagList(message.keywords)}`);
-        flagsSent = true;
-        break;
-      case "INTERNALDATE":
-        items.push(`INTERNALDATE "${formatDateTime(message.receivedAt.getTime())}"`);
-        break;
-      case "RFC822.SIZE":
-        items.push(`RFC822.SIZE ${message.size}`);
-        break;
-      case "MODSEQ":
-        break; // added below, once
-      case "EMAILID":
-        items.push(`EMAILID (${emailObjectId(message.emailId)})`);
-        break;
-      case "THREADID":
-        items.push(`THREADID (${threadObjectId(message.threadId)})`);
-        break;
-      case "SAVEDATE":
-        items.push(`SAVEDATE "${formatDateTime(message.savedAt.getTime())}"`);
-        break;
       case "PREVIEW": {
         // RFC 8970: the stored preview (made at delivery, so LAZY changes nothing).
         const { preview } = await stored();
@@ -107,8 +156,7 @@ export async function fetchMessage(
         items.push(await contentItem(attribute, await load()));
     }
   }
-  if (context.seenAdded && !flagsSent) items.push(`FLAGS ${flagList(message.keywords)}`);
-  if (context.modseq) items.push(`MODSEQ (${message.modseq})`);
+  items.push(...closing(message, attributes, context));
   return items;
 }
 

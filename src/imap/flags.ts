@@ -57,10 +57,20 @@ export function flagOf(keyword: string): string {
   return BACK[keyword] ?? keyword;
 }
 
+/** FLAGS lists by their keywords: a mailbox has few distinct combinations. */
+const lists = new Map<string, string>();
+
 /** A parenthesised FLAGS list: system flags first, in a stable order. */
 export function flagList(keywords: readonly string[]): string {
-  const flags = keywords.map(flagOf);
-  const system = flags.filter((f) => f.startsWith("\\")).sort();
-  const other = flags.filter((f) => !f.startsWith("\\")).sort();
-  return `(${[...system, ...other].join(" ")})`;
+  const key = keywords.join(" ");
+  let list = lists.get(key);
+  if (list === undefined) {
+    const flags = keywords.map(flagOf);
+    const system = flags.filter((f) => f.startsWith("\\")).sort();
+    const other = flags.filter((f) => !f.startsWith("\\")).sort();
+    list = `(${[...system, ...other].join(" ")})`;
+    if (lists.size >= 4096) lists.clear();
+    lists.set(key, list);
+  }
+  return list;
 }

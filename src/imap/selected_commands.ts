@@ -29,7 +29,7 @@ import { search, setContains } from "./search.ts";
 import { type SortItem, sortMessages } from "./sort.ts";
 import { orderedSubjectThreads, referencesThreads } from "./thread.ts";
 import { formatSequenceSet } from "./sequence_set.ts";
-import { fetchMessage } from "./fetch_items.ts";
+import { allSimple, fetchMessage, simpleFetchLine } from "./fetch_items.ts";
 import { IngestError } from "../mail/ingest.ts";
 
 interface Target {
@@ -163,15 +163,19 @@ export class SelectedCommands {
         await session.write(`* VANISHED (EARLIER) ${formatSequenceSet(gone)}\r\n`);
       }
     }
+    const context = { modseq: wantsModseq, seenAdded: marksSeen };
+    const simple = allSimple(attributes);
     const out = new OutputBatch((bytes) => session.write(bytes));
     for (const target of targets) {
       const message = messageOf(target.uid);
       if (!message) continue; // expunged meanwhile: nothing to send (RFC 9051 7.5.1 allows it)
       if (args.changedSince !== null && message.modseq <= args.changedSince) continue;
-      const items = await fetchMessage(session, message, attributes, {
-        modseq: wantsModseq,
-        seenAdded: marksSeen,
-      });
+      if (simple) {
+        out.add(simpleFetchLine(target.seq, message, attributes, context));
+        if (out.size >= BATCH) await out.flush();
+        continue;
+      }
+      const items = await fetchMessage(session, message, attributes, context);
       // One buffer per response, written in batches: FETCH 1:* on a big mailbox is thousands
       // of small responses.
       out.add(`* ${target.seq} FETCH (`);
