@@ -175,6 +175,10 @@ export const configSchema = z.object({
     max_connections_per_user: z.number().int().min(1).max(10_000).default(20),
     /** Commands a session may send per second; faster clients are slowed down, not cut off. */
     max_commands_per_second: z.number().int().min(1).max(100_000).default(200),
+    /** Deepest parenthesis nesting in a command (SEARCH groups, NOT and OR). */
+    max_nesting_depth: z.number().int().min(2).max(1000).default(16),
+    /** Search keys in one SEARCH, SORT or THREAD. */
+    max_search_keys: z.number().int().min(10).max(100_000).default(1000),
   }).strict().default({}),
   queue: z.object({
     /** Outbound deliveries (SMTP transactions) in flight at once. */

@@ -27,7 +27,10 @@ export interface CachedMailbox {
   readonly uidNext: number;
   /** The mailbox's HIGHESTMODSEQ when last refreshed; every change up to it is in here. */
   readonly highestModseq: number;
-  /** UIDs in ascending order. */
+  /**
+   * UIDs in ascending order. A refresh replaces the array rather than changing it, so a view
+   * whose UIDs are the same holds this very array instead of a copy of its own.
+   */
   readonly uids: readonly number[];
   readonly byUid: ReadonlyMap<number, MailboxMessage>;
   /** The last refresh that found messages expunged (its modseq), 0 if none since loading. */
@@ -76,17 +79,19 @@ class Entry implements CachedMailbox {
     uidNext: number,
     highestModseq: number,
   ): void {
-    let appended = false;
-    const last = this.uids.at(-1) ?? 0;
+    const added: number[] = [];
     for (const message of changed) {
-      if (!this.byUid.has(message.uid)) {
-        this.uids.push(message.uid);
-        appended ||= message.uid < last;
-      }
+      if (!this.byUid.has(message.uid)) added.push(message.uid);
       this.byUid.set(message.uid, message);
     }
-    // UIDs grow with every insert, so new ones come last; sort only if one did not.
-    if (appended) this.uids.sort((a, b) => a - b);
+    if (added.length > 0) {
+      // A new array, never a change in place: views share the old one (see `uids`).
+      const last = this.uids.at(-1) ?? 0;
+      const uids = [...this.uids, ...added];
+      // UIDs grow with every insert, so new ones come last; sort only if one did not.
+      if (added.some((uid) => uid < last)) uids.sort((a, b) => a - b);
+      this.uids = uids;
+    }
     if (gone.length > 0) {
       const removed = new Set<number>();
       for (const uid of gone) {

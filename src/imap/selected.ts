@@ -34,8 +34,12 @@ export class SelectedMailbox {
   readonly accountId: number;
   readonly mailboxId: number;
   readonly uidValidity: number;
-  /** UIDs in sequence order (index = sequence number − 1), expunged-but-unreported included. */
-  #uids: number[] = [];
+  /**
+   * UIDs in sequence order (index = sequence number − 1), expunged-but-unreported included.
+   * Never changed in place: while it equals the cache entry's, it is the entry's array (an idle
+   * session on a big mailbox then costs no UID list of its own).
+   */
+  #uids: readonly number[] = [];
   /** The cache entry as of the last sync (the same object goes on being refreshed). */
   #entry: CachedMailbox;
   /** Messages this session changed and reported itself, until the cache has caught up. */
@@ -62,7 +66,7 @@ export class SelectedMailbox {
     this.uidValidity = entry.uidValidity;
     this.#entry = entry;
     this.#options = options;
-    this.#uids = [...entry.uids];
+    this.#uids = entry.uids;
     this.#reportedExists = this.#uids.length;
     this.#highestModseq = entry.highestModseq;
     this.#syncedModseq = entry.highestModseq;
@@ -168,9 +172,12 @@ export class SelectedMailbox {
       if (!message || (own && own.modseq >= message.modseq)) continue;
       if (this.seqOf(uid) > 0) this.#pendingFlags.add(uid);
     }
-    for (let i = upperBound(entry.uids, last); i < entry.uids.length; i++) {
-      this.#uids.push(entry.uids[i]);
-    }
+    // The view's UIDs are a prefix of the entry's (nothing expunged it has not reported): take
+    // the entry's array itself; otherwise append the new UIDs to a copy.
+    const from = upperBound(entry.uids, last);
+    const prefix = from === this.#uids.length && (from === 0 || entry.uids[from - 1] === last);
+    if (prefix) this.#uids = entry.uids;
+    else if (from < entry.uids.length) this.#uids = [...this.#uids, ...entry.uids.slice(from)];
     this.#syncedModseq = Math.max(since, entry.highestModseq);
     this.#highestModseq = Math.max(this.#highestModseq, this.#syncedModseq);
     this.#uidNext = Math.max(this.#uidNext, entry.uidNext, (this.#uids.at(-1) ?? 0) + 1);

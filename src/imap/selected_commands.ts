@@ -11,11 +11,12 @@
  * - FETCH of BODY[...] (not PEEK) or RFC822(.TEXT) sets \Seen in a read-write mailbox and
  *   reports the new FLAGS in the same FETCH response (RFC 9051 6.4.5).
  */
-import type { MailboxMessage } from "../store/types.ts";
+import type { MailboxMessage, MailboxSummary } from "../store/types.ts";
 import type {
   AppendMessage,
   FetchArgs,
   ImapCommand,
+  ReplaceArgs,
   SearchArgs,
   SequenceSet,
   SortArgs,
@@ -81,6 +82,9 @@ export class SelectedCommands {
         this.#writable();
         await this.expungeDeleted(view, this.#targets(view, command.args.sequence, true), false);
         return "UID EXPUNGE completed";
+      case "REPLACE":
+      case "UID REPLACE":
+        return await this.#replace(view, command.args, uid);
       default:
         throw new CommandFailure("BAD", `${command.command} is not supported`);
     }
@@ -463,17 +467,49 @@ export class SelectedCommands {
   }
 
   /**
+   * REPLACE (RFC 8508): APPEND of the new message, then the old one expunged, as a draft-saving
+   * client would do in three commands. If the append fails the old message stays.
+   */
+  async #replace(view: SelectedMailbox, args: ReplaceArgs, uid: boolean): Promise<string> {
+    const session = this.#session;
+    this.#writable();
+    const old = uid ? args.target : view.uidAt(args.target);
+    if (old === undefined) throw new CommandFailure("BAD", "No message with that number");
+    if (view.seqOf(old) === 0) throw new CommandFailure("NO", "No message with that UID");
+    if (view.isExpunged(old)) {
+      throw new CommandFailure("NO", "The message has been expunged", "EXPUNGEISSUED");
+    }
+    const { mailbox, uids } = await this.#appendAll(args.mailbox, [args.message]);
+    await session.write(
+      `* OK [APPENDUID ${mailbox.uidValidity} ${uids[0]}] Replacement message ready\r\n`,
+    );
+    const gone = await session.opts.store.expunge(session.account!.id, view.mailboxId, [old]);
+    session.published(0, ["Email", "Mailbox"]);
+    view.noteOwnExpunge(gone);
+    return `${uid ? "UID " : ""}REPLACE completed`;
+  }
+
+  /**
    * APPEND, with MULTIAPPEND (RFC 3502): every message is checked (flags, limits, MIME) before
    * any is stored, and if storing one fails the ones already stored are expunged again, so the
    * client sees all or nothing.
    */
   async append(args: { mailbox: string; messages: AppendMessage[] }): Promise<string> {
+    const { mailbox, uids } = await this.#appendAll(args.mailbox, args.messages);
+    return `[APPENDUID ${mailbox.uidValidity} ${formatSequenceSet(uids)}] APPEND completed`;
+  }
+
+  /** Stores `messages` in the mailbox named `name`, all or none; returns their UIDs. */
+  async #appendAll(
+    name: string,
+    messages: AppendMessage[],
+  ): Promise<{ mailbox: MailboxSummary; uids: number[] }> {
     const session = this.#session;
     const account = session.account!;
-    const mailbox = await session.mailboxByPath(session.path(args.mailbox)).catch(() => {
+    const mailbox = await session.mailboxByPath(session.path(name)).catch(() => {
       throw new CommandFailure("NO", "No such mailbox", "TRYCREATE");
     });
-    const prepared = args.messages.map((message) => {
+    const prepared = messages.map((message) => {
       try {
         return {
           keywords: message.flags.map(keywordOf),
@@ -501,7 +537,7 @@ export class SelectedCommands {
       throw ingestFailure(error);
     }
     if (session.selected?.mailboxId === mailbox.id) session.markChanged();
-    return `[APPENDUID ${mailbox.uidValidity} ${formatSequenceSet(uids)}] APPEND completed`;
+    return { mailbox, uids };
   }
 }
 

@@ -36,6 +36,7 @@ import {
   type ImapCommand,
   parseCommand,
   ParseError,
+  type ParserLimits,
   type QresyncParams,
   type SelectArgs,
 } from "./wire/parser.ts";
@@ -64,6 +65,8 @@ export interface ImapOptions {
   allowPlaintextAuth: boolean;
   maxConnectionsPerUser: number;
   maxCommandsPerSecond: number;
+  /** Parser limits ([imap] max_nesting_depth, max_search_keys). */
+  parserLimits: ParserLimits;
   /** The messages of recently used mailboxes, shared by the sessions. */
   mailboxes: MailboxCache;
 }
@@ -83,6 +86,11 @@ export function imapOptions(app: App): ImapOptions {
     allowPlaintextAuth: config.imap.allow_plaintext_auth,
     maxConnectionsPerUser: config.imap.max_connections_per_user,
     maxCommandsPerSecond: config.imap.max_commands_per_second,
+    parserLimits: {
+      ...DEFAULT_PARSER_LIMITS,
+      maxNestingDepth: config.imap.max_nesting_depth,
+      maxSearchKeys: config.imap.max_search_keys,
+    },
     mailboxes: new MailboxCache(app.store),
   };
 }
@@ -196,6 +204,8 @@ export class ImapSession {
       "ESEARCH",
       "SEARCHRES",
       "STATUS=SIZE",
+      "WITHIN",
+      "REPLACE",
       "UTF8=ACCEPT",
       `APPENDLIMIT=${this.opts.maxLiteralSize}`,
     );
@@ -290,7 +300,7 @@ export class ImapSession {
       return;
     }
     if (step.kind !== "command") return;
-    const parsed = parseCommand(step.command, DEFAULT_PARSER_LIMITS);
+    const parsed = parseCommand(step.command, this.opts.parserLimits);
     if (parsed instanceof ParseError) {
       const code = parsed.code ? `[${parsed.code}] ` : "";
       await this.write(`${parsed.tag ?? "*"} BAD ${code}${parsed.message}\r\n`);
@@ -548,9 +558,14 @@ export class ImapSession {
       case "UID SORT":
       case "THREAD":
       case "UID THREAD":
+      case "REPLACE":
+      case "UID REPLACE":
         return await this.#selectedCommands.run(command);
-      default:
-        throw new CommandFailure("BAD", `${command.command} is not supported`);
+      default: {
+        // Every parsed command is handled above; kept for commands the parser learns later.
+        const unknown: { command: string } = command;
+        throw new CommandFailure("BAD", `${unknown.command} is not supported`);
+      }
     }
   }
 

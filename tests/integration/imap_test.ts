@@ -647,3 +647,87 @@ Deno.test("IMAP: COMPRESS=DEFLATE (RFC 4978) both ways", async () => {
     await server.stop();
   }
 });
+
+Deno.test("IMAP: [imap] max_nesting_depth and max_search_keys bound a SEARCH", async () => {
+  const server = await startServer({
+    extra: "[imap]\nmax_nesting_depth = 3\nmax_search_keys = 12",
+  });
+  try {
+    await setup(server);
+    const client = await session(server);
+    await command(client, "n1", "SELECT INBOX");
+    assertEquals(await command(client, "n2", "SEARCH ((OR SEEN UNSEEN))"), [
+      "* SEARCH 1 2 3",
+      "n2 OK SEARCH completed",
+    ]);
+    const deep = await command(client, "n3", "SEARCH ((((ALL))))");
+    assertMatch(deep.at(-1)!, /^n3 BAD .*nested deeper than 3/);
+    const many = await command(client, "n4", `SEARCH ${Array(13).fill("ALL").join(" ")}`);
+    assertMatch(many.at(-1)!, /^n4 BAD /);
+    // The session goes on.
+    assertEquals((await command(client, "n5", "NOOP")).at(-1), "n5 OK NOOP completed");
+    await client.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("IMAP: REPLACE and UID REPLACE (RFC 8508); WITHIN's YOUNGER and OLDER (RFC 5032)", async () => {
+  const server = await startServer();
+  try {
+    await setup(server);
+    const client = await session(server);
+    const caps = await command(client, "r0", "CAPABILITY");
+    assertMatch(caps[0], / REPLACE( |$)/);
+    assertMatch(caps[0], / WITHIN( |$)/);
+    await command(client, "r1", "SELECT INBOX");
+    const draft = (n: number) => `Subject: draft ${n}\r\n\r\nversion ${n}\r\n`;
+
+    // In place: the new message is appended, then message 2 goes.
+    await client.write(`r2 REPLACE 2 INBOX (\\Seen) {${draft(1).length}+}\r\n${draft(1)}\r\n`);
+    const inPlace = await client.readUntil((l) => l.startsWith("r2 "));
+    assertMatch(inPlace[0], /^\* OK \[APPENDUID \d+ 4\] /);
+    assertEquals(inPlace.slice(1), ["* 2 EXPUNGE", "* 3 EXISTS", "r2 OK REPLACE completed"]);
+    assertEquals(await command(client, "r3", "UID FETCH 1:* (FLAGS)"), [
+      "* 1 FETCH (UID 1 FLAGS ())",
+      "* 2 FETCH (UID 3 FLAGS ())",
+      "* 3 FETCH (UID 4 FLAGS (\\Seen))",
+      "r3 OK UID FETCH completed",
+    ]);
+
+    // Into Drafts by UID: APPENDUID names Drafts' UIDVALIDITY.
+    const drafts = await command(client, "r4", "STATUS Drafts (UIDVALIDITY)");
+    const validity = drafts[0].match(/UIDVALIDITY (\d+)/)![1];
+    await client.write(`r5 UID REPLACE 4 Drafts {${draft(2).length}+}\r\n${draft(2)}\r\n`);
+    assertEquals(await client.readUntil((l) => l.startsWith("r5 ")), [
+      `* OK [APPENDUID ${validity} 1] Replacement message ready`,
+      "* 3 EXPUNGE",
+      "r5 OK UID REPLACE completed",
+    ]);
+
+    // Failures leave the message where it was.
+    await client.write(`r6 UID REPLACE 99 Drafts {${draft(3).length}+}\r\n${draft(3)}\r\n`);
+    assertMatch((await client.readUntil((l) => l.startsWith("r6 "))).at(-1)!, /^r6 NO /);
+    await client.write(`r7 REPLACE 9 Drafts {${draft(3).length}+}\r\n${draft(3)}\r\n`);
+    assertMatch((await client.readUntil((l) => l.startsWith("r7 "))).at(-1)!, /^r7 BAD /);
+    await client.write(`r8 REPLACE 1 Nowhere {${draft(3).length}+}\r\n${draft(3)}\r\n`);
+    assertMatch(
+      (await client.readUntil((l) => l.startsWith("r8 "))).at(-1)!,
+      /^r8 NO \[TRYCREATE\]/,
+    );
+    assertEquals((await command(client, "r9", "SEARCH ALL"))[0], "* SEARCH 1 2");
+    await command(client, "r10", "EXAMINE INBOX");
+    await client.write(`r11 REPLACE 1 INBOX {${draft(3).length}+}\r\n${draft(3)}\r\n`);
+    assertMatch(
+      (await client.readUntil((l) => l.startsWith("r11 "))).at(-1)!,
+      /^r11 NO \[READ-ONLY\]/,
+    );
+
+    // WITHIN: everything arrived in the last hour, nothing before it.
+    assertEquals((await command(client, "w1", "SEARCH YOUNGER 3600"))[0], "* SEARCH 1 2");
+    assertEquals((await command(client, "w2", "SEARCH OLDER 3600"))[0], "* SEARCH");
+    await client.close();
+  } finally {
+    await server.stop();
+  }
+});
