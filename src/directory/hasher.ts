@@ -1,8 +1,9 @@
 /**
  * Password hashing off the event loop. Argon2id at the default cost takes ~100 ms of CPU; done on
  * the main thread it would stall every session of every protocol for that long per login. A
- * worker is started on first use and stopped after 30 seconds without work, so an idle server
- * does not pay its memory. The worker module is password_worker.ts beside this file (source
+ * worker is started on first use and stopped after 10 seconds without work, so an idle server
+ * does not pay its memory (tens of MB: an isolate plus Argon2's memory; with the login cache a
+ * busy server rarely needs it twice in a row). The worker module is password_worker.ts beside this file (source
  * tree, compiled binary with --include) or password_worker.js beside the bundle (deno task
  * build); without either, the work runs inline.
  *
@@ -21,7 +22,7 @@ export type HasherResponse =
   | { id: number; ok: true; value: string | boolean }
   | { id: number; ok: false; error: string };
 
-const IDLE_STOP_MS = 30_000;
+const IDLE_STOP_MS = 10_000;
 
 interface Pending {
   request: HasherRequest;

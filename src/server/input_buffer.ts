@@ -10,6 +10,8 @@
  *   including the next LF, is discarded as it arrives.
  * - The scan for LF resumes where the previous one stopped, so a line delivered one byte at a
  *   time costs O(n), not O(n²).
+ * - Nothing is held while nothing is buffered: the array is let go each time it is drained, so
+ *   ten thousand idle connections keep no buffer each.
  *
  * @example
  * const input = new InputBuffer();
@@ -21,8 +23,11 @@
 /** Returned by `takeLine` when the line exceeds the limit. */
 export const TOO_LONG: unique symbol = Symbol("line too long");
 
+const EMPTY = new Uint8Array(0);
+const INITIAL_SIZE = 4096;
+
 export class InputBuffer {
-  #data = new Uint8Array(4096);
+  #data = EMPTY;
   #start = 0;
   #end = 0;
   /** Offset (from #start) up to which no LF was found. */
@@ -53,7 +58,7 @@ export class InputBuffer {
     this.#end = 0;
     this.#scanned = 0;
     this.#discarding = false;
-    if (this.#data.length > 65536) this.#data = new Uint8Array(4096);
+    this.#data = EMPTY;
   }
 
   /**
@@ -64,8 +69,7 @@ export class InputBuffer {
     if (this.#discarding) {
       const lf = this.#findLf();
       if (lf < 0) {
-        this.#start = this.#end = 0;
-        this.#scanned = 0;
+        this.#drained();
         return undefined;
       }
       this.#consume(lf + 1);
@@ -79,8 +83,7 @@ export class InputBuffer {
       const lastIsCr = held > 0 && this.#data[this.#end - 1] === 0x0d;
       if (held > maxLength + (lastIsCr ? 1 : 0)) {
         this.#discarding = true;
-        this.#start = this.#end = 0;
-        this.#scanned = 0;
+        this.#drained();
         return TOO_LONG;
       }
       return undefined;
@@ -138,7 +141,14 @@ export class InputBuffer {
   #consume(n: number): void {
     this.#start += n;
     this.#scanned = 0;
-    if (this.#start === this.#end) this.#start = this.#end = 0;
+    if (this.#start === this.#end) this.#drained();
+  }
+
+  /** Nothing held: start over, and let the array go. */
+  #drained(): void {
+    this.#start = this.#end = 0;
+    this.#scanned = 0;
+    this.#data = EMPTY;
   }
 
   #makeRoom(extra: number): void {
@@ -147,7 +157,7 @@ export class InputBuffer {
     if (needed <= this.#data.length && this.#start > 0) {
       this.#data.copyWithin(0, this.#start, this.#end);
     } else {
-      let size = this.#data.length;
+      let size = Math.max(this.#data.length, INITIAL_SIZE);
       while (size < needed) size *= 2;
       const next = new Uint8Array(size);
       next.set(this.#data.subarray(this.#start, this.#end));
