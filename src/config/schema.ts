@@ -179,6 +179,8 @@ export const configSchema = z.object({
     max_nesting_depth: z.number().int().min(2).max(1000).default(16),
     /** Search keys in one SEARCH, SORT or THREAD. */
     max_search_keys: z.number().int().min(10).max(100_000).default(1000),
+    /** Messages of recently used mailboxes kept in memory for all sessions (~250 bytes each). */
+    cache_messages: z.number().int().min(1000).max(100_000_000).default(200_000),
   }).strict().default({}),
   queue: z.object({
     /** Outbound deliveries (SMTP transactions) in flight at once. */

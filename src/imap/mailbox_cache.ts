@@ -16,8 +16,9 @@
  * - Each entry keeps a log of the (modseq, UID) of recent changes, so a session catching up
  *   reads only what changed since it last looked; a session further behind than the log scans
  *   the entry.
- * - At most `maxEntries` mailboxes, least recently used evicted; an evicted entry is loaded
- *   again on its next use.
+ * - At most `maxEntries` mailboxes and `maxMessages` messages in all ([imap] cache_messages),
+ *   least recently used evicted first (never the one just used); an evicted entry is loaded
+ *   again on its next use. A message costs roughly 250 bytes here.
  */
 import type { MailboxMessage, Store } from "../store/types.ts";
 
@@ -130,12 +131,14 @@ class Entry implements CachedMailbox {
 export class MailboxCache {
   readonly #store: Store;
   readonly #maxEntries: number;
+  readonly #maxMessages: number;
   /** Insertion order is recency order (an entry used is moved to the end). */
   readonly #entries = new Map<number, Entry>();
 
-  constructor(store: Store, maxEntries = 256) {
+  constructor(store: Store, limits: { maxEntries?: number; maxMessages?: number } = {}) {
     this.#store = store;
-    this.#maxEntries = maxEntries;
+    this.#maxEntries = limits.maxEntries ?? 256;
+    this.#maxMessages = limits.maxMessages ?? 200_000;
   }
 
   /** The mailbox as the store has it now; throws StoreError when it is not the account's. */
@@ -173,6 +176,7 @@ export class MailboxCache {
       } finally {
         updating.refreshing = null;
       }
+      this.#evict();
       return updating;
     }
     // Not cached, or the mailbox was re-created (new UIDVALIDITY): load it whole.
@@ -200,10 +204,16 @@ export class MailboxCache {
     this.#entries.delete(mailboxId);
   }
 
+  /** Drops least recently used entries while over either limit; the newest always stays. */
   #evict(): void {
-    for (const id of this.#entries.keys()) {
-      if (this.#entries.size <= this.#maxEntries) return;
-      if (!this.#entries.get(id)!.refreshing) this.#entries.delete(id);
+    let messages = 0;
+    for (const entry of this.#entries.values()) messages += entry.byUid.size;
+    for (const [id, entry] of this.#entries) {
+      const over = this.#entries.size > this.#maxEntries || messages > this.#maxMessages;
+      if (!over || this.#entries.size === 1) return;
+      if (entry.refreshing) continue;
+      this.#entries.delete(id);
+      messages -= entry.byUid.size;
     }
   }
 }

@@ -91,7 +91,7 @@ export function imapOptions(app: App): ImapOptions {
       maxNestingDepth: config.imap.max_nesting_depth,
       maxSearchKeys: config.imap.max_search_keys,
     },
-    mailboxes: new MailboxCache(app.store),
+    mailboxes: new MailboxCache(app.store, { maxMessages: config.imap.cache_messages }),
   };
 }
 

@@ -132,7 +132,7 @@ Deno.test("a view whose mailbox was evicted from the cache still learns what hap
   await withMailbox(async (store, account, inbox) => {
     for (let i = 0; i < 4; i++) await store.insertEmail(email(account, [inbox]));
     const other = (await store.listMailboxes(account)).find((m) => m.role === "archive")!.id;
-    const cache = new MailboxCache(store, 1);
+    const cache = new MailboxCache(store, { maxEntries: 1 });
     const view = await SelectedMailbox.open(cache, account, inbox, {
       condstore: false,
       qresync: false,
@@ -201,5 +201,30 @@ Deno.test("the cache sees changes another process made to the same database", as
     }
     await view.sync();
     assertEquals(view.flush(true), ["* 1 FETCH (UID 1 FLAGS (\\Answered))", "* 2 EXISTS"]);
+  });
+});
+
+Deno.test("the cache keeps at most maxMessages, least recently used mailbox first", async () => {
+  await withMailbox(async (store, account, inbox) => {
+    const archive = (await store.listMailboxes(account)).find((m) => m.role === "archive")!.id;
+    for (let i = 0; i < 3; i++) await store.insertEmail(email(account, [inbox]));
+    for (let i = 0; i < 3; i++) await store.insertEmail(email(account, [archive]));
+    let loads = 0;
+    const counting = new Proxy(store, {
+      get(target, name) {
+        if (name === "mailboxMessages") loads++;
+        const value = Reflect.get(target, name, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const cache = new MailboxCache(counting, { maxMessages: 4 });
+    assertEquals((await cache.current(account, inbox)).uids, [1, 2, 3]);
+    assertEquals((await cache.current(account, inbox)).uids, [1, 2, 3]);
+    assertEquals(loads, 1); // the second read came from memory
+    await cache.current(account, archive); // 6 messages in all: INBOX goes
+    await cache.current(account, archive);
+    assertEquals(loads, 2);
+    assertEquals((await cache.current(account, inbox)).uids, [1, 2, 3]);
+    assertEquals(loads, 3);
   });
 });
