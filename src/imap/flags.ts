@@ -2,7 +2,9 @@
  * IMAP flags ⇄ stored keywords. The store keeps JMAP keywords (RFC 8621 4.1.1): lower-case,
  * with "$seen", "$answered", "$flagged", "$draft" for the system flags and "$deleted" for
  * \Deleted (which JMAP has no name for; Stalwart stores it the same way). Other keywords pass
- * through; they are case-insensitive in IMAP (RFC 9051 2.3.2) and shown in lower case.
+ * through; they are case-insensitive in IMAP (RFC 9051 2.3.2) and shown in lower case, except
+ * the registered and widely used ones (IANA IMAP keywords, Thunderbird's, Apple Mail's), which go
+ * out spelled as clients write and often compare them ("$Junk", "$Forwarded", "NonJunk").
  */
 
 const SYSTEM: Record<string, string> = {
@@ -12,11 +14,30 @@ const SYSTEM: Record<string, string> = {
   "\\draft": "$draft",
   "\\deleted": "$deleted",
 };
-const BACK = Object.fromEntries(
-  Object.entries(SYSTEM).map((
-    [flag, keyword],
-  ) => [keyword, flag.replace(/^\\(.)/, (_, c) => `\\${c.toUpperCase()}`)]),
-);
+/** Keywords with a conventional spelling, by their stored (lower-case) form. */
+const SPELLED = [
+  "$Forwarded",
+  "$MDNSent",
+  "$Junk",
+  "$NotJunk",
+  "$Phishing",
+  "$Important",
+  "$SubmitPending",
+  "$Submitted",
+  "$MailFlagBit0",
+  "$MailFlagBit1",
+  "$MailFlagBit2",
+  "Junk",
+  "NonJunk",
+];
+const BACK: Record<string, string> = {
+  ...Object.fromEntries(SPELLED.map((keyword) => [keyword.toLowerCase(), keyword])),
+  ...Object.fromEntries(
+    Object.entries(SYSTEM).map((
+      [flag, keyword],
+    ) => [keyword, flag.replace(/^\\(.)/, (_, c) => `\\${c.toUpperCase()}`)]),
+  ),
+};
 
 /** The flags every mailbox offers in FLAGS and PERMANENTFLAGS (with \* for new keywords). */
 export const SYSTEM_FLAGS = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
@@ -51,7 +72,8 @@ export function keywordOf(flag: string): string {
  *
  * @example
  * flagOf("$seen") // "\\Seen"
- * flagOf("$junk") // "$junk"
+ * flagOf("$junk") // "$Junk"
+ * flagOf("work")  // "work"
  */
 export function flagOf(keyword: string): string {
   return BACK[keyword] ?? keyword;

@@ -94,7 +94,7 @@ print(json.dumps(out))
     assertEquals(out.fetch_header, "Subject: second\r\n\r\n");
     assertEquals(out.fetch_text, "Body of second, zebra.\r\n");
     assertEquals(out.flags_after_body, "2 (FLAGS (\\Seen))");
-    assertEquals(out.store, "1 (FLAGS (\\Flagged $junk))");
+    assertEquals(out.store, "1 (FLAGS (\\Flagged $Junk))");
     assertEquals(out.search_text, "1 2 3");
     assertEquals(out.search_flagged, "1");
     assertEquals(out.search_subject, "3");

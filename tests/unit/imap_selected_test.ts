@@ -68,7 +68,7 @@ Deno.test("flags: IMAP system flags map to JMAP keywords and back", () => {
   assertEquals(keywordOf("\\Seen"), "$seen");
   assertEquals(keywordOf("\\DELETED"), "$deleted");
   assertEquals(keywordOf("$Junk"), "$junk");
-  assertEquals(flagList(["$junk", "$seen", "$answered"]), "(\\Answered \\Seen $junk)");
+  assertEquals(flagList(["$junk", "$seen", "$answered", "work"]), "(\\Answered \\Seen $Junk work)");
 });
 
 Deno.test("two views: new mail, flag changes, held-back expunges", async () => {
