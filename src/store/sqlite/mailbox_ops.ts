@@ -163,18 +163,23 @@ export class SqliteMailboxOps {
         if (list) list.push(row.keyword as string);
         else keywords.set(row.uid as number, [row.keyword as string]);
       }
-      return this.#sql.all(
-        `SELECT mm.uid, mm.email_id, mm.modseq, mm.saved_at, e.size, e.received_at, e.thread_id,
-           NULL AS keywords
-         FROM mailbox_messages mm JOIN emails e ON e.id = mm.email_id
+      // Rows as arrays, and the email columns from a covering index (migration 5): a 100,000
+      // message mailbox is listed without reading its wide email rows.
+      return this.#sql.arrays(
+        `SELECT mm.uid, mm.email_id, mm.modseq, mm.saved_at, e.size, e.received_at, e.thread_id
+         FROM mailbox_messages mm JOIN emails e INDEXED BY emails_listing ON e.id = mm.email_id
          WHERE mm.mailbox_id = ? ORDER BY mm.uid`,
         mailboxId,
-      ).map((row) => {
-        const message = toMailboxMessage(row);
-        const list = keywords.get(message.uid);
-        if (list) message.keywords = list.sort();
-        return message;
-      });
+      ).map((row) => ({
+        uid: row[0] as number,
+        emailId: row[1] as number,
+        modseq: row[2] as number,
+        keywords: keywords.get(row[0] as number)?.sort() ?? [],
+        size: row[4] as number,
+        receivedAt: new Date(row[5] as number),
+        savedAt: new Date(row[3] as number),
+        threadId: row[6] as number,
+      }));
     }
     // A few messages (one FETCH of a client syncing one by one): by UID, in bounded slices,
     // so the cost follows the request, not the mailbox.

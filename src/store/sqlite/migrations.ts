@@ -236,6 +236,13 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE emails ADD COLUMN imap_bodystructure TEXT;  -- byte string, extension data included
     `,
   },
+  {
+    version: 5,
+    description: "covering index for listing a mailbox without reading the (wide) email rows",
+    sql: `
+      CREATE INDEX emails_listing ON emails(id, size, received_at, thread_id);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -6,6 +6,7 @@ export type Row = Record<string, unknown>;
 
 export class Sql {
   readonly #statements = new Map<string, StatementSync>();
+  readonly #arrayStatements = new Map<string, StatementSync>();
 
   constructor(readonly db: DatabaseSync) {}
 
@@ -24,6 +25,21 @@ export class Sql {
 
   all(sql: string, ...params: unknown[]): Row[] {
     return this.stmt(sql).all(...params as never[]) as Row[];
+  }
+
+  /**
+   * Rows as arrays of column values, in the SELECT's order: for reading many rows, where
+   * node:sqlite's per-row objects cost more than the query.
+   */
+  arrays(sql: string, ...params: unknown[]): unknown[][] {
+    let statement = this.#arrayStatements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      // In node:sqlite since Node 24 and in Deno 2.9's runtime, not yet in its type definitions.
+      (statement as StatementSync & { setReturnArrays(on: boolean): void }).setReturnArrays(true);
+      this.#arrayStatements.set(sql, statement);
+    }
+    return statement.all(...params as never[]) as unknown as unknown[][];
   }
 
   run(sql: string, ...params: unknown[]) {
@@ -58,6 +74,7 @@ export class Sql {
   /** Forgets the cached statements (before the connection closes). */
   clear(): void {
     this.#statements.clear();
+    this.#arrayStatements.clear();
   }
 }
 
