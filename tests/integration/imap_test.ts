@@ -196,7 +196,7 @@ Deno.test("IMAP: bad credentials, wrong state, bad syntax and literal limits", a
   }
 });
 
-Deno.test("IMAP: two sessions see each other's changes; IDLE wakes on delivery", async () => {
+Deno.test("IMAP: two sessions see each other's changes; IDLE wakes on delivery and on POP3 DELE", async () => {
   const server = await startServer();
   try {
     await setup(server);
@@ -230,6 +230,27 @@ Deno.test("IMAP: two sessions see each other's changes; IDLE wakes on delivery",
     assertEquals(await command(a, "s6", "FETCH 1 (UID)"), [
       "* 1 FETCH (UID 2)",
       "s6 OK FETCH completed",
+    ]);
+
+    // POP3 deletes the first message (UID 2): a IMAP session idling hears the expunge.
+    await a.write("s7 IDLE\r\n");
+    assertEquals(await a.readLine(), "+ idling");
+    const pop = await LineClient.connect(server.ports.pop3s, {
+      implicitTls: { ca: await ca(server) },
+    });
+    assertMatch((await pop.readLine())!, /^\+OK/);
+    for (const line of [`USER ${USER}`, `PASS ${PASSWORD}`, "DELE 1", "QUIT"]) {
+      await pop.write(`${line}\r\n`);
+      assertMatch((await pop.readLine())!, /^\+OK/);
+    }
+    await pop.close();
+    assertEquals(await a.readLine(3000), "* 1 EXPUNGE");
+    await a.write("DONE\r\n");
+    assertEquals(await a.readLine(), "s7 OK IDLE terminated");
+    assertEquals(await command(b, "t5", "UID SEARCH ALL"), [
+      "* 1 EXPUNGE",
+      "* SEARCH 3 4",
+      "t5 OK UID SEARCH completed",
     ]);
     await a.close();
     await b.close();
