@@ -175,7 +175,7 @@ Deno.test("imapflow: CONDSTORE/QRESYNC resync sees another session's flag change
       assertEquals(again.expunged, [{ path: "INBOX", uid: 3, vanished: true, earlier: true }]);
       assertEquals(
         flags.sort((a, b) => a.uid! - b.uid!),
-        [{ uid: 2, flags: ["\\Flagged"] }, { uid: 4, flags: ["$important"] }],
+        [{ uid: 2, flags: ["\\Flagged"] }, { uid: 4, flags: ["$Important"] }],
       );
 
       // The same through UID FETCH 1:* (FLAGS) (CHANGEDSINCE modseq VANISHED).
@@ -195,7 +195,7 @@ Deno.test("imapflow: CONDSTORE/QRESYNC resync sees another session's flag change
       }
       assertEquals(changed, [
         { uid: 2, flags: ["\\Flagged"], newer: true },
-        { uid: 4, flags: ["$important"], newer: true },
+        { uid: 4, flags: ["$Important"], newer: true },
       ]);
       assertEquals(again.expunged, [{ path: "INBOX", uid: 3, vanished: true, earlier: true }]);
 
