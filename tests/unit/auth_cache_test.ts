@@ -9,8 +9,7 @@ import { type AuthResult, Directory } from "../../src/directory/directory.ts";
 import { LoginCache } from "../../src/directory/login_cache.ts";
 import { AuthLimiter } from "../../src/directory/ratelimit.ts";
 import { SqliteStore } from "../../src/store/sqlite/store.ts";
-import { parseConfigText } from "../../src/config/load.ts";
-import { openApp } from "../../src/app.ts";
+import { withApp } from "../helpers/app.ts";
 
 const ALICE = "alice@example.com";
 const PASSWORD = "correct horse";
@@ -231,32 +230,13 @@ Deno.test("the cache keeps at most maxEntries, dropping the oldest, and purges e
 
 Deno.test("[auth] cache_ttl in config.toml reaches the directory", async () => {
   for (const [setting, expectedVerifies] of [["", 1], ["cache_ttl = 0", 2]] as const) {
-    const dir = await Deno.makeTempDir({ prefix: "postern-auth-cache-" });
-    const config = parseConfigText(
-      `[auth]\nargon2_memory = "64K"\nargon2_iterations = 1\n${setting}\n`,
-      "x.toml",
-    );
-    const app = await openApp({
-      config,
-      file: `${dir}/config.toml`,
-      paths: {
-        dataDir: dir,
-        database: `${dir}/postern.db`,
-        blobDir: `${dir}/blobs`,
-        controlSocket: `${dir}/control.sock`,
-        configDir: dir,
-      },
-    });
-    try {
+    await withApp(async (app) => {
       await app.store.createDomain("example.com");
       await app.directory.addAccount(ALICE, { password: PASSWORD });
       const verifies = countVerifies(app.directory);
       assert((await app.directory.authenticate(ALICE, PASSWORD, IP)).ok);
       assert((await app.directory.authenticate(ALICE, PASSWORD, IP)).ok);
       assertEquals(verifies(), expectedVerifies, `with ${JSON.stringify(setting)}`);
-    } finally {
-      await app.close();
-      await Deno.remove(dir, { recursive: true });
-    }
+    }, `[auth]\nargon2_memory = "64K"\nargon2_iterations = 1\n${setting}\n`);
   }
 });

@@ -4,8 +4,8 @@
  * sequence keys, nested OR/NOT, and `$`.
  */
 import { assertEquals } from "../helpers/assert.ts";
-import { parseConfigText } from "../../src/config/load.ts";
-import { type App, openApp } from "../../src/app.ts";
+import type { App } from "../../src/app.ts";
+import { withApp } from "../helpers/app.ts";
 import { search, type SearchInput } from "../../src/imap/search.ts";
 import type { SearchKey } from "../../src/imap/wire/types.ts";
 
@@ -19,20 +19,7 @@ const MESSAGES = [
 ];
 
 async function withMailbox(work: (app: App, input: SearchInput) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "postern-search-" });
-  const config = parseConfigText('[auth]\nargon2_memory = "1M"\nargon2_iterations = 1', "x.toml");
-  const app = await openApp({
-    config,
-    file: `${dir}/config.toml`,
-    paths: {
-      dataDir: dir,
-      database: `${dir}/postern.db`,
-      blobDir: `${dir}/blobs`,
-      controlSocket: `${dir}/control.sock`,
-      configDir: dir,
-    },
-  });
-  try {
+  await withApp(async (app) => {
     await app.directory.addDomain("example.com");
     const account = await app.directory.addAccount("bob@example.com", null);
     const inbox = (await app.store.listMailboxes(account.id)).find((m) => m.role === "inbox")!;
@@ -57,10 +44,7 @@ async function withMailbox(work: (app: App, input: SearchInput) => Promise<void>
       },
       now: new Date(Date.UTC(2026, 2, 13, 12)),
     });
-  } finally {
-    await app.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 const all = (...keys: SearchKey[]): SearchKey => ({ kind: "AND", keys });

@@ -4,34 +4,18 @@
  * stores nothing and becomes the SMTP reply, and a filter that throws loses no mail.
  */
 import { assertEquals, assertMatch } from "../helpers/assert.ts";
-import { parseConfigText } from "../../src/config/load.ts";
-import { openApp } from "../../src/app.ts";
+import type { App } from "../../src/app.ts";
+import { withApp } from "../helpers/app.ts";
 import { deliverMessage } from "../../src/smtp/inbound_data.ts";
 import type { InboundFilter } from "../../src/smtp/filters.ts";
 import { logger } from "../../src/observability/log.ts";
 
-async function withApp(work: (app: Awaited<ReturnType<typeof openApp>>) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "postern-filters-" });
-  const config = parseConfigText('[auth]\nargon2_memory = "1M"\nargon2_iterations = 1', "x.toml");
-  const app = await openApp({
-    config,
-    file: `${dir}/config.toml`,
-    paths: {
-      dataDir: dir,
-      database: `${dir}/postern.db`,
-      blobDir: `${dir}/blobs`,
-      controlSocket: `${dir}/control.sock`,
-      configDir: dir,
-    },
-  });
-  try {
+async function withAlice(work: (app: App) => Promise<void>) {
+  await withApp(async (app) => {
     await app.directory.addDomain("example.com");
     await app.directory.addAccount("alice@example.com", null);
     await work(app);
-  } finally {
-    await app.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 const TRACE = {
@@ -43,7 +27,7 @@ const TRACE = {
 };
 const MESSAGE = new TextEncoder().encode("Subject: hi\r\n\r\nbody\r\n");
 
-async function deliver(app: Awaited<ReturnType<typeof openApp>>, filters: InboundFilter[]) {
+async function deliver(app: App, filters: InboundFilter[]) {
   return await deliverMessage(
     {
       messages: app.messages,
@@ -60,7 +44,7 @@ async function deliver(app: Awaited<ReturnType<typeof openApp>>, filters: Inboun
   );
 }
 
-async function stored(app: Awaited<ReturnType<typeof openApp>>) {
+async function stored(app: App) {
   const account = (await app.store.getAccount("alice@example.com"))!;
   const mailboxes = await app.store.listMailboxes(account.id);
   return await Promise.all((await app.store.listEmails(account.id)).map(async (email) => ({
@@ -70,7 +54,7 @@ async function stored(app: Awaited<ReturnType<typeof openApp>>) {
 }
 
 Deno.test("a filter's headers and mailbox reach the stored message", async () => {
-  await withApp(async (app) => {
+  await withAlice(async (app) => {
     const seen: string[] = [];
     const result = await deliver(app, [{
       name: "spam",
@@ -88,7 +72,7 @@ Deno.test("a filter's headers and mailbox reach the stored message", async () =>
 });
 
 Deno.test("a filter's refusal is the reply and nothing is stored", async () => {
-  await withApp(async (app) => {
+  await withAlice(async (app) => {
     const result = await deliver(app, [{
       name: "virus",
       check: () =>
@@ -100,7 +84,7 @@ Deno.test("a filter's refusal is the reply and nothing is stored", async () => {
 });
 
 Deno.test("a filter that throws loses no mail; later filters still run", async () => {
-  await withApp(async (app) => {
+  await withAlice(async (app) => {
     const result = await deliver(app, [
       { name: "broken", check: () => Promise.reject(new Error("boom")) },
       { name: "tagger", check: () => Promise.resolve({ headers: "X-Tag: yes\r\n" }) },
