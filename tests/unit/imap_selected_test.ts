@@ -8,37 +8,13 @@ import { assertEquals } from "../helpers/assert.ts";
 import { SqliteStore } from "../../src/store/sqlite/store.ts";
 import type { NewEmail } from "../../src/store/types.ts";
 import { DEFAULT_MAILBOXES } from "../../src/directory/mailboxes.ts";
+import { newEmail } from "../helpers/emails.ts";
 import { SelectedMailbox } from "../../src/imap/selected.ts";
 import { MailboxCache } from "../../src/imap/mailbox_cache.ts";
 import { flagList, keywordOf } from "../../src/imap/flags.ts";
 
-let counter = 0;
 function email(accountId: number, mailboxIds: number[]): NewEmail {
-  return {
-    accountId,
-    blobHash: (++counter).toString(16).padStart(64, "0"),
-    blobWritten: true,
-    size: 10,
-    receivedAt: new Date(),
-    sentAt: null,
-    messageId: null,
-    inReplyTo: [],
-    references: [],
-    subject: "",
-    baseSubject: "",
-    from: [],
-    sender: [],
-    replyTo: [],
-    to: [],
-    cc: [],
-    bcc: [],
-    preview: "",
-    hasAttachment: false,
-    mime: "{}",
-    keywords: [],
-    mailboxIds,
-    fts: { subject: "", addresses: "", body: "" },
-  };
+  return newEmail(accountId, { mailboxIds, size: 10, receivedAt: new Date() });
 }
 
 async function withMailbox(

@@ -8,6 +8,7 @@ import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { SqliteStore } from "../../src/store/sqlite/store.ts";
 import { type NewEmail, StoreError } from "../../src/store/types.ts";
 import { DEFAULT_MAILBOXES } from "../../src/directory/mailboxes.ts";
+import { newEmail } from "../helpers/emails.ts";
 
 async function withAccount(
   work: (store: SqliteStore, accountId: number, inbox: number) => Promise<void>,
@@ -32,34 +33,8 @@ async function withAccount(
   }
 }
 
-let counter = 0;
 function email(accountId: number, mailboxIds: number[], keywords: string[] = []): NewEmail {
-  const hash = (++counter).toString(16).padStart(64, "0");
-  return {
-    accountId,
-    blobHash: hash,
-    blobWritten: true,
-    size: 100,
-    receivedAt: new Date(1_700_000_000_000),
-    sentAt: null,
-    messageId: null,
-    inReplyTo: [],
-    references: [],
-    subject: "s",
-    baseSubject: "s",
-    from: [],
-    sender: [],
-    replyTo: [],
-    to: [],
-    cc: [],
-    bcc: [],
-    preview: "",
-    hasAttachment: false,
-    mime: "{}",
-    keywords,
-    mailboxIds,
-    fts: { subject: "s", addresses: "", body: "b" },
-  };
+  return newEmail(accountId, { mailboxIds, keywords });
 }
 
 async function pathOf(store: SqliteStore, accountId: number, id: number) {

@@ -3,6 +3,7 @@ import { SqliteStore } from "../../src/store/sqlite/store.ts";
 import { LATEST_VERSION, SchemaTooNewError } from "../../src/store/sqlite/migrations.ts";
 import { type NewEmail, StoreError } from "../../src/store/types.ts";
 import { DEFAULT_MAILBOXES } from "../../src/directory/mailboxes.ts";
+import { newEmail } from "../helpers/emails.ts";
 import { DatabaseSync } from "node:sqlite";
 
 async function withStore(work: (store: SqliteStore, dir: string) => Promise<void>) {
@@ -30,32 +31,15 @@ async function account(store: SqliteStore, address = "alice@example.com", quota 
 }
 
 function email(accountId: number, overrides: Partial<NewEmail> = {}): NewEmail {
-  return {
-    accountId,
+  return newEmail(accountId, {
     blobHash: "a".repeat(64),
-    blobWritten: true,
-    size: 100,
-    receivedAt: new Date(1_700_000_000_000),
-    sentAt: null,
-    messageId: null,
-    inReplyTo: [],
-    references: [],
     subject: "hello",
     baseSubject: "hello",
     from: [{ name: "Bob", email: "bob@example.org" }],
-    sender: [],
-    replyTo: [],
-    to: [],
-    cc: [],
-    bcc: [],
     preview: "hi",
-    hasAttachment: false,
-    mime: "{}",
-    keywords: [],
-    mailboxIds: [],
     fts: { subject: "hello", addresses: "bob@example.org", body: "hi there zebra" },
     ...overrides,
-  };
+  });
 }
 
 Deno.test("a new database is migrated to the latest version with WAL and synchronous=FULL", async () => {
