@@ -219,20 +219,20 @@ export class SelectedMailbox {
     this.#pendingFlags.clear();
     if (allowExpunge && this.#pendingExpunge.size > 0) {
       const gone = [...this.#pendingExpunge].sort((a, b) => a - b);
-      if (this.#options.qresync) {
-        lines.push(`* VANISHED ${formatSequenceSet(gone)}`);
-      } else {
-        for (const uid of [...gone].reverse()) {
-          const seq = this.seqOf(uid);
-          if (seq > 0) lines.push(`* ${seq} EXPUNGE`);
-        }
-      }
-      // The client counted the first #reportedExists messages; new ones still need EXISTS.
-      for (const uid of gone) {
+      // The client knows the first #reportedExists messages: only those are reported gone (a
+      // message that came and went between two flushes never existed for it), and the new ones
+      // after them still need their EXISTS.
+      const known = gone.filter((uid) => {
         const seq = this.seqOf(uid);
-        if (seq > 0 && seq <= this.#reportedExists) this.#reportedExists--;
-        this.#own.delete(uid);
+        return seq > 0 && seq <= this.#reportedExists;
+      });
+      if (known.length > 0 && this.#options.qresync) {
+        lines.push(`* VANISHED ${formatSequenceSet(known)}`);
+      } else {
+        for (const uid of [...known].reverse()) lines.push(`* ${this.seqOf(uid)} EXPUNGE`);
       }
+      this.#reportedExists -= known.length;
+      for (const uid of gone) this.#own.delete(uid);
       const goneSet = new Set(gone);
       this.#uids = this.#uids.filter((uid) => !goneSet.has(uid));
       this.#pendingExpunge.clear();

@@ -4,7 +4,7 @@
  * under CONDSTORE), EXPUNGE held back while expunges are not allowed, VANISHED under QRESYNC,
  * and no echo of a session's own changes.
  */
-import { assertEquals } from "../helpers/assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { SqliteStore } from "../../src/store/sqlite/store.ts";
 import type { NewEmail } from "../../src/store/types.ts";
 import { DEFAULT_MAILBOXES } from "../../src/directory/mailboxes.ts";
@@ -12,6 +12,7 @@ import { newEmail } from "../helpers/emails.ts";
 import { SelectedMailbox } from "../../src/imap/selected.ts";
 import { MailboxCache } from "../../src/imap/mailbox_cache.ts";
 import { flagList, keywordOf } from "../../src/imap/flags.ts";
+import { mulberry32 } from "../helpers/random.ts";
 
 function email(accountId: number, mailboxIds: number[]): NewEmail {
   return newEmail(accountId, { mailboxIds, size: 10, receivedAt: new Date() });
@@ -204,3 +205,118 @@ Deno.test("the cache keeps at most maxMessages, least recently used mailbox firs
     assertEquals(loads, 3);
   });
 });
+
+for (const qresync of [false, true]) {
+  Deno.test(
+    `fuzz: a client following one view's responses always ends up with the store's state${
+      qresync ? " (QRESYNC)" : ""
+    }`,
+    () => followTheView(qresync),
+  );
+}
+
+async function followTheView(qresync: boolean) {
+  await withMailbox(async (store, account, inbox) => {
+    const archive = (await store.listMailboxes(account)).find((m) => m.role === "archive")!.id;
+    const random = mulberry32(7);
+    const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)];
+    const some = (uids: readonly number[]) => uids.filter(() => random() < 0.3);
+    const flags = ["$seen", "$flagged", "$answered", "$junk"];
+    for (let i = 0; i < 5; i++) await store.insertEmail(email(account, [inbox]));
+    // Two mailboxes, one entry: reading the other evicts INBOX now and then.
+    const cache = new MailboxCache(store, { maxEntries: 1 });
+    const options = { condstore: true, qresync };
+    const view = await SelectedMailbox.open(cache, account, inbox, options);
+    const other = await SelectedMailbox.open(cache, account, inbox, options);
+    const stored = async () =>
+      new Map((await store.mailboxMessages(account, inbox)).map((m) => [m.uid, m.keywords]));
+    // What the client knows: UIDs in sequence order and their flags, from the responses alone
+    // (plus, for new messages, what a FETCH would tell it).
+    const initial = await stored();
+    const client = { uids: [...view.uids], flags: new Map(initial) };
+    const follow = async (lines: string[]) => {
+      const now = await stored();
+      for (const line of lines) {
+        let match = line.match(/^\* VANISHED ([\d:,]+)$/);
+        if (match) {
+          const gone = match[1].split(",").flatMap((range) => {
+            const [low, high = low] = range.split(":").map(Number);
+            return Array.from({ length: high - low + 1 }, (_, i) => low + i);
+          });
+          assert(gone.every((uid) => client.uids.includes(uid)), line);
+          client.uids = client.uids.filter((uid) => !gone.includes(uid));
+          continue;
+        }
+        match = line.match(/^\* (\d+) EXPUNGE$/);
+        if (match) {
+          client.uids.splice(Number(match[1]) - 1, 1);
+          continue;
+        }
+        match = line.match(/^\* (\d+) EXISTS$/);
+        if (match) {
+          const fresh = view.uids.slice(client.uids.length, Number(match[1]));
+          for (const uid of fresh) client.flags.set(uid, now.get(uid) ?? []);
+          client.uids.push(...fresh);
+          continue;
+        }
+        match = line.match(/^\* (\d+) FETCH \(UID (\d+) FLAGS \(([^)]*)\) MODSEQ \(\d+\)\)$/);
+        assert(match, line);
+        assertEquals(client.uids[Number(match[1]) - 1], Number(match[2]), line);
+        client.flags.set(
+          Number(match[2]),
+          match[3] === "" ? [] : match[3].split(" ").map(keywordOf).sort(),
+        );
+      }
+      assertEquals(client.uids.length, view.exists, lines.join("\n"));
+    };
+    for (let round = 0; round < 400; round++) {
+      const present = [...(await stored()).keys()];
+      switch (Math.floor(random() * 8)) {
+        case 0:
+          await store.insertEmail(email(account, [inbox]));
+          break;
+        case 1:
+        case 2:
+          await store.updateKeywords(account, inbox, some(present), {
+            [random() < 0.5 ? "add" : "remove"]: [pick(flags)],
+          });
+          break;
+        case 3:
+          if (present.length > 3) await store.expunge(account, inbox, some(present));
+          break;
+        case 4: {
+          // This session's own STORE: it reports the new flags itself.
+          const mine = some(client.uids.filter((u) => !view.isExpunged(u)));
+          const { updated } = await store.updateKeywords(account, inbox, mine, {
+            add: [pick(flags)],
+          });
+          for (const message of updated) {
+            view.noteOwn(message);
+            client.flags.set(message.uid, message.keywords);
+          }
+          break;
+        }
+        case 5:
+          await cache.current(account, archive);
+          break;
+        case 6:
+          await other.sync();
+          other.flush(random() < 0.5);
+          break;
+        case 7:
+          await view.sync();
+          await follow(view.flush(false)); // during FETCH/STORE/SEARCH: no expunges yet
+          break;
+      }
+      if (round % 5 === 4) {
+        await view.sync();
+        await follow(view.flush(true));
+        const now = await stored();
+        assertEquals(client.uids, [...now.keys()], `round ${round}`);
+        for (const uid of client.uids) {
+          assertEquals(client.flags.get(uid), now.get(uid), `round ${round}, UID ${uid}`);
+        }
+      }
+    }
+  });
+}
