@@ -43,6 +43,14 @@ export interface CachedMailbox {
   changedSince(since: number): number[] | null;
 }
 
+/** The mailbox was deleted (by another session, JMAP, the admin) or is not the account's. */
+export class MailboxGoneError extends Error {
+  constructor(readonly mailboxId: number) {
+    super(`mailbox ${mailboxId} no longer exists`);
+    this.name = "MailboxGoneError";
+  }
+}
+
 /** Changes remembered per mailbox for sessions catching up. */
 const LOG_LIMIT = 4096;
 
@@ -141,7 +149,7 @@ export class MailboxCache {
     this.#maxMessages = limits.maxMessages ?? 200_000;
   }
 
-  /** The mailbox as the store has it now; throws StoreError when it is not the account's. */
+  /** The mailbox as the store has it now; MailboxGoneError when it is not (or no longer) there. */
   async current(accountId: number, mailboxId: number): Promise<CachedMailbox> {
     let entry = this.#entries.get(mailboxId);
     // Wait for a refresh another session started, then check again: it may be enough.
@@ -152,7 +160,7 @@ export class MailboxCache {
     const row = await this.#store.getMailbox(accountId, mailboxId);
     if (!row) {
       this.#entries.delete(mailboxId);
-      throw new Error(`no mailbox with id ${mailboxId} for account ${accountId}`);
+      throw new MailboxGoneError(mailboxId);
     }
     entry = this.#entries.get(mailboxId);
     if (entry && entry.uidValidity === row.uidValidity) {

@@ -45,7 +45,7 @@ import { flagList } from "./flags.ts";
 import { mailboxObjectId, setContains } from "./search.ts";
 import { fromWire, MailboxNameError, patternFromWire, toWire } from "./mailbox_name.ts";
 import { SelectedMailbox } from "./selected.ts";
-import { MailboxCache } from "./mailbox_cache.ts";
+import { MailboxCache, MailboxGoneError } from "./mailbox_cache.ts";
 import { quoted } from "./response.ts";
 import { SelectedCommands } from "./selected_commands.ts";
 import { listMailboxes, statusItems } from "./mailbox_commands.ts";
@@ -110,6 +110,9 @@ export class CommandFailure extends Error {
     super(message);
   }
 }
+
+/** Thrown when the session has said BYE on its own (the selected mailbox vanished). */
+class SessionEnded extends Error {}
 
 const CHUNK = 64 * 1024;
 /** Logged-in sessions per account, for max_connections_per_user. */
@@ -223,7 +226,10 @@ export class ImapSession {
         await this.#handle(step);
       }
     } catch (error) {
-      if (error instanceof ConnectionClosedError || error instanceof TlsHandshakeError) return;
+      if (
+        error instanceof ConnectionClosedError || error instanceof TlsHandshakeError ||
+        error instanceof SessionEnded
+      ) return;
       throw error;
     } finally {
       this.#unsubscribe?.();
@@ -323,7 +329,11 @@ export class ImapSession {
         await this.write(`${parsed.tag} ${error.status} ${code}${error.message}\r\n`);
         return;
       }
-      if (error instanceof ConnectionClosedError || error instanceof TlsHandshakeError) throw error;
+      if (
+        error instanceof ConnectionClosedError || error instanceof TlsHandshakeError ||
+        error instanceof SessionEnded
+      ) throw error;
+      if (error instanceof MailboxGoneError) await this.#mailboxGone();
       this.log.error("command failed", {
         command: parsed.command,
         error: error instanceof Error ? error : String(error),
@@ -338,12 +348,28 @@ export class ImapSession {
     if (!view) return;
     if (this.#changed) {
       this.#changed = false;
-      await view.sync();
+      try {
+        await view.sync();
+      } catch (error) {
+        if (error instanceof MailboxGoneError) await this.#mailboxGone();
+        throw error;
+      }
     }
     const holdExpunges = /^(UID )?(FETCH|STORE|SEARCH|SORT|THREAD)$/.test(command) &&
       !command.startsWith("UID");
     const lines = view.flush(!holdExpunges);
     if (lines.length > 0) await this.write(lines.map((l) => `${l}\r\n`).join(""));
+  }
+
+  /**
+   * The selected mailbox was deleted elsewhere: as Dovecot does, say BYE and end the session
+   * (its sequence numbers mean nothing any more). Throws SessionEnded.
+   */
+  async #mailboxGone(): Promise<never> {
+    this.#deselect();
+    this.#closing = true;
+    await this.write("* BYE Selected mailbox was deleted, have to disconnect\r\n");
+    throw new SessionEnded();
   }
 
   /** Marks the selected mailbox as needing a sync (own change or a bus event). */

@@ -752,3 +752,32 @@ Deno.test("IMAP: REPLACE and UID REPLACE (RFC 8508); WITHIN's YOUNGER and OLDER 
     await server.stop();
   }
 });
+
+Deno.test("IMAP: a selected mailbox deleted by another session ends the session with BYE", async () => {
+  const server = await startServer();
+  try {
+    await setup(server);
+    const a = await session(server);
+    const b = await session(server);
+    const c = await session(server);
+    await command(b, "b1", "CREATE Work");
+    await command(b, "b2", "COPY 1:2 Work");
+    await command(a, "a1", "SELECT Work");
+    await command(c, "c1", "SELECT Work");
+    await c.write("c2 IDLE\r\n");
+    assertEquals(await c.readLine(), "+ idling");
+    assertEquals((await command(b, "b3", "DELETE Work")).at(-1), "b3 OK DELETE completed");
+    // In IDLE: told at once. Otherwise: at the next command, instead of its answer.
+    assertEquals(await c.readLine(3000), "* BYE Selected mailbox was deleted, have to disconnect");
+    assert(await c.waitClosed());
+    await a.write("a2 FETCH 1 (FLAGS)\r\n");
+    assertEquals(await a.readLine(), "* BYE Selected mailbox was deleted, have to disconnect");
+    assert(await a.waitClosed());
+    // Nothing was logged as a server bug, and other sessions go on.
+    assert(!server.logs.some((line) => line.includes("command failed")), server.logs.join("\n"));
+    assertEquals((await command(b, "b4", "NOOP")).at(-1), "b4 OK NOOP completed");
+    await b.close();
+  } finally {
+    await server.stop();
+  }
+});
