@@ -74,12 +74,15 @@ function simpleItem(message: MailboxMessage, attribute: FetchAttribute): string 
   }
 }
 
+const NONE: readonly string[] = [];
+
 /** FLAGS when a FETCH set \Seen and the client did not ask for them, then MODSEQ. */
 function closing(
   message: MailboxMessage,
   attributes: readonly FetchAttribute[],
   context: FetchContext,
-): string[] {
+): readonly string[] {
+  if (!context.seenAdded && !context.modseq) return NONE;
   const items: string[] = [];
   if (context.seenAdded && !attributes.some((a) => a.kind === "FLAGS")) {
     items.push(`FLAGS ${flagList(message.keywords)}`);
@@ -95,13 +98,16 @@ export function simpleFetchLine(
   attributes: readonly FetchAttribute[],
   context: FetchContext,
 ): string {
-  const items: string[] = [];
+  // Built by concatenation: this runs once per message of FETCH 1:* on a big mailbox.
+  let items = "";
   for (const attribute of attributes) {
     const item = simpleItem(message, attribute);
-    if (item !== null) items.push(item);
+    if (item !== null) items = items === "" ? item : `${items} ${item}`;
   }
-  items.push(...closing(message, attributes, context));
-  return `* ${seq} FETCH (${items.join(" ")})\r\n`;
+  for (const item of closing(message, attributes, context)) {
+    items = items === "" ? item : `${items} ${item}`;
+  }
+  return `* ${seq} FETCH (${items})\r\n`;
 }
 
 /** The data items, each "NAME value" (values may hold literals), as strings or bytes. */

@@ -112,12 +112,15 @@ export class SelectedCommands {
     }
     if (!uid && uids.length === 0) throw new CommandFailure("BAD", "The mailbox is empty");
     const out: Target[] = [];
-    uids.forEach((u, index) => {
-      const value = uid ? u : index + 1;
-      if (ranges.some(([low, high]) => value >= low && value <= high)) {
-        out.push({ seq: index + 1, uid: u });
+    for (let index = 0; index < uids.length; index++) {
+      const value = uid ? uids[index] : index + 1;
+      for (const [low, high] of ranges) {
+        if (value >= low && value <= high) {
+          out.push({ seq: index + 1, uid: uids[index] });
+          break;
+        }
       }
-    });
+    }
     return out;
   }
 
