@@ -113,6 +113,85 @@ print(json.dumps(out))
   }
 });
 
+Deno.test("IMAP: imaplib's other commands (AUTHENTICATE, NAMESPACE, ENABLE, LSUB, EXAMINE, SORT, THREAD, QUOTA, UID …)", async () => {
+  const server = await startServer();
+  try {
+    await setup(server);
+    const script = `
+import imaplib, ssl, sys, json, base64
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+m = imaplib.IMAP4_SSL("localhost", int(sys.argv[1]), ssl_context=ctx)
+out = {}
+out["auth"] = m.authenticate("PLAIN", lambda _: b"\\0${USER}\\0${PASSWORD}")[0]
+out["caps"] = m.capability()[1][0].decode().split()
+out["noop"] = m.noop()[0]
+out["namespace"] = m.namespace()[1][0].decode()
+out["enable"] = m.enable("CONDSTORE")[0]
+out["subscribe"] = m.subscribe("Archive")[0]
+out["lsub"] = [x.decode() for x in m.lsub('""', "*")[1]]
+out["unsubscribe"] = m.unsubscribe("Archive")[0]
+out["examine"] = m.select("INBOX", readonly=True)[0]
+out["store_readonly"] = m.store("1", "+FLAGS", "(\\\\Seen)")[0]
+out["check"] = m.check()[0]
+out["sort"] = m.sort("(REVERSE SUBJECT)", "UTF-8", "ALL")[1][0].decode()
+out["thread"] = m.thread("REFERENCES", "UTF-8", "ALL")[1][0].decode()
+out["quotaroot"] = [x.decode() if isinstance(x, bytes) else str(x) for x in m.getquotaroot("INBOX")[1][0]]
+out["unselect"] = m.unselect()[0]
+out["select"] = m.select("INBOX")[1][0].decode()
+out["uid_store"] = m.uid("STORE", "2", "+FLAGS.SILENT", "(\\\\Deleted)")[0]
+out["uid_copy"] = m.uid("COPY", "1:3", "Archive")[0]
+out["uid_fetch"] = m.uid("FETCH", "3", "(BODY.PEEK[]<0.8> INTERNALDATE)")[1][0][0].decode()
+out["uid_expunge"] = [m.uid("EXPUNGE", "2")[0], m.response("EXPUNGE")[1][0].decode()]
+out["append_dated"] = m.append("Archive", None, '"01-Feb-2026 10:00:00 +0000"', b"Subject: dated\\r\\n\\r\\nx\\r\\n")[0]
+out["status"] = m.status("Archive", "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN SIZE HIGHESTMODSEQ)")[1][0].decode()
+out["search_charset"] = m.search("UTF-8", "SUBJECT", "third")[1][0].decode()
+out["id"] = m.xatom("ID", '("name" "imaplib")')[0]
+out["close"] = m.close()[0]
+out["after_close"] = m.select("Archive")[1][0].decode()
+out["since"] = m.search(None, "SENTBEFORE", "1-Jan-2000")[1][0].decode()
+m.logout()
+print(json.dumps(out))
+`;
+    const output = await new Deno.Command("/usr/bin/python3", {
+      args: ["-c", script, String(server.ports.imaps), `${server.dir}/data/tls/self-signed.crt`],
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assertEquals(output.code, 0, stderr);
+    const out = JSON.parse(new TextDecoder().decode(output.stdout));
+    for (const cap of ["IDLE", "REPLACE", "WITHIN", "QRESYNC", "SORT", "THREAD=REFERENCES"]) {
+      assert(out.caps.includes(cap), `${cap} in ${out.caps}`);
+    }
+    assertEquals([out.auth, out.noop, out.enable, out.check], ["OK", "OK", "OK", "OK"]);
+    assertEquals(out.namespace, '(("" "/")) NIL NIL');
+    assertEquals([out.subscribe, out.unsubscribe], ["OK", "OK"]);
+    assert(out.lsub.includes('(\\Archive) "/" "Archive"'), out.lsub.join("\n"));
+    assertEquals([out.examine, out.store_readonly], ["OK", "NO"]);
+    assertEquals(out.sort, "3 2 1"); // third, second, first
+    assertEquals(out.thread, "(1)(2)(3)");
+    assertEquals(out.quotaroot, ['"INBOX"']); // no quota: no root
+    assertEquals(out.unselect, "OK");
+    assertEquals(out.select, "3");
+    assertEquals(out.uid_store, "OK");
+    assertEquals(out.uid_copy, "OK");
+    assertMatch(
+      out.uid_fetch,
+      /^3 \(UID 3 BODY\[\]<0> \{8\}$|^3 \(UID 3 INTERNALDATE "[^"]+" BODY\[\]<0> \{8\}$/,
+    );
+    assertEquals(out.uid_expunge, ["OK", "2"]);
+    assertEquals(out.append_dated, "OK");
+    assertMatch(
+      out.status,
+      /^"?Archive"? \(MESSAGES 4 UIDNEXT 5 UIDVALIDITY \d+ UNSEEN 4 SIZE \d+ HIGHESTMODSEQ \d+\)$/,
+    );
+    assertEquals(out.search_charset, "2");
+    assertEquals([out.id, out.close], ["OK", "OK"]);
+    assertEquals(out.after_close, "4");
+    assertEquals(out.since, "");
+  } finally {
+    await server.stop();
+  }
+});
+
 Deno.test("IMAP 143: LOGINDISABLED before STARTTLS, injection discarded, SASL-IR after", async () => {
   const server = await startServer();
   try {
