@@ -17,7 +17,7 @@
  * - Sequence numbers and `*` are resolved against the session's view, including messages
  *   expunged elsewhere but not yet reported (they keep their numbers until then).
  */
-import type { MailboxMessage, SearchFields, Store } from "../store/types.ts";
+import type { HeaderField, MailboxMessage, SearchFields, Store } from "../store/types.ts";
 import type { ImapDate, SearchKey, SequenceSet } from "./wire/types.ts";
 import { keywordOf } from "./flags.ts";
 
@@ -46,6 +46,8 @@ export async function search(key: SearchKey, input: SearchInput): Promise<number
 interface Gathered {
   fields: Map<number, SearchFields>;
   fullText: Map<SearchKey, Set<number>>;
+  /** Emails matching each key the store answered (see `byStore`). */
+  matched: Map<SearchKey, Set<number>>;
   headers: Map<number, string>;
   maxSeq: number;
   maxUid: number;
@@ -53,12 +55,30 @@ interface Gathered {
   now: number;
 }
 
+/** SUBJECT, FROM, TO, CC and BCC with a printable-ASCII value: answered by one store query. */
+function byStore(key: SearchKey): key is SearchKey & { kind: HeaderKind; value: string } {
+  return (HEADER_KINDS as readonly string[]).includes(key.kind) &&
+    /^[\x20-\x7e]*$/.test((key as { value: string }).value);
+}
+
+const HEADER_KINDS = ["SUBJECT", "FROM", "TO", "CC", "BCC"] as const;
+type HeaderKind = typeof HEADER_KINDS[number];
+
 async function gather(key: SearchKey, input: SearchInput): Promise<Gathered> {
   const keys = flatten(key);
+  // The others need each message's fields (SENT*, HEADER, and non-ASCII values, which the
+  // database would not fold the same way).
   const needsFields = keys.some((k) =>
     ["FROM", "TO", "CC", "BCC", "SUBJECT", "SENTBEFORE", "SENTON", "SENTSINCE", "HEADER"]
-      .includes(k.kind)
+      .includes(k.kind) && !byStore(k)
   );
+  const matched = new Map<SearchKey, Set<number>>();
+  for (const k of keys) {
+    if (byStore(k)) {
+      const field = k.kind.toLowerCase() as HeaderField;
+      matched.set(k, await input.store.headerContains(input.accountId, field, k.value));
+    }
+  }
   const fields = new Map<number, SearchFields>();
   if (needsFields) {
     const ids = [...new Set(input.messages.map((m) => m.emailId))];
@@ -83,6 +103,7 @@ async function gather(key: SearchKey, input: SearchInput): Promise<Gathered> {
   return {
     fields,
     fullText,
+    matched,
     headers,
     maxSeq: input.messages.length,
     maxUid: input.messages.reduce((max, m) => Math.max(max, m.uid), 0),
@@ -157,13 +178,18 @@ function evaluate(
     case "TO":
     case "CC":
     case "BCC": {
+      const known = data.matched.get(key);
+      if (known) return known.has(message.emailId);
       const row = fields();
       const list = row ? row[key.kind.toLowerCase() as "from" | "to" | "cc" | "bcc"] : [];
       const needle = key.value.toLowerCase();
       return list.some((a) => `${a.name ?? ""} <${a.email}>`.toLowerCase().includes(needle));
     }
-    case "SUBJECT":
+    case "SUBJECT": {
+      const known = data.matched.get(key);
+      if (known) return known.has(message.emailId);
       return (fields()?.subject ?? "").toLowerCase().includes(key.value.toLowerCase());
+    }
     case "BODY":
     case "TEXT":
       return data.fullText.get(key)?.has(message.emailId) ?? false;

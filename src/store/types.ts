@@ -117,6 +117,9 @@ export interface NewEmail {
   fts: { subject: string; addresses: string; body: string };
 }
 
+/** The header fields `headerContains` searches. */
+export type HeaderField = "subject" | "from" | "to" | "cc" | "bcc";
+
 export interface EmailContent {
   blobHash: string;
   /** JSON of src/mail/mime.ts MimePart. */
@@ -370,6 +373,12 @@ export interface Store {
    * any indexed word it begins: "zeb" finds "zebra"), in one column or all.
    */
   fullTextMatch(accountId: number, field: FullTextField, text: string): Promise<Set<number>>;
+  /**
+   * Emails of the account whose subject, or one of whose addresses in the field (as
+   * "name <email>"), contains `needle` (ASCII only; ASCII letters compare case-insensitively):
+   * IMAP SEARCH SUBJECT/FROM/TO/CC/BCC done by the database instead of one row per message.
+   */
+  headerContains(accountId: number, field: HeaderField, needle: string): Promise<Set<number>>;
   /**
    * Forgets blobs whose reference count reached zero, calling `remove` (synchronously, inside the
    * same step, so no ingest can interleave) to delete each file. Returns how many went.

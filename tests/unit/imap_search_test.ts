@@ -90,3 +90,84 @@ Deno.test("SEARCH: every key family against real stored messages", async () => {
     }
   });
 });
+
+Deno.test("SUBJECT, FROM, TO, CC, BCC answered by the database match the per-message comparison", async () => {
+  const tricky = [
+    'From: "O\'Brien, Pat \\"PJ\\"" <pat@example.org>\r\nTo: 100%_done <done@example.com>\r\n' +
+    "Subject: 50% off_now \\o/\r\n\r\nx\r\n",
+    "From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <jm@example.de>\r\nCc: a@x.org, B <b@y.org>\r\n" +
+    "Bcc: Hidden <h@example.com>\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= aus KÖLN\r\n\r\nx\r\n",
+    "From: <noname@example.net>\r\nTo: bob@example.com\r\nSubject:\r\n\r\nx\r\n",
+  ];
+  await withApp(async (app) => {
+    await app.directory.addDomain("example.com");
+    const account = await app.directory.addAccount("bob@example.com", null);
+    for (const text of tricky) {
+      await app.messages.ingest(new TextEncoder().encode(text), { accountId: account.id });
+    }
+    const inbox = (await app.store.listMailboxes(account.id)).find((m) => m.role === "inbox")!;
+    const messages = await app.store.mailboxMessages(account.id, inbox.id);
+    const fields = new Map(
+      (await app.store.searchFields(account.id, messages.map((m) => m.emailId))).map((f) => [
+        f.id,
+        f,
+      ]),
+    );
+    const input: SearchInput = {
+      store: app.store,
+      accountId: account.id,
+      messages,
+      saved: [],
+      headerOf: () => Promise.resolve(""),
+    };
+    const needles = [
+      "",
+      "%",
+      "_",
+      "\\",
+      "%_",
+      '"',
+      "'",
+      "o'brien",
+      "PJ",
+      "pat@",
+      "<pat",
+      "org>",
+      "> ",
+      " <",
+      "100%",
+      "%_d",
+      "done",
+      "j",
+      "müller",
+      "MÜLLER",
+      "jm@",
+      "b <b@",
+      "a@x",
+      "hidden",
+      "noname",
+      " <noname",
+      "off_now",
+      "\\o/",
+      "köln",
+      "KÖLN",
+      "grüße",
+      "zzz",
+    ];
+    let fromStore = 0;
+    for (const kind of ["SUBJECT", "FROM", "TO", "CC", "BCC"] as const) {
+      for (const value of needles) {
+        const expected = messages.filter((m) => {
+          const row = fields.get(m.emailId)!;
+          const needle = value.toLowerCase();
+          if (kind === "SUBJECT") return row.subject.toLowerCase().includes(needle);
+          const list = row[kind.toLowerCase() as "from" | "to" | "cc" | "bcc"];
+          return list.some((a) => `${a.name ?? ""} <${a.email}>`.toLowerCase().includes(needle));
+        }).map((m) => m.uid);
+        assertEquals(await search({ kind, value }, input), expected, `${kind} ${value}`);
+        if (/^[\x20-\x7e]*$/.test(value)) fromStore++;
+      }
+    }
+    assertEquals(fromStore > 100, true); // most went through the database path
+  });
+});

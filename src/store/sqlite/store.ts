@@ -25,6 +25,7 @@ import {
   type EmailAddressRecord,
   type EmailContent,
   type FullTextField,
+  type HeaderField,
   type KeywordChange,
   type Mailbox,
   type MailboxMessage,
@@ -40,6 +41,9 @@ import {
   type StoredEmail,
   StoreError,
 } from "../types.ts";
+
+/** The emails column holding each address field (JSON [{name, email}]). */
+const ADDRESS_COLUMNS = { from: "from_", to: "to_", cc: "cc", bcc: "bcc" } as const;
 
 interface PendingInsert {
   email: NewEmail;
@@ -889,6 +893,32 @@ export class SqliteStore implements Store {
         query,
         accountId,
       );
+      return new Set(rows.map((row) => row.id as number));
+    });
+  }
+
+  headerContains(accountId: number, field: HeaderField, needle: string): Promise<Set<number>> {
+    return attempt(() => {
+      if (/[^\x20-\x7e]/.test(needle)) {
+        throw new StoreError("invalid", "headerContains takes printable ASCII only");
+      }
+      const pattern = `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      // SQLite's LIKE folds ASCII case only: exactly JavaScript's toLowerCase().includes() for
+      // an ASCII needle (bar exotic letters that lower-case into ASCII, like the Kelvin sign).
+      const rows = field === "subject"
+        ? this.#sql.all(
+          "SELECT id FROM emails WHERE account_id = ? AND subject LIKE ? ESCAPE '\\'",
+          accountId,
+          pattern,
+        )
+        : this.#sql.all(
+          `SELECT e.id FROM emails e WHERE e.account_id = ? AND EXISTS (
+             SELECT 1 FROM json_each(e.${ADDRESS_COLUMNS[field]}) a
+             WHERE coalesce(a.value ->> 'name', '') || ' <' || coalesce(a.value ->> 'email', '')
+               || '>' LIKE ? ESCAPE '\\')`,
+          accountId,
+          pattern,
+        );
       return new Set(rows.map((row) => row.id as number));
     });
   }
