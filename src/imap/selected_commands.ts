@@ -301,11 +301,15 @@ export class SelectedCommands {
     );
   }
 
-  /** The messages matching a search, with their header data, for SORT and THREAD. */
+  /**
+   * The messages matching a search, for SORT and THREAD; with their header data unless
+   * `withFields` is false (SORT by ARRIVAL or SIZE needs none).
+   */
   async #matching(
     view: SelectedMailbox,
     key: SearchArgs["criteria"],
     charset: string,
+    withFields = true,
   ): Promise<SortItem[]> {
     const session = this.#session;
     if (!["UTF-8", "US-ASCII"].includes(charset)) {
@@ -331,10 +335,12 @@ export class SelectedCommands {
     );
     const matches = ordered.filter((m) => found.has(m.uid));
     const fields = new Map(
-      (await session.opts.store.searchFields(
-        session.account!.id,
-        [...new Set(matches.map((m) => m.emailId))],
-      )).map((f) => [f.id, f]),
+      withFields
+        ? (await session.opts.store.searchFields(
+          session.account!.id,
+          [...new Set(matches.map((m) => m.emailId))],
+        )).map((f) => [f.id, f])
+        : [],
     );
     return matches.map((message) => ({
       seq: view.seqOf(message.uid),
@@ -361,7 +367,12 @@ export class SelectedCommands {
   async #sort(view: SelectedMailbox, args: SortArgs, uid: boolean, tag: string) {
     const session = this.#session;
     const sorted = sortMessages(
-      await this.#matching(view, args.search, args.charset),
+      await this.#matching(
+        view,
+        args.search,
+        args.charset,
+        args.criteria.some((c) => c.key !== "ARRIVAL" && c.key !== "SIZE"),
+      ),
       args.criteria,
     );
     const numbers = sorted.map((item) => uid ? item.message.uid : item.seq);

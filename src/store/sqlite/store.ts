@@ -10,7 +10,7 @@
  *   change-log row in the same transaction.
  * - node:sqlite is synchronous; nothing here awaits while a transaction is open.
  */
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { migrate } from "./migrations.ts";
 import { SqliteQueue } from "./queue.ts";
 import { SqliteMailboxOps, toMailbox } from "./mailbox_ops.ts";
@@ -41,6 +41,69 @@ import {
   type StoredEmail,
   StoreError,
 } from "../types.ts";
+
+/**
+ * SearchFields over one row (the columns of `searchFields`), its JSON columns parsed on first
+ * use: SORT by date over 100,000 messages never parses an address.
+ */
+class StoredSearchFields implements SearchFields {
+  readonly #row: unknown[];
+  #parsed: unknown[] = [];
+
+  constructor(row: unknown[]) {
+    this.#row = row;
+  }
+
+  #json<T>(index: number, empty: T): T {
+    if (!(index in this.#parsed)) {
+      const value = this.#row[index];
+      this.#parsed[index] = typeof value === "string" && value !== "" ? JSON.parse(value) : empty;
+    }
+    return this.#parsed[index] as T;
+  }
+
+  get id(): number {
+    return this.#row[0] as number;
+  }
+  get subject(): string {
+    return this.#row[1] as string;
+  }
+  get baseSubject(): string {
+    return this.#row[2] as string;
+  }
+  get messageId(): string | null {
+    return (this.#row[3] as string | null) ?? null;
+  }
+  get inReplyTo(): string[] {
+    return this.#json(4, []);
+  }
+  get references(): string[] {
+    return this.#json(5, []);
+  }
+  get from(): EmailAddressRecord[] {
+    return this.#json(6, []);
+  }
+  get to(): EmailAddressRecord[] {
+    return this.#json(7, []);
+  }
+  get cc(): EmailAddressRecord[] {
+    return this.#json(8, []);
+  }
+  get bcc(): EmailAddressRecord[] {
+    return this.#json(9, []);
+  }
+  get sentAt(): Date | null {
+    // Memoised: SORT (DATE) reads it at every comparison.
+    if (!(10 in this.#parsed)) {
+      const value = this.#row[10];
+      this.#parsed[10] = value == null ? null : new Date(value as number);
+    }
+    return this.#parsed[10] as Date | null;
+  }
+  get blobHash(): string {
+    return this.#row[11] as string;
+  }
+}
 
 /** The emails column holding each address field (JSON [{name, email}]). */
 const ADDRESS_COLUMNS = { from: "from_", to: "to_", cc: "cc", bcc: "bcc" } as const;
@@ -842,33 +905,27 @@ export class SqliteStore implements Store {
 
   searchFields(accountId: number, emailIds: number[]): Promise<SearchFields[]> {
     return attempt(() => {
+      const columns = `id, subject, base_subject, message_id, in_reply_to, references_, from_,
+        to_, cc, bcc, sent_at, blob_hash`;
+      if (emailIds.length > 2000) {
+        // Most of a big mailbox (SORT, THREAD, SEARCH SENTBEFORE over 1:*): one scan of the
+        // account's emails beats a query per 500 ids.
+        const wanted = new Set(emailIds);
+        return this.#sql.arrays(`SELECT ${columns} FROM emails WHERE account_id = ?`, accountId)
+          .filter((row) => wanted.has(row[0] as number))
+          .map((row) => new StoredSearchFields(row));
+      }
       const out: SearchFields[] = [];
-      const parse = (value: unknown): EmailAddressRecord[] =>
-        typeof value === "string" && value !== "" ? JSON.parse(value) : [];
       // In slices, so the statement text (and the statement cache) stays bounded.
       for (let i = 0; i < emailIds.length; i += 500) {
         const slice = emailIds.slice(i, i + 500);
-        for (
-          const row of this.db.prepare(
-            `SELECT id, subject, base_subject, from_, to_, cc, bcc, sent_at, blob_hash, message_id,
-               in_reply_to, references_ FROM emails
-             WHERE account_id = ? AND id IN (${slice.map(() => "?").join(",")})`,
-          ).all(accountId, ...slice) as Row[]
-        ) {
-          out.push({
-            id: row.id as number,
-            subject: row.subject as string,
-            baseSubject: row.base_subject as string,
-            messageId: (row.message_id as string | null) ?? null,
-            inReplyTo: typeof row.in_reply_to === "string" ? JSON.parse(row.in_reply_to) : [],
-            references: typeof row.references_ === "string" ? JSON.parse(row.references_) : [],
-            from: parse(row.from_),
-            to: parse(row.to_),
-            cc: parse(row.cc),
-            bcc: parse(row.bcc),
-            sentAt: row.sent_at == null ? null : new Date(row.sent_at as number),
-            blobHash: row.blob_hash as string,
-          });
+        const statement = this.db.prepare(
+          `SELECT ${columns} FROM emails
+           WHERE account_id = ? AND id IN (${slice.map(() => "?").join(",")})`,
+        );
+        (statement as StatementSync & { setReturnArrays(on: boolean): void }).setReturnArrays(true);
+        for (const row of statement.all(accountId, ...slice) as unknown as unknown[][]) {
+          out.push(new StoredSearchFields(row));
         }
       }
       return out;
