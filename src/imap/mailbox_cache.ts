@@ -151,60 +151,59 @@ export class MailboxCache {
 
   /** The mailbox as the store has it now; MailboxGoneError when it is not (or no longer) there. */
   async current(accountId: number, mailboxId: number): Promise<CachedMailbox> {
-    let entry = this.#entries.get(mailboxId);
-    // Wait for a refresh another session started, then check again: it may be enough.
-    while (entry?.refreshing) {
-      await entry.refreshing;
-      entry = this.#entries.get(mailboxId);
-    }
     const row = await this.#store.getMailbox(accountId, mailboxId);
     if (!row) {
       this.#entries.delete(mailboxId);
       throw new MailboxGoneError(mailboxId);
     }
-    entry = this.#entries.get(mailboxId);
-    if (entry && entry.uidValidity === row.uidValidity) {
-      this.#entries.delete(mailboxId);
-      this.#entries.set(mailboxId, entry); // most recently used
-      if (entry.highestModseq >= row.highestModseq || entry.refreshing) {
-        if (entry.refreshing) await entry.refreshing;
+    // Until the entry holds at least what `row` says: a refresh another session started may
+    // have read an older row than this one, so after waiting for it, check again.
+    for (;;) {
+      const entry = this.#entries.get(mailboxId);
+      if (entry?.refreshing) {
+        await entry.refreshing.catch(() => {}); // its caller reports the failure
+        continue;
+      }
+      if (entry && entry.uidValidity === row.uidValidity) {
+        this.#entries.delete(mailboxId);
+        this.#entries.set(mailboxId, entry); // most recently used
+        if (entry.highestModseq >= row.highestModseq) return entry;
+        const since = entry.highestModseq;
+        await this.#run(entry, async () => {
+          const [changed, gone] = await Promise.all([
+            this.#store.changedMessages(accountId, mailboxId, since),
+            this.#store.expungedSince(accountId, mailboxId, since),
+          ]);
+          entry.apply(changed, gone, row.uidNext, row.highestModseq);
+        });
         return entry;
       }
-      const since = entry.highestModseq;
-      const updating = entry;
-      updating.refreshing = (async () => {
-        const [changed, gone] = await Promise.all([
-          this.#store.changedMessages(accountId, mailboxId, since),
-          this.#store.expungedSince(accountId, mailboxId, since),
-        ]);
-        updating.apply(changed, gone, row.uidNext, row.highestModseq);
-      })();
+      // Not cached, or the mailbox was re-created (new UIDVALIDITY): load it whole.
+      const fresh = new Entry(mailboxId, row.uidValidity);
+      this.#entries.delete(mailboxId);
+      this.#entries.set(mailboxId, fresh);
       try {
-        await updating.refreshing;
-      } finally {
-        updating.refreshing = null;
+        await this.#run(fresh, async () => {
+          const messages = await this.#store.mailboxMessages(accountId, mailboxId);
+          fresh.load(messages, row.uidNext, row.highestModseq);
+        });
+      } catch (error) {
+        if (this.#entries.get(mailboxId) === fresh) this.#entries.delete(mailboxId);
+        throw error;
       }
-      this.#evict();
-      return updating;
+      return fresh;
     }
-    // Not cached, or the mailbox was re-created (new UIDVALIDITY): load it whole.
-    const fresh = new Entry(mailboxId, row.uidValidity);
-    this.#entries.delete(mailboxId);
-    this.#entries.set(mailboxId, fresh);
-    fresh.refreshing = (async () => {
-      const messages = await this.#store.mailboxMessages(accountId, mailboxId);
-      fresh.load(messages, row.uidNext, row.highestModseq);
-    })();
+  }
+
+  /** Runs a load or refresh of `entry`, visible to other callers while it runs. */
+  async #run(entry: Entry, work: () => Promise<void>): Promise<void> {
+    entry.refreshing = work();
     try {
-      await fresh.refreshing;
-    } catch (error) {
-      if (this.#entries.get(mailboxId) === fresh) this.#entries.delete(mailboxId);
-      throw error;
+      await entry.refreshing;
     } finally {
-      fresh.refreshing = null;
+      entry.refreshing = null;
     }
     this.#evict();
-    return fresh;
   }
 
   /** Forgets a mailbox (deleted or renamed away); the next use loads it again. */

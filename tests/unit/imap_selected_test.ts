@@ -320,3 +320,39 @@ async function followTheView(qresync: boolean) {
     }
   });
 }
+
+Deno.test("a refresh already under way with an older mailbox row is not taken as up to date", async () => {
+  await withMailbox(async (store, account, inbox) => {
+    await store.insertEmail(email(account, [inbox]));
+    let hold: Promise<void> | null = null;
+    let release = () => {};
+    // The store, but the next changedMessages waits until released (after reading its rows).
+    const slow = new Proxy(store, {
+      get(target, name) {
+        const value = Reflect.get(target, name, target);
+        if (name !== "changedMessages" || !hold) {
+          return typeof value === "function" ? value.bind(target) : value;
+        }
+        const waiting = hold;
+        hold = null;
+        return async (...args: Parameters<SqliteStore["changedMessages"]>) => {
+          const rows = await target.changedMessages(...args);
+          await waiting;
+          return rows;
+        };
+      },
+    });
+    const cache = new MailboxCache(slow);
+    await cache.current(account, inbox);
+    await store.insertEmail(email(account, [inbox])); // UID 2
+    hold = new Promise((resolve) => release = resolve);
+    const first = cache.current(account, inbox); // reads up to UID 2, then waits
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await store.insertEmail(email(account, [inbox])); // UID 3, after that refresh read
+    const second = cache.current(account, inbox); // sees UID 3's modseq in the mailbox row
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    release();
+    assertEquals((await first).uids.length >= 2, true);
+    assertEquals((await second).uids, [1, 2, 3]);
+  });
+});
