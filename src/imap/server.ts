@@ -16,6 +16,8 @@
  * - The selected mailbox (src/imap/selected.ts) learns of other sessions' changes through the
  *   change bus; updates go out before the tagged reply of every command, and during IDLE as
  *   they happen. Expunges are held back during FETCH, STORE and SEARCH (RFC 9051 7.5.1).
+ * - Mailbox contents come from one MailboxCache shared by all sessions (src/imap/mailbox_cache.ts).
+ *   A selected mailbox deleted elsewhere ends the session with BYE, as Dovecot does.
  */
 import type { App } from "../app.ts";
 import type { Connection } from "../server/connection.ts";
