@@ -3,6 +3,7 @@
  * into Maildir, fed by N concurrent LMTP sessions (what Postfix does in the classic stack).
  */
 import { makeMessage } from "./corpus.ts";
+import { freePort, waitForPort } from "./procs.ts";
 
 const DOVECOT = "/usr/sbin/dovecot";
 
@@ -22,7 +23,7 @@ export async function runDovecotLmtp(
 ): Promise<{ seconds: number }> {
   const dir = await Deno.makeTempDir({ prefix: "postern-dovecot-" });
   await Deno.chmod(dir, 0o755);
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = freePort();
   for (const sub of ["run", "state", "mail"]) await Deno.mkdir(`${dir}/${sub}`);
   await new Deno.Command("chown", { args: ["-R", "nobody:nogroup", `${dir}/mail`] }).output();
   const config = `
@@ -75,18 +76,6 @@ service lmtp {
     await new Promise((r) => setTimeout(r, 300));
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-}
-
-async function waitForPort(port: number) {
-  for (let i = 0; i < 100; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`nothing listens on ${port}`);
 }
 
 class LmtpClient {

@@ -4,6 +4,7 @@
  * warm with `process_min_avail`), `ssl = no`, and a passwd-file passdb with plaintext passwords.
  * Mailboxes are Maildir files written directly, named as Dovecot's own delivery names them.
  */
+import { freePort, killAndWait, processTree, readPidFile, waitForPort } from "./procs.ts";
 
 const DOVECOT = "/usr/sbin/dovecot";
 /** The folders Postern creates for every new account, so LIST answers alike. */
@@ -38,18 +39,13 @@ export async function startDovecotImap(
   const dir = await Deno.makeTempDir({ prefix: "postern-dovecot-imap-" });
   let master = 0;
   const stop = async () => {
-    if (!master) master = await readPid(`${dir}/run/master.pid`).catch(() => 0);
-    if (master) {
-      await new Deno.Command("kill", { args: [String(master)] }).output();
-      for (let i = 0; i < 100 && statusKiB(master, "VmRSS") > 0; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    if (!master) master = await readPidFile(`${dir}/run/master.pid`);
+    if (master) await killAndWait(master);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   try {
     await Deno.chmod(dir, 0o755);
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = freePort();
     for (const sub of ["run", "state", "mail"]) await Deno.mkdir(`${dir}/${sub}`);
     const passwd: string[] = [];
     for (const [address, messages] of mailboxes) {
@@ -70,9 +66,10 @@ export async function startDovecotImap(
       throw new Error(`dovecot failed to start: ${log}`);
     }
     await waitForPort(port);
-    master = await readPid(`${dir}/run/master.pid`);
+    master = await readPidFile(`${dir}/run/master.pid`);
+    if (!master) throw new Error("dovecot wrote no pid file");
     await new Promise((r) => setTimeout(r, 500)); // let process_min_avail fill
-    return { port, processes: () => processTree(master), stop };
+    return { port, processes: () => processTree([master]), stop };
   } catch (error) {
     await stop();
     throw error;
@@ -144,69 +141,4 @@ async function writeMaildir(home: string, messages: Uint8Array[]) {
       await Deno.writeFile(`${home}/cur/${name}`, lf);
     }
   }));
-}
-
-/** Dovecot writes its pid file a moment after it starts listening. */
-async function readPid(path: string): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const text = await Deno.readTextFile(path).catch(() => "");
-    if (text.trim()) return Number(text.trim());
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no pid in ${path}`);
-}
-
-export async function waitForPort(port: number) {
-  for (let i = 0; i < 100; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
-
-/** `root` and every process below it. */
-export function processTree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of Deno.readDirSync("/proc")) {
-    const pid = Number(entry.name);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const all: number[] = [];
-  for (const queue = [root]; queue.length > 0;) {
-    const pid = queue.pop()!;
-    all.push(pid);
-    queue.push(...(children.get(pid) ?? []));
-  }
-  return all;
-}
-
-/** A field of /proc/PID/status in KiB (VmRSS, VmHWM); 0 when the process is gone. */
-export function statusKiB(pid: number, field: string): number {
-  try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-/** Proportional set size in KiB: shared pages split among the processes that map them. */
-export function pssKiB(pid: number): number {
-  try {
-    const rollup = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
-    return Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
 }

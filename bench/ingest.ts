@@ -12,6 +12,7 @@ import { openApp } from "../src/app.ts";
 import { makeMessage } from "./corpus.ts";
 import { makeTestConfig, startServer } from "../tests/helpers/server.ts";
 import { dovecotLmtpAvailable, runDovecotLmtp } from "./dovecot.ts";
+import { statusKiB } from "./procs.ts";
 
 export async function run(argv: string[]) {
   const { values } = parseArgs({
@@ -58,7 +59,7 @@ export async function run(argv: string[]) {
   for (const label of ["first start", "restart"]) {
     const server = await startServer({ dir, configPath });
     await new Promise((r) => setTimeout(r, 3000));
-    const rss = await rssKiB(server.process.pid);
+    const rss = statusKiB(server.process.pid, "VmRSS");
     await server.stop();
     console.log(
       `idle server RSS, ${label}: ${(rss / 1024).toFixed(1)} MiB (target ≤ 50 MiB; ` +
@@ -100,9 +101,4 @@ async function ingestAll(messages: Uint8Array[], concurrency: number): Promise<n
   await app.close();
   await Deno.remove(dir, { recursive: true });
   return seconds;
-}
-
-async function rssKiB(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
 }

@@ -13,6 +13,14 @@ import { configureLogging } from "../src/observability/log.ts";
 import { openApp } from "../src/app.ts";
 import { makeMessage } from "./corpus.ts";
 import { makeTestConfig, startServer } from "../tests/helpers/server.ts";
+import {
+  freePort,
+  killAndWait,
+  processTree,
+  readPidFile,
+  statusKiB,
+  waitForPort,
+} from "./procs.ts";
 
 const DOVECOT = "/usr/sbin/dovecot";
 const PASSWORD = "bench-pw";
@@ -134,7 +142,7 @@ async function runDovecot(
 ): Promise<Figures> {
   const dir = await Deno.makeTempDir({ prefix: "postern-dovecot-pop3-" });
   await Deno.chmod(dir, 0o755);
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = freePort();
   for (const sub of ["run", "state", "mail"]) await Deno.mkdir(`${dir}/${sub}`);
   // Maildir files as Dovecot's own delivery writes them: LF line ends, with S= (file size) and
   // W= (CRLF size) in the name so LIST/STAT need not read the files.
@@ -203,15 +211,13 @@ service pop3 {
   let master = 0;
   try {
     await waitForPort(port);
-    master = await readPid(`${dir}/run/master.pid`);
+    master = await readPidFile(`${dir}/run/master.pid`);
+    if (!master) throw new Error("dovecot wrote no pid file");
     await new Promise((r) => setTimeout(r, 500)); // let process_min_avail fill
-    return await drive(port, accounts, clients, () => processTree(master));
+    return await drive(port, accounts, clients, () => processTree([master]));
   } finally {
-    if (!master) master = await readPid(`${dir}/run/master.pid`);
-    await new Deno.Command("kill", { args: [String(master)] }).output();
-    for (let i = 0; i < 100 && statusKiB(master, "VmRSS") > 0; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    if (!master) master = await readPidFile(`${dir}/run/master.pid`);
+    if (master) await killAndWait(master);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
@@ -365,58 +371,4 @@ function indexOfSequence(haystack: Uint8Array, needle: Uint8Array, from: number)
     if (i === needle.length) return at;
   }
   return -1;
-}
-
-/** Dovecot writes its pid file a moment after it starts listening. */
-async function readPid(path: string): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const text = await Deno.readTextFile(path).catch(() => "");
-    if (text.trim()) return Number(text.trim());
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no pid in ${path}`);
-}
-
-async function waitForPort(port: number) {
-  for (let i = 0; i < 100; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
-
-/** `root` and every process below it. */
-function processTree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of Deno.readDirSync("/proc")) {
-    const pid = Number(entry.name);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const all: number[] = [];
-  for (const queue = [root]; queue.length > 0;) {
-    const pid = queue.pop()!;
-    all.push(pid);
-    queue.push(...(children.get(pid) ?? []));
-  }
-  return all;
-}
-
-function statusKiB(pid: number, field: string): number {
-  try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
 }

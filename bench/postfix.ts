@@ -14,6 +14,7 @@
  *   concurrency); Dovecot keeps that many LMTP processes ready so none is forked mid-run.
  */
 import { dovecotLmtpAvailable } from "./dovecot.ts";
+import { freePort, killAndWait, readPidFile, waitForPort } from "./procs.ts";
 
 const POSTFIX = "/usr/sbin/postfix";
 const DOVECOT = "/usr/sbin/dovecot";
@@ -138,16 +139,6 @@ service lmtp {
   return pid;
 }
 
-/** The pid in `path`, waiting up to 5 s for the file; 0 when it never appears. */
-async function readPidFile(path: string): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const pid = Number((await Deno.readTextFile(path).catch(() => "")).trim());
-    if (pid) return pid;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return 0;
-}
-
 async function startPostfix(
   dir: string,
   options: { smtpPort: number; lmtpPort: number; domain: string },
@@ -260,50 +251,6 @@ async function countFiles(path: string): Promise<number> {
   return count;
 }
 
-/** SIGTERM, then wait up to 5 s for the process to go (SIGKILL after that). */
-async function killAndWait(pid: number): Promise<void> {
-  try {
-    Deno.kill(pid, "SIGTERM");
-  } catch {
-    return; // already gone
-  }
-  for (let i = 0; i < 100; i++) {
-    if (!await alive(pid)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  try {
-    Deno.kill(pid, "SIGKILL");
-  } catch { /* gone meanwhile */ }
-}
-
-async function alive(pid: number): Promise<boolean> {
-  try {
-    const status = await Deno.readTextFile(`/proc/${pid}/status`);
-    return !/^State:\s+Z/m.test(status);
-  } catch {
-    return false;
-  }
-}
-
 async function readLog(path: string): Promise<string> {
   return (await Deno.readTextFile(path).catch(() => "")).split("\n").slice(-20).join("\n");
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-async function waitForPort(port: number) {
-  for (let i = 0; i < 200; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`nothing listens on ${port}`);
 }

@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { DatabaseSync } from "node:sqlite";
 import { cli, startServer } from "../tests/helpers/server.ts";
 import { postfixDovecotUnavailable, startPostfixDovecot } from "./postfix.ts";
+import { processTree, rollupKiB, statFields, statusKiB } from "./procs.ts";
 
 const SMTP_SOURCE = "/usr/sbin/smtp-source";
 const DOMAIN = "example.com";
@@ -250,25 +251,6 @@ function sampleMemory(processes: () => number[], intervalMs: number) {
   };
 }
 
-/** `roots` and all their descendants that are alive now. */
-function processTree(roots: number[]): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    const ppid = Number(statFields(Number(entry.name))?.[1] ?? 0);
-    if (!children.has(ppid)) children.set(ppid, []);
-    children.get(ppid)!.push(Number(entry.name));
-  }
-  const tree: number[] = [];
-  const pending = [...roots];
-  while (pending.length) {
-    const pid = pending.pop()!;
-    tree.push(pid);
-    pending.push(...children.get(pid) ?? []);
-  }
-  return tree;
-}
-
 /**
  * CPU seconds used by `processes`: their own user+system time, plus what the `roots` among them
  * collected from children that already exited.
@@ -283,33 +265,6 @@ function cpuSecondsOf(processes: number[], roots: number[]): number {
     if (roots.includes(pid)) ticks += Number(fields[13]) + Number(fields[14]);
   }
   return ticks / CLOCK_TICKS;
-}
-
-/** /proc/PID/stat split after the command name (which may hold spaces), or null if gone. */
-function statFields(pid: number): string[] | null {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  } catch {
-    return null;
-  }
-}
-
-function statusKiB(pid: number, field: string): number {
-  return kiBField(`/proc/${pid}/status`, field);
-}
-
-function rollupKiB(pid: number, field: string): number {
-  return kiBField(`/proc/${pid}/smaps_rollup`, field);
-}
-
-function kiBField(path: string, field: string): number {
-  try {
-    const text = Deno.readTextFileSync(path);
-    return Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(text)?.[1] ?? 0);
-  } catch {
-    return 0; // exited between listing and reading
-  }
 }
 
 type Cleanups = (() => Promise<void>)[];
