@@ -78,6 +78,19 @@ export async function makeTestConfig(options: TestConfigOptions = {}, dir?: stri
   return { dir, configPath };
 }
 
+/** Runs `work` against a started server (`startServer(options)`), then stops it. */
+export async function withServer(
+  work: (server: TestServer) => Promise<void>,
+  options: Parameters<typeof startServer>[0] = {},
+): Promise<void> {
+  const server = await startServer(options);
+  try {
+    await work(server);
+  } finally {
+    await server.stop();
+  }
+}
+
 export async function startServer(
   options: TestConfigOptions & { dir?: string; configPath?: string } = {},
 ): Promise<TestServer> {

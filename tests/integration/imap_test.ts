@@ -6,7 +6,7 @@
  * unsolicited FETCH, EXPUNGE held back during FETCH).
  */
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { cli, startServer, type TestServer } from "../helpers/server.ts";
+import { cli, type TestServer, withServer } from "../helpers/server.ts";
 import { LineClient } from "../helpers/tls.ts";
 import { cliAll } from "../helpers/mail.ts";
 import { DatabaseSync } from "node:sqlite";
@@ -47,8 +47,7 @@ async function command(client: LineClient, tag: string, text: string): Promise<s
 }
 
 Deno.test("IMAP: imaplib runs a whole client session over 993", async () => {
-  const server = await startServer();
-  try {
+  await withServer(async (server) => {
     await setup(server);
     const script = `
 import imaplib, ssl, sys, json
@@ -108,14 +107,11 @@ print(json.dumps(out))
     assertEquals(out.reselect, "2");
     assertEquals(out.uids, "2 4");
     assertEquals([out.rename, out.delete, out.missing], ["OK", "OK", "NO"]);
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("IMAP: imaplib's other commands (AUTHENTICATE, NAMESPACE, ENABLE, LSUB, EXAMINE, SORT, THREAD, QUOTA, UID …)", async () => {
-  const server = await startServer();
-  try {
+  await withServer(async (server) => {
     await setup(server);
     const script = `
 import imaplib, ssl, sys, json, base64
@@ -187,14 +183,11 @@ print(json.dumps(out))
     assertEquals([out.id, out.close], ["OK", "OK"]);
     assertEquals(out.after_close, "4");
     assertEquals(out.since, "");
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("IMAP 143: LOGINDISABLED before STARTTLS, injection discarded, SASL-IR after", async () => {
-  const server = await startServer();
-  try {
+  await withServer(async (server) => {
     await setup(server);
     const client = await LineClient.connect(server.ports.imap);
     const greeting = (await client.readLine())!;
@@ -222,14 +215,11 @@ Deno.test("IMAP 143: LOGINDISABLED before STARTTLS, injection discarded, SASL-IR
     assertEquals(await command(client, "a8", "UNAUTHENTICATE"), ["a8 OK UNAUTHENTICATE completed"]);
     assertEquals((await command(client, "a9", "SELECT INBOX")).at(-1), "a9 BAD Log in first");
     await client.close();
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("IMAP: bad credentials, wrong state, bad syntax and literal limits", async () => {
-  const server = await startServer({ limits: { max_message_size: "1K" } });
-  try {
+  await withServer(async (server) => {
     await setup(server);
     const client = await LineClient.connect(server.ports.imaps, {
       implicitTls: { ca: await ca(server) },
@@ -270,14 +260,11 @@ Deno.test("IMAP: bad credentials, wrong state, bad syntax and literal limits", a
       /^c2 NO \[TRYCREATE\]/,
     );
     await client.close();
-  } finally {
-    await server.stop();
-  }
+  }, { limits: { max_message_size: "1K" } });
 });
 
 Deno.test("IMAP: two sessions see each other's changes; IDLE wakes on delivery and on POP3 DELE", async () => {
-  const server = await startServer();
-  try {
+  await withServer(async (server) => {
     await setup(server);
     const a = await session(server);
     const b = await session(server);
@@ -333,14 +320,11 @@ Deno.test("IMAP: two sessions see each other's changes; IDLE wakes on delivery a
     ]);
     await a.close();
     await b.close();
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("IMAP: QRESYNC resync on SELECT and UID FETCH VANISHED (RFC 7162)", async () => {
-  const server = await startServer();
-  try {
+  await withServer(async (server) => {
     await setup(server);
     const a = await session(server);
     await command(a, "q1", "ENABLE QRESYNC");
@@ -367,14 +351,11 @@ Deno.test("IMAP: QRESYNC resync on SELECT and UID FETCH VANISHED (RFC 7162)", as
     assertEquals(fetched[0], "* VANISHED (EARLIER) 1");
     assertMatch(fetched[1], /^\* 1 FETCH \(UID 2 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)$/);
     await a.close();
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("IMAP: ENVELOPE, BODYSTRUCTURE and BINARY of a stored message", async () => {
-  const server = await startServer();
-  try {
+  await withServer(async (server) => {
     await setup(server);
     const client = await session(server);
     await command(client, "e1", "SELECT INBOX");
@@ -386,14 +367,11 @@ Deno.test("IMAP: ENVELOPE, BODYSTRUCTURE and BINARY of a stored message", async 
     );
     assertEquals(lines[1], "e2 OK FETCH completed");
     await client.close();
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("IMAP: ENVELOPE and BODYSTRUCTURE kept at delivery equal those worked out at FETCH", async () => {
-  const server = await startServer();
-  try {
+  await withServer(async (server) => {
     await cliAll(server, [["account", "add", USER, "--password", PASSWORD]]);
     // Raw UTF-8 in the header (8-bit octets on the wire) and a multipart with parameters.
     const message = [
@@ -445,14 +423,11 @@ Deno.test("IMAP: ENVELOPE and BODYSTRUCTURE kept at delivery equal those worked 
       .join("\r\n");
     assertEquals(computed, kept.replace(/k2 OK/, "k3 OK"));
     await client.close();
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("IMAP: SORT, SORT=DISPLAY and ESORT (RFC 5256, 5957, 5267)", async () => {
-  const server = await startServer();
-  try {
+  await withServer(async (server) => {
     await setup(server);
     await cli(
       server.configPath,
@@ -501,14 +476,11 @@ Deno.test("IMAP: SORT, SORT=DISPLAY and ESORT (RFC 5256, 5957, 5267)", async () 
       /^o7 (NO|BAD) \[BADCHARSET/,
     );
     await client.close();
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("IMAP: LIST-EXTENDED and LIST-STATUS (RFC 5258, 5819)", async () => {
-  const server = await startServer();
-  try {
+  await withServer(async (server) => {
     await setup(server);
     const client = await session(server);
     await command(client, "l1", "CREATE Lists/Dev");
@@ -532,14 +504,11 @@ Deno.test("IMAP: LIST-EXTENDED and LIST-STATUS (RFC 5258, 5819)", async () => {
       "l6 OK LIST completed",
     ]);
     await client.close();
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("IMAP: QUOTA (RFC 9208) and PREVIEW (RFC 8970)", async () => {
-  const server = await startServer();
-  try {
+  await withServer(async (server) => {
     await setup(server);
     await cliAll(server, [[
       "account",
@@ -580,14 +549,11 @@ Deno.test("IMAP: QUOTA (RFC 9208) and PREVIEW (RFC 8970)", async () => {
       "c1 OK GETQUOTAROOT completed",
     ]);
     await carol.close();
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("IMAP: MULTIAPPEND stores all messages or none (RFC 3502)", async () => {
-  const server = await startServer();
-  try {
+  await withServer(async (server) => {
     await setup(server);
     await cliAll(server, [[
       "account",
@@ -621,14 +587,11 @@ Deno.test("IMAP: MULTIAPPEND stores all messages or none (RFC 3502)", async () =
     const status = await command(client, "m3", "STATUS INBOX (MESSAGES UIDNEXT)");
     assertEquals(status[0], '* STATUS "INBOX" (MESSAGES 2 UIDNEXT 4)');
     await client.close();
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("IMAP: sessions per account are limited (NO [LIMIT]); a slot frees at logout", async () => {
-  const server = await startServer({ extra: "[imap]\nmax_connections_per_user = 2\n" });
-  try {
+  await withServer(async (server) => {
     await setup(server);
     const first = await session(server);
     const second = await session(server);
@@ -645,14 +608,11 @@ Deno.test("IMAP: sessions per account are limited (NO [LIMIT]); a slot frees at 
     assertMatch((await command(third, "x3", `LOGIN ${USER} ${PASSWORD}`)).at(-1)!, /^x3 OK /);
     await second.close();
     await third.close();
-  } finally {
-    await server.stop();
-  }
+  }, { extra: "[imap]\nmax_connections_per_user = 2\n" });
 });
 
 Deno.test("IMAP4rev2 after ENABLE: ESEARCH for SEARCH, LIST in SELECT, UTF-8 names, [CLOSED]", async () => {
-  const server = await startServer();
-  try {
+  await withServer(async (server) => {
     await setup(server);
     const client = await session(server);
     assertEquals(await command(client, "r1", "ENABLE IMAP4rev2"), [
@@ -673,14 +633,11 @@ Deno.test("IMAP4rev2 after ENABLE: ESEARCH for SEARCH, LIST in SELECT, UTF-8 nam
     const reselect = await command(client, "r7", 'SELECT "Entwürfe"');
     assertEquals(reselect[0], "* OK [CLOSED] Previous mailbox closed");
     await client.close();
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("IMAP: judging mail (Junk moves, $Junk/$NotJunk) emits spam-training events", async () => {
-  const server = await startServer();
-  try {
+  await withServer(async (server) => {
     await setup(server);
     const client = await session(server);
     await command(client, "j1", "SELECT INBOX");
@@ -693,14 +650,11 @@ Deno.test("IMAP: judging mail (Junk moves, $Junk/$NotJunk) emits spam-training e
     const events = server.logs.filter((l) => l.includes('"msg":"spam training"'))
       .map((l) => JSON.parse(l)).map((e) => [e.spam, e.ham]);
     assertEquals(events, [[1, 0], [1, 0], [0, 1], [0, 1]]);
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("IMAP: COMPRESS=DEFLATE (RFC 4978) both ways", async () => {
-  const server = await startServer();
-  try {
+  await withServer(async (server) => {
     await setup(server);
     const ca = await Deno.readTextFile(`${server.dir}/data/tls/self-signed.crt`);
     const { default: tls } = await import("node:tls");
@@ -743,16 +697,11 @@ Deno.test("IMAP: COMPRESS=DEFLATE (RFC 4978) both ways", async () => {
     send("z5 COMPRESS DEFLATE\r\n");
     await waitFor(/z5 NO \[COMPRESSIONACTIVE\]/);
     socket.destroy();
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("IMAP: [imap] max_nesting_depth and max_search_keys bound a SEARCH", async () => {
-  const server = await startServer({
-    extra: "[imap]\nmax_nesting_depth = 3\nmax_search_keys = 12",
-  });
-  try {
+  await withServer(async (server) => {
     await setup(server);
     const client = await session(server);
     await command(client, "n1", "SELECT INBOX");
@@ -767,14 +716,13 @@ Deno.test("IMAP: [imap] max_nesting_depth and max_search_keys bound a SEARCH", a
     // The session goes on.
     assertEquals((await command(client, "n5", "NOOP")).at(-1), "n5 OK NOOP completed");
     await client.close();
-  } finally {
-    await server.stop();
-  }
+  }, {
+    extra: "[imap]\nmax_nesting_depth = 3\nmax_search_keys = 12",
+  });
 });
 
 Deno.test("IMAP: REPLACE and UID REPLACE (RFC 8508); WITHIN's YOUNGER and OLDER (RFC 5032)", async () => {
-  const server = await startServer();
-  try {
+  await withServer(async (server) => {
     await setup(server);
     const client = await session(server);
     const caps = await command(client, "r0", "CAPABILITY");
@@ -827,14 +775,11 @@ Deno.test("IMAP: REPLACE and UID REPLACE (RFC 8508); WITHIN's YOUNGER and OLDER 
     assertEquals((await command(client, "w1", "SEARCH YOUNGER 3600"))[0], "* SEARCH 1 2");
     assertEquals((await command(client, "w2", "SEARCH OLDER 3600"))[0], "* SEARCH");
     await client.close();
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 Deno.test("IMAP: a selected mailbox deleted by another session ends the session with BYE", async () => {
-  const server = await startServer();
-  try {
+  await withServer(async (server) => {
     await setup(server);
     const a = await session(server);
     const b = await session(server);
@@ -856,7 +801,5 @@ Deno.test("IMAP: a selected mailbox deleted by another session ends the session 
     assert(!server.logs.some((line) => line.includes("command failed")), server.logs.join("\n"));
     assertEquals((await command(b, "b4", "NOOP")).at(-1), "b4 OK NOOP completed");
     await b.close();
-  } finally {
-    await server.stop();
-  }
+  });
 });
