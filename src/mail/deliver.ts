@@ -1,8 +1,9 @@
 /**
  * Local delivery: resolve recipients through the directory, parse once, store once per account.
- * Used by `postern deliver`, the control socket, and (later) SMTP and LMTP.
+ * Used by SMTP (port 25 and submission), the outbound queue for local recipients, `postern
+ * deliver` and the control socket.
  */
-import type { Directory } from "../directory/directory.ts";
+import type { Directory, Recipients } from "../directory/directory.ts";
 import { IngestError, type MessagePath, type ParsedMessage } from "./ingest.ts";
 import type { Account, MailboxRole } from "../store/types.ts";
 import { logger } from "../observability/log.ts";
@@ -20,6 +21,8 @@ export async function deliverLocal(
   recipients: string[],
   /** File into each account's mailbox with this role (e.g. "junk"); absent or missing: INBOX. */
   mailboxRole?: MailboxRole,
+  /** `directory.resolveRecipient` of each recipient, when the caller already asked. */
+  resolutions?: (Recipients | null)[],
 ): Promise<RecipientResult[]> {
   let parsed: ParsedMessage;
   try {
@@ -35,7 +38,8 @@ export async function deliverLocal(
   }
   // Resolve every recipient first, so that two recipients reaching one account (an alias and
   // the account itself) give one copy, as in Dovecot's LMTP.
-  const resolved = await Promise.all(recipients.map((r) => directory.resolveRecipient(r)));
+  const resolved = resolutions ??
+    await Promise.all(recipients.map((r) => directory.resolveRecipient(r)));
   const outcomes = new Map<number, Promise<RecipientResult>>();
   for (const entry of resolved) {
     for (const account of entry?.accounts ?? []) {

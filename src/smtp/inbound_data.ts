@@ -19,7 +19,7 @@ import type { BdatReader, DataReader } from "./wire/data.ts";
 import { reply } from "./wire/reply.ts";
 import { deliverLocal, type RecipientResult } from "../mail/deliver.ts";
 import type { MessagePath } from "../mail/ingest.ts";
-import type { Directory } from "../directory/directory.ts";
+import type { Directory, Recipients } from "../directory/directory.ts";
 import type { Logger } from "../observability/log.ts";
 import { prependHeaders, receivedHeader, type ReceivedInfo, returnPathHeader } from "./received.ts";
 import { authenticateMessage, type AuthOptions, stripForgedResults } from "./inbound_auth.ts";
@@ -232,7 +232,7 @@ export async function deliverMessage(
     if (filtered.headers) traced = prependHeaders(filtered.headers, traced);
   }
 
-  const { local, queued } = await route(context, recipients);
+  const { local, resolutions, queued } = await route(context, recipients);
   const queue = context.queue;
   if (queued.length > 0) {
     if (!queue) return { reply: reply(451, "4.3.0", "Cannot queue mail now"), delivered: false };
@@ -266,6 +266,7 @@ export async function deliverMessage(
         raw,
         local.map((r) => r.address),
         mailboxRole,
+        resolutions,
       );
     } catch (error) {
       context.log.error("delivery failed", {
@@ -319,8 +320,14 @@ export function deliveredTo(recipients: { address: string }[]): string {
 async function route(
   context: DeliveryContext,
   recipients: EnvelopeRecipient[],
-): Promise<{ local: EnvelopeRecipient[]; queued: EnvelopeRecipient[] }> {
+): Promise<{
+  local: EnvelopeRecipient[];
+  /** The directory's answer for each of `local`, handed on to deliverLocal. */
+  resolutions: (Recipients | null)[];
+  queued: EnvelopeRecipient[];
+}> {
   const local: EnvelopeRecipient[] = [];
+  const resolutions: (Recipients | null)[] = [];
   const queued: EnvelopeRecipient[] = [];
   for (const recipient of recipients) {
     const domain = recipient.address.slice(recipient.address.lastIndexOf("@") + 1);
@@ -329,7 +336,10 @@ async function route(
       continue;
     }
     const resolved = await context.directory.resolveRecipient(recipient.address);
-    if (resolved === null || resolved.accounts.length > 0) local.push(recipient);
+    if (resolved === null || resolved.accounts.length > 0) {
+      local.push(recipient);
+      resolutions.push(resolved);
+    }
     for (const target of resolved?.external ?? []) {
       if (queued.some((q) => q.address === target)) continue;
       queued.push({
@@ -339,7 +349,7 @@ async function route(
       });
     }
   }
-  return { local, queued };
+  return { local, resolutions, queued };
 }
 
 /** DSNs for local recipients: failures after DATA, and deliveries asked for (NOTIFY=SUCCESS). */

@@ -95,3 +95,18 @@ Deno.test("a filter that throws loses no mail; later filters still run", async (
     assertMatch(message.text, /X-Tag: yes/);
   });
 });
+
+Deno.test("a delivery asks the directory once per recipient", async () => {
+  await withAlice(async (app) => {
+    const asked: string[] = [];
+    const resolve = app.directory.resolveRecipient.bind(app.directory);
+    app.directory.resolveRecipient = (address) => {
+      asked.push(address);
+      return resolve(address);
+    };
+    const result = await deliver(app, []);
+    assertEquals(result.delivered, true);
+    assertEquals(asked, ["alice@example.com"]);
+    assertEquals((await stored(app)).length, 1);
+  });
+});
