@@ -113,7 +113,7 @@ class Entry implements CachedMailbox {
     }
     const entries = changed.map((m) => ({ modseq: m.modseq, uid: m.uid }))
       .sort((a, b) => a.modseq - b.modseq);
-    this.#log.push(...entries);
+    for (const entry of entries) this.#log.push(entry); // no spread: entries may be 100,000s
     if (this.#log.length > LOG_LIMIT) {
       const dropped = this.#log.splice(0, this.#log.length - LOG_LIMIT / 2);
       this.#logFloor = Math.max(this.#logFloor, dropped.at(-1)!.modseq);

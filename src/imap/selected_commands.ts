@@ -278,7 +278,7 @@ export class SelectedCommands {
       .sort((a, b) => a - b);
     // RFC 7162 3.1.5: a search with a MODSEQ key reports the highest mod-sequence found.
     const modseq = usesModseq(args.criteria) && found.length > 0
-      ? Math.max(...found.map((u) => messagesByUid.get(u)?.modseq ?? 0))
+      ? found.reduce((max, u) => Math.max(max, messagesByUid.get(u)?.modseq ?? 0), 0)
       : null;
     // IMAP4rev2 has no SEARCH response: without RETURN it answers ESEARCH ... ALL.
     const options = args.returnOptions ?? (session.rev2 ? [] : null);
@@ -382,8 +382,11 @@ export class SelectedCommands {
     }
     const wanted = args.returnOptions.length === 0 ? ["ALL"] : args.returnOptions;
     const parts: string[] = [];
-    if (wanted.includes("MIN") && numbers.length) parts.push(`MIN ${Math.min(...numbers)}`);
-    if (wanted.includes("MAX") && numbers.length) parts.push(`MAX ${Math.max(...numbers)}`);
+    // reduce, not Math.min(...numbers): a spread of 200,000 arguments overflows the stack.
+    const min = numbers.reduce((a, b) => Math.min(a, b), Infinity);
+    const max = numbers.reduce((a, b) => Math.max(a, b), 0);
+    if (wanted.includes("MIN") && numbers.length) parts.push(`MIN ${min}`);
+    if (wanted.includes("MAX") && numbers.length) parts.push(`MAX ${max}`);
     if (wanted.includes("ALL") && numbers.length) parts.push(`ALL ${numbers.join(",")}`);
     if (wanted.includes("COUNT")) parts.push(`COUNT ${numbers.length}`);
     await session.write(

@@ -798,7 +798,7 @@ export class ImapSession {
       ...(this.rev2 ? [`* LIST () "/" ${this.wireName(mailbox.path)}`] : []),
     ];
     if (args.qresync && args.qresync.uidValidity === view.uidValidity) {
-      lines.push(...await this.#resync(view, args.qresync));
+      for (const line of await this.#resync(view, args.qresync)) lines.push(line);
     }
     await this.write(lines.map((l) => `${l}\r\n`).join(""));
     return `[${readOnly ? "READ-ONLY" : "READ-WRITE"}] ${

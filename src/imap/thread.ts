@@ -91,7 +91,7 @@ export function referencesThreads(
       else if (c.children.length === 0) continue;
       else if (!root || c.children.length === 1) {
         for (const child of c.children) child.parent = c.parent;
-        out.push(...c.children);
+        for (const child of c.children) out.push(child);
       } else out.push(c);
     }
     return out;

@@ -334,3 +334,12 @@ Deno.test("IMAP strings: quoted, literal, NIL and the text for humans", () => {
   assertEquals(humanString('say "hi"'), '{8}\r\nsay "hi"');
   assertEquals(humanString("a\x00b"), "{3}\r\na\x80b");
 });
+
+Deno.test("ENVELOPE of a header listing 170,000 addresses (under the 1 MB header limit)", () => {
+  const count = 170_000;
+  const to = Array.from({ length: count }, (_, i) => `${(i % 26 + 10).toString(36)}@x`);
+  const raw = new TextEncoder().encode(`To: ${to.join(",")}\r\nSubject: many\r\n\r\nx\r\n`);
+  const root = parseMime(raw, { ...LIMITS, maxHeaderSize: 1024 * 1024 });
+  const text = new TextDecoder().decode(envelope(raw, root));
+  assertEquals(text.split('"x")').length - 1, count);
+});

@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { SqliteStore } from "../../src/store/sqlite/store.ts";
-import type { NewEmail } from "../../src/store/types.ts";
+import type { MailboxMessage, NewEmail } from "../../src/store/types.ts";
 import { DEFAULT_MAILBOXES } from "../../src/directory/mailboxes.ts";
 import { newEmail } from "../helpers/emails.ts";
 import { SelectedMailbox } from "../../src/imap/selected.ts";
@@ -354,5 +354,33 @@ Deno.test("a refresh already under way with an older mailbox row is not taken as
     release();
     assertEquals((await first).uids.length >= 2, true);
     assertEquals((await second).uids, [1, 2, 3]);
+  });
+});
+
+Deno.test("a refresh bringing 250,000 changes at once (STORE 1:* on a huge mailbox)", async () => {
+  await withMailbox(async (store, account, inbox) => {
+    await store.insertEmail(email(account, [inbox]));
+    // The store, but answering as if a quarter million messages had changed at the next modseq.
+    let many: MailboxMessage[] = [];
+    const bulk = new Proxy(store, {
+      get(target, name) {
+        if (name === "changedMessages") return () => Promise.resolve(many);
+        const value = Reflect.get(target, name, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const cache = new MailboxCache(bulk);
+    const view = await SelectedMailbox.open(cache, account, inbox, {
+      condstore: false,
+      qresync: false,
+    });
+    const { updated } = await store.updateKeywords(account, inbox, [1], { add: ["$seen"] });
+    many = Array.from({ length: 250_000 }, (_, i) => ({ ...updated[0], uid: i + 1 }));
+    const entry = await cache.current(account, inbox);
+    assertEquals(entry.uids.length, 250_000);
+    await view.sync();
+    const lines = view.flush(true);
+    assertEquals(lines[0], "* 1 FETCH (UID 1 FLAGS (\\Seen))");
+    assertEquals(lines.at(-1), "* 250000 EXISTS");
   });
 });

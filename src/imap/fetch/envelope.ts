@@ -251,7 +251,8 @@ export function envelopeString(raw: Uint8Array, part: MimePart): string {
   for (const { name, value } of rawFields(raw, part.headerStart, part.headerEnd)) {
     if ((TEXT_FIELDS as readonly string[]).includes(name)) text[name] = value;
     else if ((ADDRESS_FIELDS as readonly string[]).includes(name)) {
-      (addresses[name] ??= []).push(...parseEnvelopeAddresses(value));
+      const list = addresses[name] ??= [];
+      for (const address of parseEnvelopeAddresses(value)) list.push(address);
     }
   }
   const from = addresses["from"] ?? null;
