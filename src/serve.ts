@@ -16,6 +16,7 @@ import { imapOptions, imapServer } from "./imap/server.ts";
 import { pop3Service } from "./pop3/server.ts";
 import { managesieveGreeter } from "./sieve/managesieve/greeter.ts";
 import { createHttpApp } from "./http/app.ts";
+import { JmapService, mountJmap } from "./jmap/http.ts";
 import { serveControl } from "./http/control.ts";
 import { logger } from "./observability/log.ts";
 import { join } from "node:path";
@@ -112,7 +113,8 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
     const bound = await group.listen(specs);
     cleanups.push(() => group.shutdown(config.server.shutdown_grace));
 
-    const httpApp = createHttpApp({ ready: () => ready });
+    const jmap = new JmapService(app);
+    const httpApp = createHttpApp({ ready: () => ready }, [(http) => mountJmap(http, jmap)]);
     const httpServers: Deno.HttpServer[] = [];
     for (const service of ["http", "https"] as const) {
       const address = parseListenAddress(config.listeners[service]);
@@ -181,7 +183,7 @@ function bindHttp(
   service: string,
   address: { host: string; port: number },
   tls: { certificatePem: string; keyPem: string } | null,
-  handler: (request: Request) => Response | Promise<Response>,
+  handler: (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>,
 ): { server: Deno.HttpServer; port: number } {
   try {
     let port = address.port;

@@ -182,6 +182,24 @@ export const configSchema = z.object({
     /** Messages of recently used mailboxes kept in memory for all sessions (~250 bytes each). */
     cache_messages: z.number().int().min(1000).max(100_000_000).default(200_000),
   }).strict().default({}),
+  jmap: z.object({
+    /** Largest API request body. */
+    max_size_request: size().default("10M"),
+    /** Method calls in one API request. */
+    max_calls_in_request: z.number().int().min(1).max(10_000).default(64),
+    /** Ids in one /get, and create+update+destroy in one /set. */
+    max_objects_in_get: z.number().int().min(1).max(1_000_000).default(1000),
+    max_objects_in_set: z.number().int().min(1).max(1_000_000).default(1000),
+    /** API requests one account may have in progress at once. */
+    max_concurrent_requests: z.number().int().min(1).max(10_000).default(8),
+    /** Largest upload, and uploads one account may have in progress at once. */
+    max_size_upload: size().default("50M"),
+    max_concurrent_upload: z.number().int().min(1).max(10_000).default(4),
+    /** How long an uploaded blob is kept while nothing uses it. */
+    upload_ttl: duration().default("24h"),
+    /** Push connections (EventSource and WebSocket) one account may hold. */
+    max_push_connections: z.number().int().min(1).max(10_000).default(10),
+  }).strict().default({}),
   queue: z.object({
     /** Outbound deliveries (SMTP transactions) in flight at once. */
     concurrency: z.number().int().min(1).max(1000).default(16),

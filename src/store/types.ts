@@ -207,6 +207,91 @@ export interface Change {
   change: "created" | "updated" | "destroyed";
 }
 
+/** An email as JMAP reads it without its bytes: the stored header fields and state. */
+export interface JmapEmailRecord {
+  id: number;
+  blobHash: string;
+  threadId: number;
+  size: number;
+  receivedAt: Date;
+  sentAt: Date | null;
+  messageId: string | null;
+  inReplyTo: string[];
+  references: string[];
+  subject: string;
+  from: EmailAddressRecord[];
+  sender: EmailAddressRecord[];
+  replyTo: EmailAddressRecord[];
+  to: EmailAddressRecord[];
+  cc: EmailAddressRecord[];
+  bcc: EmailAddressRecord[];
+  preview: string;
+  hasAttachment: boolean;
+  /** Lower-case, sorted. */
+  keywords: string[];
+  mailboxIds: number[];
+  /** JSON of src/mail/mime.ts MimePart. */
+  mime: string;
+}
+
+/** One entry of an account's email listing (what Email/query filters and sorts on cheaply). */
+export interface EmailListEntry {
+  id: number;
+  threadId: number;
+  /** ms since the epoch. */
+  receivedAt: number;
+  size: number;
+  /** Lower-case, sorted. */
+  keywords: string[];
+  mailboxIds: number[];
+}
+
+/** A change to one email by id (JMAP Email/set update): keywords and mailbox memberships. */
+export interface EmailUpdate {
+  emailId: number;
+  keywords?: KeywordChange;
+  mailboxes?: { set?: number[]; add?: number[]; remove?: number[] };
+}
+
+export interface EmailUpdateResult {
+  updated: number[];
+  notFound: number[];
+  /** Rejected updates with the reason (e.g. an email left in no mailbox, an unknown mailbox). */
+  invalid: { emailId: number; property: "mailboxIds" | "keywords"; message: string }[];
+  modseq: number;
+}
+
+/** JMAP Mailbox counts (RFC 8621 2). */
+export interface MailboxCounts {
+  mailboxId: number;
+  totalEmails: number;
+  unreadEmails: number;
+  totalThreads: number;
+  unreadThreads: number;
+}
+
+export interface MailboxUpdate {
+  role?: MailboxRole | null;
+  sortOrder?: number;
+  subscribed?: boolean;
+}
+
+/** A stored upload (JMAP upload endpoint, Blob/upload): its blob and declared type. */
+export interface Upload {
+  blobHash: string;
+  size: number;
+  type: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+/** A JMAP object kept as JSON (Identity, EmailSubmission, VacationResponse, PushSubscription). */
+export interface StoredObject {
+  id: number;
+  /** JSON text. */
+  data: string;
+}
+
 export interface NewAccount {
   address: string;
   domainId: number;
@@ -415,6 +500,52 @@ export interface Store {
    * (a recipient being delivered now is not "due": its worker reports when it is done).
    */
   nextQueueDue(now: Date): Promise<Date | null>;
+
+  // ---- JMAP (src/store/sqlite/email_ops.ts) ----
+
+  /** The account's modseq: the JMAP state of every type. */
+  accountModseq(accountId: number): Promise<number>;
+  /**
+   * Changes of the given object types after `modseq`, ordered by (modseq, type, object id); at
+   * most `limit`.
+   */
+  changesOfTypes(
+    accountId: number,
+    types: string[],
+    modseq: number,
+    limit: number,
+  ): Promise<Change[]>;
+  /** The emails with these ids that belong to the account, in no particular order. */
+  jmapEmails(accountId: number, ids: number[]): Promise<JmapEmailRecord[]>;
+  /** Every email of the account with its memberships and keywords, in id order. */
+  emailListing(accountId: number, ids?: number[]): Promise<EmailListEntry[]>;
+  /** Keyword and membership changes by email id, in one transaction with one modseq. */
+  updateEmails(accountId: number, updates: EmailUpdate[]): Promise<EmailUpdateResult>;
+  /** Destroys emails (all their memberships); returns those that existed. */
+  destroyEmails(accountId: number, ids: number[]): Promise<{ destroyed: number[]; modseq: number }>;
+  /** Thread id → its email ids, oldest received first. */
+  threadEmails(accountId: number, threadIds: number[]): Promise<Map<number, number[]>>;
+  mailboxCounts(accountId: number): Promise<MailboxCounts[]>;
+  updateMailbox(accountId: number, mailboxId: number, update: MailboxUpdate): Promise<void>;
+  /** The MIME tree (JSON) of one of the account's emails with these bytes, or null. */
+  emailContentByBlob(accountId: number, hash: string): Promise<{ mime: string } | null>;
+  /** True when the account may read the blob: an email of it or an upload of it has this hash. */
+  accountHasBlob(accountId: number, hash: string): Promise<boolean>;
+  /** Records an upload (takes a blob reference; `written` as in NewEmail.blobWritten). */
+  addUpload(accountId: number, upload: Upload, written: boolean): Promise<void>;
+  getUpload(accountId: number, hash: string): Promise<Upload | null>;
+  /** Drops uploads past their expiry (releasing their blob references); returns how many. */
+  expireUploads(now: Date): Promise<number>;
+  listObjects(accountId: number, type: string): Promise<StoredObject[]>;
+  /** Creates (id null) or replaces an object; logs the change. Returns its id and the modseq. */
+  putObject(
+    accountId: number,
+    type: string,
+    id: number | null,
+    data: string,
+  ): Promise<{ id: number; modseq: number }>;
+  /** Deletes an object; false when it did not exist. */
+  deleteObject(accountId: number, type: string, id: number): Promise<boolean>;
 
   integrityCheck(): Promise<string>;
 }

@@ -50,7 +50,7 @@ export class SqliteMailboxOps {
       const modseq = this.#log.bumpModseq(accountId);
       let parentId = 0;
       for (let i = 0; i < levels.length; i++) {
-        const existing = this.#find(accountId, parentId, levels[i]);
+        const existing = this.find(accountId, parentId, levels[i]);
         const last = i === levels.length - 1;
         if (existing && last) throw new StoreError("conflict", `mailbox ${path} already exists`);
         parentId = existing
@@ -64,20 +64,20 @@ export class SqliteMailboxOps {
   renameMailbox(accountId: number, mailboxId: number, newPath: string): void {
     const levels = splitPath(newPath);
     this.#sql.transaction(() => {
-      const row = this.#owned(accountId, mailboxId);
+      const row = this.owned(accountId, mailboxId);
       const modseq = this.#log.bumpModseq(accountId);
       let parentId = 0;
       for (const level of levels.slice(0, -1)) {
-        const existing = this.#find(accountId, parentId, level);
+        const existing = this.find(accountId, parentId, level);
         parentId = existing
           ? existing.id as number
           : this.#insertMailbox(accountId, parentId, level, null, modseq);
-        if (parentId === mailboxId || this.#isDescendant(parentId, mailboxId)) {
+        if (parentId === mailboxId || this.isDescendant(parentId, mailboxId)) {
           throw new StoreError("invalid", "a mailbox cannot be moved under itself");
         }
       }
       const leaf = levels[levels.length - 1];
-      if (this.#find(accountId, parentId, leaf)) {
+      if (this.find(accountId, parentId, leaf)) {
         throw new StoreError("conflict", `mailbox ${newPath} already exists`);
       }
       if (row.role === "inbox") {
@@ -103,7 +103,7 @@ export class SqliteMailboxOps {
 
   deleteMailbox(accountId: number, mailboxId: number): void {
     this.#sql.transaction(() => {
-      const row = this.#owned(accountId, mailboxId);
+      const row = this.owned(accountId, mailboxId);
       if (row.role === "inbox") throw new StoreError("invalid", "INBOX cannot be deleted");
       if (this.#sql.get("SELECT 1 FROM mailboxes WHERE parent_id = ? LIMIT 1", mailboxId)) {
         throw new StoreError("conflict", "the mailbox has children; delete them first");
@@ -111,7 +111,7 @@ export class SqliteMailboxOps {
       const modseq = this.#log.bumpModseq(accountId);
       const uids = this.#sql.all("SELECT uid FROM mailbox_messages WHERE mailbox_id = ?", mailboxId)
         .map((r) => r.uid as number);
-      this.#removeMemberships(accountId, mailboxId, uids, modseq);
+      this.removeMemberships(accountId, mailboxId, uids, modseq);
       this.#sql.run("DELETE FROM expunged WHERE mailbox_id = ?", mailboxId);
       this.#sql.run("DELETE FROM mailboxes WHERE id = ?", mailboxId);
       this.#log.logChange(accountId, modseq, "Mailbox", mailboxId, "destroyed");
@@ -120,7 +120,7 @@ export class SqliteMailboxOps {
 
   setSubscribed(accountId: number, mailboxId: number, subscribed: boolean): void {
     this.#sql.transaction(() => {
-      this.#owned(accountId, mailboxId);
+      this.owned(accountId, mailboxId);
       const modseq = this.#log.bumpModseq(accountId);
       this.#sql.run(
         "UPDATE mailboxes SET subscribed = ?, updated_modseq = ? WHERE id = ?",
@@ -142,7 +142,7 @@ export class SqliteMailboxOps {
   }
 
   mailboxMessages(accountId: number, mailboxId: number, uids?: number[]): MailboxMessage[] {
-    this.#owned(accountId, mailboxId);
+    this.owned(accountId, mailboxId);
     const select =
       `SELECT mm.uid, mm.email_id, mm.modseq, mm.saved_at, e.size, e.received_at, e.thread_id,
          (SELECT group_concat(keyword, ' ') FROM email_keywords k WHERE k.email_id = mm.email_id)
@@ -198,7 +198,7 @@ export class SqliteMailboxOps {
 
   /** Messages added or changed after `modseq` (index mailbox_messages_modseq). */
   changedMessages(accountId: number, mailboxId: number, modseq: number): MailboxMessage[] {
-    this.#owned(accountId, mailboxId);
+    this.owned(accountId, mailboxId);
     return this.#sql.all(
       `SELECT mm.uid, mm.email_id, mm.modseq, mm.saved_at, e.size, e.received_at, e.thread_id,
          (SELECT group_concat(keyword, ' ') FROM email_keywords k WHERE k.email_id = mm.email_id)
@@ -212,7 +212,7 @@ export class SqliteMailboxOps {
 
   /** Expunged UIDs of a mailbox with a modseq above `modseq` (QRESYNC VANISHED (EARLIER)). */
   expungedSince(accountId: number, mailboxId: number, modseq: number): number[] {
-    this.#owned(accountId, mailboxId);
+    this.owned(accountId, mailboxId);
     return this.#sql.all(
       "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
       mailboxId,
@@ -233,7 +233,7 @@ export class SqliteMailboxOps {
     unchangedSince?: number,
   ): { updated: MailboxMessage[]; failed: number[] } {
     return this.#sql.transaction(() => {
-      this.#owned(accountId, mailboxId);
+      this.owned(accountId, mailboxId);
       const rows = this.#memberships(mailboxId, uids);
       const failed: number[] = [];
       const changing: { row: Row; keywords: string[] }[] = [];
@@ -272,7 +272,7 @@ export class SqliteMailboxOps {
         this.#sql.run("UPDATE mailbox_messages SET modseq = ? WHERE email_id = ?", modseq, emailId);
         this.#log.logChange(accountId, modseq, "Email", emailId, "updated");
       }
-      for (const id of touchedMailboxes) this.#touchMailbox(accountId, id, modseq);
+      for (const id of touchedMailboxes) this.touchMailbox(accountId, id, modseq);
       const changed = new Set(changing.map(({ row }) => row.uid as number));
       return {
         updated: this.mailboxMessages(accountId, mailboxId, [...changed]),
@@ -284,11 +284,11 @@ export class SqliteMailboxOps {
   /** Removes the messages with `uids`; returns the UIDs actually expunged. */
   expunge(accountId: number, mailboxId: number, uids: number[]): number[] {
     return this.#sql.transaction(() => {
-      this.#owned(accountId, mailboxId);
+      this.owned(accountId, mailboxId);
       const present = this.#memberships(mailboxId, uids).map((r) => r.uid as number);
       if (present.length === 0) return [];
       const modseq = this.#log.bumpModseq(accountId);
-      this.#removeMemberships(accountId, mailboxId, present, modseq);
+      this.removeMemberships(accountId, mailboxId, present, modseq);
       return present;
     }, "relaxed");
   }
@@ -301,8 +301,8 @@ export class SqliteMailboxOps {
     toMailboxId: number,
   ): { uidValidity: number; pairs: [number, number][] } {
     return this.#sql.transaction(() => {
-      this.#owned(accountId, fromMailboxId);
-      const target = this.#owned(accountId, toMailboxId);
+      this.owned(accountId, fromMailboxId);
+      const target = this.owned(accountId, toMailboxId);
       const modseq = this.#log.bumpModseq(accountId);
       const pairs = this.#transfer(accountId, fromMailboxId, uids, toMailboxId, modseq, false);
       return { uidValidity: target.uid_validity as number, pairs };
@@ -317,8 +317,8 @@ export class SqliteMailboxOps {
     toMailboxId: number,
   ): { uidValidity: number; pairs: [number, number][] } {
     return this.#sql.transaction(() => {
-      this.#owned(accountId, fromMailboxId);
-      const target = this.#owned(accountId, toMailboxId);
+      this.owned(accountId, fromMailboxId);
+      const target = this.owned(accountId, toMailboxId);
       if (fromMailboxId === toMailboxId) {
         throw new StoreError("invalid", "source and target mailbox are the same");
       }
@@ -358,12 +358,13 @@ export class SqliteMailboxOps {
       this.#log.logChange(accountId, modseq, "Email", emailId, "updated");
     }
     this.#sql.run("UPDATE mailboxes SET uid_next = ? WHERE id = ?", next, to);
-    this.#touchMailbox(accountId, to, modseq);
-    if (remove) this.#removeMemberships(accountId, from, rows.map((r) => r.uid as number), modseq);
+    this.touchMailbox(accountId, to, modseq);
+    if (remove) this.removeMemberships(accountId, from, rows.map((r) => r.uid as number), modseq);
     return pairs;
   }
 
-  #removeMemberships(accountId: number, mailboxId: number, uids: number[], modseq: number) {
+  /** Inside a transaction: drops memberships by UID, recording them as expunged. */
+  removeMemberships(accountId: number, mailboxId: number, uids: number[], modseq: number) {
     for (const uid of uids) {
       const row = this.#sql.get(
         "DELETE FROM mailbox_messages WHERE mailbox_id = ? AND uid = ? RETURNING email_id",
@@ -382,15 +383,31 @@ export class SqliteMailboxOps {
         this.#sql.run("UPDATE emails SET updated_modseq = ? WHERE id = ?", modseq, emailId);
         this.#log.logChange(accountId, modseq, "Email", emailId, "updated");
       } else {
-        this.#destroyEmail(accountId, emailId, modseq);
+        this.destroyEmail(accountId, emailId, modseq);
       }
     }
-    this.#touchMailbox(accountId, mailboxId, modseq);
+    this.touchMailbox(accountId, mailboxId, modseq);
   }
 
-  #destroyEmail(accountId: number, emailId: number, modseq: number) {
-    const email = this.#sql.get("SELECT blob_hash, size FROM emails WHERE id = ?", emailId);
+  /** Inside a transaction: deletes an email row and what hangs off it. */
+  destroyEmail(accountId: number, emailId: number, modseq: number) {
+    const email = this.#sql.get(
+      "SELECT blob_hash, size, thread_id FROM emails WHERE id = ?",
+      emailId,
+    );
     if (!email) return;
+    const threadId = email.thread_id as number;
+    const others = this.#sql.get(
+      "SELECT 1 FROM emails WHERE thread_id = ? AND id != ? LIMIT 1",
+      threadId,
+      emailId,
+    );
+    if (others) {
+      this.#log.logChange(accountId, modseq, "Thread", threadId, "updated");
+    } else {
+      // The row stays: thread_refs may still lead a later reply to this id.
+      this.#log.logChange(accountId, modseq, "Thread", threadId, "destroyed");
+    }
     this.#sql.run("DELETE FROM email_keywords WHERE email_id = ?", emailId);
     this.#sql.run("DELETE FROM email_fts WHERE rowid = ?", emailId);
     this.#sql.run("DELETE FROM emails WHERE id = ?", emailId);
@@ -403,7 +420,8 @@ export class SqliteMailboxOps {
     this.#log.logChange(accountId, modseq, "Email", emailId, "destroyed");
   }
 
-  #touchMailbox(accountId: number, mailboxId: number, modseq: number) {
+  /** Inside a transaction: moves the mailbox's HIGHESTMODSEQ and logs it as updated. */
+  touchMailbox(accountId: number, mailboxId: number, modseq: number) {
     this.#sql.run("UPDATE mailboxes SET highest_modseq = ? WHERE id = ?", modseq, mailboxId);
     this.#log.logChange(accountId, modseq, "Mailbox", mailboxId, "updated");
   }
@@ -459,7 +477,8 @@ export class SqliteMailboxOps {
     return id;
   }
 
-  #find(accountId: number, parentId: number, name: string): Row | undefined {
+  /** The mailbox named `name` under `parentId` (INBOX case-insensitive at the top). */
+  find(accountId: number, parentId: number, name: string): Row | undefined {
     if (parentId === 0 && name.toUpperCase() === "INBOX") {
       return this.#sql.get(
         "SELECT * FROM mailboxes WHERE account_id = ? AND role = 'inbox'",
@@ -474,7 +493,7 @@ export class SqliteMailboxOps {
     );
   }
 
-  #isDescendant(mailboxId: number, ancestorId: number): boolean {
+  isDescendant(mailboxId: number, ancestorId: number): boolean {
     let current = mailboxId;
     for (let depth = 0; depth < 1000 && current !== 0; depth++) {
       const row = this.#sql.get("SELECT parent_id FROM mailboxes WHERE id = ?", current);
@@ -485,7 +504,8 @@ export class SqliteMailboxOps {
     return false;
   }
 
-  #owned(accountId: number, mailboxId: number): Row {
+  /** The mailbox row when it is the account's; not_found otherwise. */
+  owned(accountId: number, mailboxId: number): Row {
     const row = this.#sql.get(
       "SELECT * FROM mailboxes WHERE id = ? AND account_id = ?",
       mailboxId,
@@ -521,7 +541,7 @@ function keywordsOf(row: Row): string[] {
   return text ? text.split(" ") : [];
 }
 
-function applyChange(before: string[], change: KeywordChange): string[] {
+export function applyChange(before: string[], change: KeywordChange): string[] {
   const lower = (list: string[]) => list.map((k) => k.toLowerCase());
   if (change.set) return [...new Set(lower(change.set))];
   const result = new Set(before);
@@ -530,7 +550,7 @@ function applyChange(before: string[], change: KeywordChange): string[] {
   return [...result];
 }
 
-function sameSet(a: string[], b: string[]): boolean {
+export function sameSet(a: string[], b: string[]): boolean {
   if (a.length !== b.length) return false;
   const set = new Set(a);
   return b.every((k) => set.has(k));

@@ -243,6 +243,31 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX emails_listing ON emails(id, size, received_at, thread_id);
     `,
   },
+  {
+    version: 6,
+    description: "JMAP: uploads and objects kept as JSON (identities, submissions, vacation, push)",
+    sql: `
+      -- Blobs uploaded through JMAP; each holds one blob reference until it expires.
+      CREATE TABLE uploads (
+        account_id INTEGER NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+        blob_hash TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (account_id, blob_hash)
+      ) WITHOUT ROWID;
+      CREATE INDEX uploads_expiry ON uploads(expires_at);
+
+      CREATE TABLE jmap_objects (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+        type TEXT NOT NULL,                        -- Identity, EmailSubmission, ...
+        data TEXT NOT NULL                         -- JSON
+      );
+      CREATE INDEX jmap_objects_account ON jmap_objects(account_id, type);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -14,6 +14,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { migrate } from "./migrations.ts";
 import { SqliteQueue } from "./queue.ts";
 import { SqliteMailboxOps, toMailbox } from "./mailbox_ops.ts";
+import { SqliteEmailOps } from "./email_ops.ts";
 import { referenceBlob, type Row, Sql } from "./sql.ts";
 import {
   type Account,
@@ -24,6 +25,7 @@ import {
   type Domain,
   type EmailAddressRecord,
   type EmailContent,
+  type EmailUpdate,
   type FullTextField,
   type HeaderField,
   type KeywordChange,
@@ -31,6 +33,7 @@ import {
   type MailboxMessage,
   type MailboxRole,
   type MailboxSummary,
+  type MailboxUpdate,
   type Membership,
   type NewAccount,
   type NewEmail,
@@ -40,6 +43,7 @@ import {
   type Store,
   type StoredEmail,
   StoreError,
+  type Upload,
 } from "../types.ts";
 
 /**
@@ -129,6 +133,7 @@ export class SqliteStore implements Store {
   readonly #sql: Sql;
   readonly #queue: SqliteQueue;
   readonly #mailboxes: SqliteMailboxOps;
+  readonly #emails: SqliteEmailOps;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new DatabaseSync(options.path, { enableForeignKeyConstraints: true });
@@ -146,6 +151,10 @@ export class SqliteStore implements Store {
       bumpModseq: (accountId) => this.#bumpModseq(accountId),
       logChange: (...args) => this.#logChange(...args),
     });
+    this.#emails = new SqliteEmailOps(this.#sql, {
+      bumpModseq: (accountId) => this.#bumpModseq(accountId),
+      logChange: (...args) => this.#logChange(...args),
+    }, this.#mailboxes);
   }
 
   async close(): Promise<void> {
@@ -355,6 +364,13 @@ export class SqliteStore implements Store {
           id,
         );
         this.#sql.run("DELETE FROM emails WHERE account_id = ?", id);
+        this.#sql.run(
+          `UPDATE blobs SET refcount = refcount - 1
+           WHERE hash IN (SELECT blob_hash FROM uploads WHERE account_id = ?)`,
+          id,
+        );
+        this.#sql.run("DELETE FROM uploads WHERE account_id = ?", id);
+        this.#sql.run("DELETE FROM jmap_objects WHERE account_id = ?", id);
         this.#sql.run(
           "DELETE FROM expunged WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)",
           id,
@@ -1043,6 +1059,83 @@ export class SqliteStore implements Store {
 
   nextQueueDue(now: Date): Promise<Date | null> {
     return attempt(() => this.#queue.nextDue(now));
+  }
+
+  // ---- JMAP (email_ops.ts) ----
+
+  accountModseq(accountId: number): Promise<number> {
+    return attempt(() => this.#emails.accountModseq(accountId));
+  }
+
+  changesOfTypes(accountId: number, types: string[], modseq: number, limit: number) {
+    return attempt(() => this.#emails.changesOfTypes(accountId, types, modseq, limit));
+  }
+
+  jmapEmails(accountId: number, ids: number[]) {
+    return attempt(() => this.#emails.jmapEmails(accountId, ids));
+  }
+
+  emailListing(accountId: number, ids?: number[]) {
+    return attempt(() => this.#emails.emailListing(accountId, ids));
+  }
+
+  updateEmails(accountId: number, updates: EmailUpdate[]) {
+    return attempt(() => this.#emails.updateEmails(accountId, updates));
+  }
+
+  destroyEmails(accountId: number, ids: number[]) {
+    return attempt(() => this.#emails.destroyEmails(accountId, ids));
+  }
+
+  threadEmails(accountId: number, threadIds: number[]) {
+    return attempt(() => this.#emails.threadEmails(accountId, threadIds));
+  }
+
+  mailboxCounts(accountId: number) {
+    return attempt(() => this.#emails.mailboxCounts(accountId));
+  }
+
+  updateMailbox(accountId: number, mailboxId: number, update: MailboxUpdate) {
+    return attempt(() => this.#emails.updateMailbox(accountId, mailboxId, update));
+  }
+
+  emailContentByBlob(accountId: number, hash: string) {
+    return attempt(() => {
+      const row = this.#sql.get(
+        "SELECT mime FROM emails WHERE blob_hash = ? AND account_id = ? LIMIT 1",
+        hash,
+        accountId,
+      );
+      return row ? { mime: row.mime as string } : null;
+    });
+  }
+
+  accountHasBlob(accountId: number, hash: string) {
+    return attempt(() => this.#emails.accountHasBlob(accountId, hash));
+  }
+
+  addUpload(accountId: number, upload: Upload, written: boolean) {
+    return attempt(() => this.#emails.addUpload(accountId, upload, written));
+  }
+
+  getUpload(accountId: number, hash: string) {
+    return attempt(() => this.#emails.getUpload(accountId, hash));
+  }
+
+  expireUploads(now: Date) {
+    return attempt(() => this.#emails.expireUploads(now));
+  }
+
+  listObjects(accountId: number, type: string) {
+    return attempt(() => this.#emails.listObjects(accountId, type));
+  }
+
+  putObject(accountId: number, type: string, id: number | null, data: string) {
+    return attempt(() => this.#emails.putObject(accountId, type, id, data));
+  }
+
+  deleteObject(accountId: number, type: string, id: number) {
+    return attempt(() => this.#emails.deleteObject(accountId, type, id));
   }
 
   integrityCheck(): Promise<string> {
