@@ -113,7 +113,7 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
     const bound = await group.listen(specs);
     cleanups.push(() => group.shutdown(config.server.shutdown_grace));
 
-    const jmap = new JmapService(app);
+    const jmap = new JmapService(app, queue);
     const httpApp = createHttpApp({ ready: () => ready }, [(http) => mountJmap(http, jmap)]);
     const httpServers: Deno.HttpServer[] = [];
     for (const service of ["http", "https"] as const) {

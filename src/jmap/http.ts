@@ -16,14 +16,29 @@ import type { Account } from "../store/types.ts";
 import { sha256Hex } from "../store/blobs.ts";
 import { logger } from "../observability/log.ts";
 import { JmapCaches } from "./caches.ts";
-import { checkRequest, RequestProblem, runRequest } from "./dispatch.ts";
+import { type BaseContext, checkRequest, RequestProblem, runRequest } from "./dispatch.ts";
 import { type JmapLimits, jmapLimits } from "./limits.ts";
 import { CAPABILITIES, METHODS } from "./registry.ts";
 import { sessionResource } from "./session.ts";
 import { blobId, fromJmapId, toJmapId } from "./ids.ts";
 import { readBlob } from "./blob_access.ts";
+import { mountPush } from "./push.ts";
+import type { OutboundQueue } from "../smtp/outbound/queue.ts";
 
 const log = logger("jmap");
+
+/** The base context of a method call for `account` (dispatch.ts adds the per-call parts). */
+export function baseContext(service: JmapService, account: Account, ip: string): BaseContext {
+  return {
+    app: service.app,
+    limits: service.limits,
+    caches: service.caches,
+    account,
+    accountId: toJmapId("account", account.id),
+    ip,
+    queue: service.queue,
+  };
+}
 
 /** What a JMAP request runs with; one per server. */
 export class JmapService {
@@ -33,7 +48,11 @@ export class JmapService {
   #requests = new Map<number, number>();
   #uploads = new Map<number, number>();
 
-  constructor(readonly app: App, readonly tokens: TokenVerifier | null = null) {
+  constructor(
+    readonly app: App,
+    readonly queue: OutboundQueue | null = null,
+    readonly tokens: TokenVerifier | null = null,
+  ) {
     this.limits = jmapLimits(app.loaded.config);
     this.caches = new JmapCaches(app.store);
     this.capabilities = new Set(CAPABILITIES.map((c) => c.urn));
@@ -64,7 +83,7 @@ export interface TokenVerifier {
   verify(token: string): Promise<Account | null>;
 }
 
-type Env = { Variables: { account: Account; ip: string } };
+export type Env = { Variables: { account: Account; ip: string } };
 
 /** The client's address from Deno.serve's handler info (Hono's env), or "". */
 export function clientIp(c: Context): string {
@@ -159,10 +178,9 @@ function baseUrl(request: Request): string {
   return `${url.protocol}//${url.host}`;
 }
 
-/** Mounts the JMAP endpoints on `http`. */
-export function mountJmap(http: Hono, service: JmapService): void {
-  const app = http as unknown as Hono<Env>;
-  const auth = async (c: Context<Env>, next: () => Promise<void>) => {
+/** Hono middleware: authenticates, then sets `account` and `ip` on the context. */
+export function authMiddleware(service: JmapService) {
+  return async (c: Context<Env>, next: () => Promise<void>) => {
     const ip = clientIp(c);
     const result = await authenticate(service, c.req.raw, ip);
     if (result instanceof Response) return result;
@@ -170,6 +188,12 @@ export function mountJmap(http: Hono, service: JmapService): void {
     c.set("ip", ip);
     await next();
   };
+}
+
+/** Mounts the JMAP endpoints on `http`. */
+export function mountJmap(http: Hono, service: JmapService): void {
+  const app = http as unknown as Hono<Env>;
+  const auth = authMiddleware(service);
   const session = (c: Context<Env>) => {
     const body = sessionResource(
       c.get("account"),
@@ -185,6 +209,7 @@ export function mountJmap(http: Hono, service: JmapService): void {
   app.post("/jmap/upload/:accountId/", auth, (c) => upload(c, service));
   app.post("/jmap/upload/:accountId", auth, (c) => upload(c, service));
   app.get("/jmap/download/:accountId/:blobId/:name", auth, (c) => download(c, service));
+  mountPush(http, service);
 }
 
 async function api(c: Context<Env>, service: JmapService): Promise<Response> {
@@ -232,14 +257,7 @@ async function api(c: Context<Env>, service: JmapService): Promise<Response> {
     ).state as string;
     const response = await runRequest(
       request,
-      {
-        app: service.app,
-        limits: service.limits,
-        caches: service.caches,
-        account,
-        accountId: toJmapId("account", account.id),
-        ip: c.get("ip"),
-      },
+      baseContext(service, account, c.get("ip")),
       METHODS,
       sessionState,
     );

@@ -6,6 +6,7 @@ import type { App } from "../app.ts";
 import type { Account } from "../store/types.ts";
 import type { JmapLimits } from "./limits.ts";
 import type { JmapCaches } from "./caches.ts";
+import type { OutboundQueue } from "../smtp/outbound/queue.ts";
 
 export type Args = Record<string, unknown>;
 
@@ -66,6 +67,8 @@ export interface MethodContext {
   call(name: string, args: Args): Promise<void>;
   /** The HTTP client's IP, for logs and limits. */
   ip: string;
+  /** The outbound queue (EmailSubmission, vacation replies); null in tools without one. */
+  queue: OutboundQueue | null;
 }
 
 export type MethodHandler = (args: Args, ctx: MethodContext) => Promise<Args>;

@@ -9,6 +9,12 @@ import { coreMethods } from "./core.ts";
 import { mailboxMethods } from "./mailbox.ts";
 import { threadMethods } from "./thread.ts";
 import { emailMethods } from "./email.ts";
+import { emailQueryMethods } from "./email_query.ts";
+import { emailSetMethods } from "./email_set.ts";
+import * as push from "./push.ts";
+import * as submission from "./submission.ts";
+import * as blob from "./blob.ts";
+import * as quota from "./quota.ts";
 
 export const CORE = "urn:ietf:params:jmap:core";
 export const MAIL = "urn:ietf:params:jmap:mail";
@@ -21,7 +27,7 @@ export interface Capability {
   account(limits: JmapLimits, config: Config): Args | null;
 }
 
-export const CAPABILITIES: Capability[] = [
+const BASE_CAPABILITIES: Capability[] = [
   {
     urn: CORE,
     session: (limits) => ({
@@ -60,9 +66,25 @@ export const CAPABILITIES: Capability[] = [
   },
 ];
 
+/** Modules with capabilities of their own (each lists them only once they are complete). */
+const MODULES: { capabilities: Capability[]; methods: Record<string, MethodSpec> }[] = [
+  push,
+  submission,
+  blob,
+  quota,
+];
+
+export const CAPABILITIES: Capability[] = [
+  ...BASE_CAPABILITIES,
+  ...MODULES.flatMap((module) => module.capabilities),
+];
+
 export const METHODS = new Map<string, MethodSpec>([
   ...Object.entries(coreMethods),
   ...Object.entries(mailboxMethods),
   ...Object.entries(threadMethods),
   ...Object.entries(emailMethods),
+  ...Object.entries(emailQueryMethods),
+  ...Object.entries(emailSetMethods),
+  ...MODULES.flatMap((module) => Object.entries(module.methods)),
 ]);

@@ -1,0 +1,2 @@
+import type { MethodSpec } from "./method.ts";
+export const emailQueryMethods: Record<string, MethodSpec> = {};

@@ -1,0 +1,2 @@
+import type { MethodSpec } from "./method.ts";
+export const emailSetMethods: Record<string, MethodSpec> = {};
