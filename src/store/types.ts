@@ -240,7 +240,10 @@ export interface EmailListEntry {
   threadId: number;
   /** ms since the epoch. */
   receivedAt: number;
+  /** ms since the epoch, or null without a (valid) Date header. */
+  sentAt: number | null;
   size: number;
+  hasAttachment: boolean;
   /** Lower-case, sorted. */
   keywords: string[];
   mailboxIds: number[];
@@ -548,4 +551,41 @@ export interface Store {
   deleteObject(accountId: number, type: string, id: number): Promise<boolean>;
 
   integrityCheck(): Promise<string>;
+
+  // ---- API tokens (src/directory/tokens.ts) and blob lookups (src/jmap/blob.ts) ----
+
+  /** Stores an API key credential (kind 'api_key'); `secretHash` is SHA-256 hex of the secret. */
+  createApiKey(accountId: number, label: string, secretHash: string): Promise<ApiKey>;
+  /** The account's API keys, oldest first (without their hashes). */
+  listApiKeys(accountId: number): Promise<ApiKey[]>;
+  /** One API key with its stored hash, or null when there is none with this id. */
+  getApiKey(id: number): Promise<StoredApiKey | null>;
+  /** Deletes an API key; false when there was none with this id. */
+  deleteApiKey(id: number): Promise<boolean>;
+  /** Records when an API key was last used. */
+  touchApiKey(id: number, at: Date): Promise<void>;
+  /** The account's emails whose bytes have one of these hashes, with threads and mailboxes. */
+  emailsByBlob(accountId: number, hashes: string[]): Promise<EmailBlobRef[]>;
+}
+
+/** An API token's credential row (the secret itself is never stored). */
+export interface ApiKey {
+  id: number;
+  accountId: number;
+  label: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+export interface StoredApiKey extends ApiKey {
+  /** SHA-256 hex of the secret. */
+  secretHash: string;
+}
+
+/** An email referencing a blob (JMAP Blob/lookup). */
+export interface EmailBlobRef {
+  emailId: number;
+  blobHash: string;
+  threadId: number;
+  mailboxIds: number[];
 }

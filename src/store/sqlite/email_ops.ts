@@ -113,7 +113,7 @@ export class SqliteEmailOps {
       for (const slice of slices(unique(ids))) {
         const marks = slice.map(() => "?").join(",");
         const rows = this.#sql.db.prepare(
-          `SELECT id, thread_id, received_at, size FROM emails
+          `SELECT id, thread_id, received_at, size, sent_at, has_attachment FROM emails
            WHERE account_id = ? AND id IN (${marks}) ORDER BY id`,
         ).all(accountId, ...slice);
         const extra = this.#membershipsAndKeywords(rows.map((row) => row.id as number));
@@ -123,7 +123,9 @@ export class SqliteEmailOps {
             id,
             threadId: row.thread_id as number,
             receivedAt: row.received_at as number,
+            sentAt: row.sent_at as number | null,
             size: row.size as number,
+            hasAttachment: row.has_attachment === 1,
             keywords: extra.keywords.get(id)?.sort() ?? [],
             mailboxIds: extra.mailboxes.get(id)?.sort((a, b) => a - b) ?? [],
           });
@@ -157,7 +159,8 @@ export class SqliteEmailOps {
       else keywords.set(row[0] as number, [row[1] as string]);
     }
     return this.#sql.arrays(
-      `SELECT id, thread_id, received_at, size FROM emails WHERE account_id = ? ORDER BY id`,
+      `SELECT id, thread_id, received_at, size, sent_at, has_attachment FROM emails
+       WHERE account_id = ? ORDER BY id`,
       accountId,
     ).map((row) => {
       const id = row[0] as number;
@@ -166,6 +169,8 @@ export class SqliteEmailOps {
         threadId: row[1] as number,
         receivedAt: row[2] as number,
         size: row[3] as number,
+        sentAt: row[4] as number | null,
+        hasAttachment: row[5] === 1,
         keywords: keywords.get(id)?.sort() ?? [],
         mailboxIds: mailboxes.get(id)?.sort((a, b) => a - b) ?? [],
       };
