@@ -1143,6 +1143,113 @@ export class SqliteStore implements Store {
       this.#sql.all("PRAGMA integrity_check").map((row) => Object.values(row)[0]).join("\n")
     );
   }
+
+  // ---- API tokens (src/directory/tokens.ts) and blob lookups (src/jmap/blob.ts) ----
+
+  createApiKey(
+    accountId: number,
+    label: string,
+    secretHash: string,
+  ): Promise<import("../types.ts").ApiKey> {
+    return attempt(() => {
+      const createdAt = Date.now();
+      const id = Number(
+        this.#sql.run(
+          `INSERT INTO credentials (principal_id, kind, label, secret, created_at)
+           VALUES (?, 'api_key', ?, ?, ?)`,
+          accountId,
+          label,
+          secretHash,
+          createdAt,
+        ).lastInsertRowid,
+      );
+      return { id, accountId, label, createdAt: new Date(createdAt), lastUsedAt: null };
+    });
+  }
+
+  listApiKeys(accountId: number): Promise<import("../types.ts").ApiKey[]> {
+    return attempt(() =>
+      this.#sql.all(
+        `SELECT * FROM credentials WHERE principal_id = ? AND kind = 'api_key' ORDER BY id`,
+        accountId,
+      ).map((row) => {
+        const { secretHash: _, ...key } = toApiKey(row);
+        return key;
+      })
+    );
+  }
+
+  getApiKey(id: number): Promise<import("../types.ts").StoredApiKey | null> {
+    return attempt(() => {
+      const row = this.#sql.get(
+        "SELECT * FROM credentials WHERE id = ? AND kind = 'api_key'",
+        id,
+      );
+      return row ? toApiKey(row) : null;
+    });
+  }
+
+  deleteApiKey(id: number): Promise<boolean> {
+    return attempt(() =>
+      Number(
+        this.#sql.run("DELETE FROM credentials WHERE id = ? AND kind = 'api_key'", id).changes,
+      ) > 0
+    );
+  }
+
+  touchApiKey(id: number, at: Date): Promise<void> {
+    return attempt(() => {
+      this.#sql.run(
+        "UPDATE credentials SET last_used_at = ? WHERE id = ? AND kind = 'api_key'",
+        at.getTime(),
+        id,
+      );
+    });
+  }
+
+  emailsByBlob(accountId: number, hashes: string[]): Promise<import("../types.ts").EmailBlobRef[]> {
+    return attempt(() => {
+      const unique = [...new Set(hashes)];
+      if (unique.length === 0) return [];
+      const refs = new Map<number, import("../types.ts").EmailBlobRef>();
+      for (let i = 0; i < unique.length; i += 500) {
+        const slice = unique.slice(i, i + 500);
+        const marks = slice.map(() => "?").join(",");
+        for (
+          const row of this.#sql.db.prepare(
+            `SELECT e.id, e.blob_hash, e.thread_id, m.mailbox_id FROM emails e
+             LEFT JOIN mailbox_messages m ON m.email_id = e.id
+             WHERE e.account_id = ? AND e.blob_hash IN (${marks}) ORDER BY e.id, m.mailbox_id`,
+          ).all(accountId, ...slice)
+        ) {
+          const emailId = row.id as number;
+          let ref = refs.get(emailId);
+          if (!ref) {
+            ref = {
+              emailId,
+              blobHash: row.blob_hash as string,
+              threadId: row.thread_id as number,
+              mailboxIds: [],
+            };
+            refs.set(emailId, ref);
+          }
+          if (row.mailbox_id !== null) ref.mailboxIds.push(row.mailbox_id as number);
+        }
+      }
+      return [...refs.values()];
+    });
+  }
+}
+
+function toApiKey(row: Row): import("../types.ts").StoredApiKey {
+  return {
+    id: row.id as number,
+    accountId: row.principal_id as number,
+    label: row.label as string,
+    createdAt: new Date(row.created_at as number),
+    lastUsedAt: row.last_used_at == null ? null : new Date(row.last_used_at as number),
+    secretHash: row.secret as string,
+  };
 }
 
 function attempt<T>(work: () => T): Promise<T> {
