@@ -1,12 +1,14 @@
 /**
  * Local delivery: resolve recipients through the directory, parse once, store once per account.
  * Used by SMTP (port 25 and submission), the outbound queue for local recipients, `postern
- * deliver` and the control socket.
+ * deliver` and the control socket. Each account that got the message may answer it with its
+ * vacation reply (vacation.ts), started here and never awaited: it cannot fail or delay delivery.
  */
 import type { Directory, Recipients } from "../directory/directory.ts";
 import { IngestError, type MessagePath, type ParsedMessage } from "./ingest.ts";
 import type { Account, MailboxRole } from "../store/types.ts";
 import { logger } from "../observability/log.ts";
+import { sendVacationReply } from "./vacation.ts";
 
 const log = logger("delivery");
 
@@ -44,7 +46,13 @@ export async function deliverLocal(
   for (const entry of resolved) {
     for (const account of entry?.accounts ?? []) {
       if (!outcomes.has(account.id)) {
-        outcomes.set(account.id, commitFor(path, parsed, account, mailboxRole));
+        const outcome = commitFor(path, parsed, account, mailboxRole);
+        outcome.then((result) => {
+          if (result.status !== "delivered") return;
+          const { store, blobs } = path;
+          void sendVacationReply({ store, blobs, directory, account, message: parsed });
+        }, () => {});
+        outcomes.set(account.id, outcome);
       }
     }
   }
