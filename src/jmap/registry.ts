@@ -21,8 +21,11 @@ export const MAIL = "urn:ietf:params:jmap:mail";
 
 export interface Capability {
   urn: string;
-  /** The value under `capabilities` in the session resource. */
-  session(limits: JmapLimits, config: Config): Args;
+  /**
+   * The value under `capabilities` in the session resource; `baseUrl` is the request's scheme and
+   * host ("https://mail.example.com"), for capabilities that carry a URL (RFC 8887 4.1).
+   */
+  session(limits: JmapLimits, config: Config, baseUrl: string): Args;
   /** The value under each account's `accountCapabilities`, or null when it has none there. */
   account(limits: JmapLimits, config: Config): Args | null;
 }

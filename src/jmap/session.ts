@@ -20,7 +20,7 @@ export function sessionResource(
   const accountCapabilities: Args = {};
   const primaryAccounts: Args = {};
   for (const capability of CAPABILITIES) {
-    capabilities[capability.urn] = capability.session(limits, config);
+    capabilities[capability.urn] = capability.session(limits, config, baseUrl);
     const perAccount = capability.account(limits, config);
     if (perAccount) {
       accountCapabilities[capability.urn] = perAccount;
