@@ -48,7 +48,8 @@ export async function deliverLocal(
       if (!outcomes.has(account.id)) {
         const outcome = commitFor(path, parsed, account, mailboxRole);
         outcome.then((result) => {
-          if (result.status !== "delivered") return;
+          // Mail filed as junk gets no reply: answering spam is backscatter.
+          if (result.status !== "delivered" || mailboxRole === "junk") return;
           const { store, blobs } = path;
           void sendVacationReply({ store, blobs, directory, account, message: parsed });
         }, () => {});
