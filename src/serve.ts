@@ -17,11 +17,14 @@ import { pop3Service } from "./pop3/server.ts";
 import { managesieveGreeter } from "./sieve/managesieve/greeter.ts";
 import { createHttpApp } from "./http/app.ts";
 import { JmapService, mountJmap } from "./jmap/http.ts";
+import { ApiTokens } from "./directory/tokens.ts";
 import { serveControl } from "./http/control.ts";
 import { logger } from "./observability/log.ts";
 import { join } from "node:path";
 
 const log = logger("server");
+/** How often expired JMAP uploads are dropped. */
+const UPLOAD_EXPIRY_INTERVAL_MS = 3600_000;
 
 export interface RunningServer {
   app: App;
@@ -113,7 +116,19 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
     const bound = await group.listen(specs);
     cleanups.push(() => group.shutdown(config.server.shutdown_grace));
 
-    const jmap = new JmapService(app, queue);
+    const jmap = new JmapService(app, queue, new ApiTokens(app.store, app.directory.limiter));
+    // Uploads past their expiry ([jmap] upload_ttl) go, and with them files nothing else uses.
+    const expireUploads = () =>
+      app.store.expireUploads(new Date())
+        .then(async (count) => {
+          if (!count) return;
+          const removed = await app.store.collectBlobs((hash) => app.blobs.deleteSync(hash));
+          log.info("expired uploads", { count, files_removed: removed });
+        })
+        .catch((error) => log.warn("expiring uploads failed", { error }));
+    expireUploads();
+    const uploadExpiry = setInterval(expireUploads, UPLOAD_EXPIRY_INTERVAL_MS);
+    cleanups.push(() => Promise.resolve(clearInterval(uploadExpiry)));
     const httpApp = createHttpApp({ ready: () => ready }, [(http) => mountJmap(http, jmap)]);
     const httpServers: Deno.HttpServer[] = [];
     for (const service of ["http", "https"] as const) {

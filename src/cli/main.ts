@@ -14,6 +14,7 @@ import { VERSION } from "../version.ts";
 import { readPassword } from "./prompt.ts";
 import { normalizeDomain } from "../directory/directory.ts";
 import { domainRecords } from "../directory/dns_records.ts";
+import { ApiTokens } from "../directory/tokens.ts";
 
 export class UsageError extends Error {}
 export class CliError extends Error {}
@@ -181,6 +182,51 @@ const COMMANDS: Record<string, Command> = {
       );
     }),
   },
+  "token create": {
+    usage: "postern token create ADDRESS [--label LABEL]",
+    summary: "create an API token (JMAP Bearer) for an account; it is shown only once",
+    options: { label: { type: "string" } },
+    run: withApp(1, async (app, [address], flags) => {
+      const account = await app.directory.requireAccount(address);
+      const { key, token } = await new ApiTokens(app.store).create(
+        account.id,
+        String(flags.label ?? ""),
+      );
+      print(`created token ${key.id} for ${account.address} (shown only once):\n${token}`);
+    }),
+  },
+  "token list": {
+    usage: "postern token list ADDRESS",
+    summary: "list an account's API tokens",
+    run: withApp(1, async (app, [address]) => {
+      const account = await app.directory.requireAccount(address);
+      const time = (date: Date | null) =>
+        date ? date.toISOString().slice(0, 19).replace("T", " ") : "never";
+      printTable(
+        ["ID", "LABEL", "CREATED (UTC)", "LAST USED (UTC)"],
+        (await new ApiTokens(app.store).list(account.id)).map((key) => [
+          String(key.id),
+          key.label,
+          time(key.createdAt),
+          time(key.lastUsedAt),
+        ]),
+      );
+    }),
+  },
+  "token revoke": {
+    usage: "postern token revoke ID",
+    summary: "revoke an API token at once (running servers included)",
+    run: withApp(1, async (app, [id]) => {
+      const number = Number(id);
+      if (!Number.isSafeInteger(number) || number <= 0) {
+        throw new UsageError(`not a token id: '${id}'`);
+      }
+      if (!(await new ApiTokens(app.store).revoke(number))) {
+        throw new CliError(`no token ${id}`);
+      }
+      print(`revoked token ${id}`);
+    }),
+  },
   "deliver": {
     usage: "postern deliver RECIPIENT… < message",
     summary:
@@ -307,7 +353,7 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-const GROUPS = ["domain", "account", "alias", "mailbox", "queue", "config"];
+const GROUPS = ["domain", "account", "alias", "mailbox", "token", "queue", "config"];
 
 function queueId(text: string): number {
   const id = Number(text);
@@ -339,6 +385,7 @@ const VALUE_OPTIONS = new Set([
   "--name",
   "--quota",
   "--domain",
+  "--label",
 ]);
 
 /** Indexes of the positional words in argv (skipping options and their values). */
