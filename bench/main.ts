@@ -7,6 +7,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   smtp: () => import("./smtp.ts"),
   pop3: () => import("./pop3.ts"),
   imap: () => import("./imap.ts"),
+  jmap: () => import("./jmap.ts"),
 };
 
 const [name, ...args] = Deno.args;

@@ -225,10 +225,14 @@ async function textMatches(
   for (const key of TEXT_CONDITIONS) {
     if (!(key in condition)) continue;
     let matched: Set<number>;
-    if (key === "text") {
-      matched = await store.fullTextMatch(accountId, null, condition.text as string);
-    } else if (key === "body") {
-      matched = await store.fullTextMatch(accountId, "body", condition.body as string);
+    if (key === "text" || key === "body") {
+      const candidates = await store.fullTextCandidates(
+        key === "text" ? null : "body",
+        condition[key] as string,
+      );
+      matched = new Set<number>();
+      if (candidates === null) { for (const entry of listing.entries) matched.add(entry.id); }
+      else for (const id of candidates) if (listing.byId.has(id)) matched.add(id);
     } else if (key === "header") {
       matched = await headerMatches(condition.header as string[], listing, ctx, result);
     } else {

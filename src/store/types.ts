@@ -530,6 +530,11 @@ export interface Store {
   threadEmails(accountId: number, threadIds: number[]): Promise<Map<number, number[]>>;
   mailboxCounts(accountId: number): Promise<MailboxCounts[]>;
   updateMailbox(accountId: number, mailboxId: number, update: MailboxUpdate): Promise<void>;
+  /**
+   * Like fullTextMatch, but every account's matching email ids, unfiltered and as a list: for a
+   * caller that checks ownership itself (JMAP's listing), which saves a join per match.
+   */
+  fullTextCandidates(field: FullTextField, text: string): Promise<number[] | null>;
   /** The MIME tree (JSON) of one of the account's emails with these bytes, or null. */
   emailContentByBlob(accountId: number, hash: string): Promise<{ mime: string } | null>;
   /** True when the account may read the blob: an email of it or an upload of it has this hash. */

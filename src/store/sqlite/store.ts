@@ -1099,6 +1099,17 @@ export class SqliteStore implements Store {
     return attempt(() => this.#emails.updateMailbox(accountId, mailboxId, update));
   }
 
+  fullTextCandidates(field: FullTextField, text: string): Promise<number[] | null> {
+    return attempt(() => {
+      const words = text.match(/[\p{L}\p{N}]+/gu) ?? [];
+      if (words.length === 0) return null; // nothing indexable: every email matches
+      const column = field ? `${field} : ` : "";
+      const query = words.map((word) => `${column}"${word.replaceAll('"', '""')}"*`).join(" AND ");
+      return this.#sql.arrays("SELECT rowid FROM email_fts WHERE email_fts MATCH ?", query)
+        .map((row) => row[0] as number);
+    });
+  }
+
   emailContentByBlob(accountId: number, hash: string) {
     return attempt(() => {
       const row = this.#sql.get(
