@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { cli, type TestServer, withServer } from "../helpers/server.ts";
+import { cli, startServer, type TestServer, withServer } from "../helpers/server.ts";
 import { jmapClient, type JmapTestClient, USING } from "../helpers/jmap.ts";
 
 const BLOB = "urn:ietf:params:jmap:blob";
@@ -431,4 +431,32 @@ Deno.test("jmap blob: Blob/lookup finds the emails, threads and mailboxes that u
     assertEquals([unknownName, unknown.type], ["error", "unknownDataType"]);
     assertEquals([noMailName, noMail.type], ["error", "unknownDataType"]);
   });
+});
+
+Deno.test("jmap blob: an upload past [jmap] upload_ttl is gone after a restart", async () => {
+  const first = await startServer({ extra: '[jmap]\nupload_ttl = "1s"' });
+  const admin = first.admin!;
+  let blobId: string;
+  let accountId: string;
+  try {
+    const client = await jmapClient(first);
+    accountId = client.accountId;
+    blobId = (await upload(client, "short-lived", "text/plain")).body.blobId;
+    const fresh = await client.fetch(`/jmap/download/${accountId}/${blobId}/x.txt`);
+    assertEquals(await fresh.text(), "short-lived");
+  } finally {
+    await first.stop();
+  }
+  // Past its expiry (1 s), the next start drops it.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await withServer(async (server) => {
+    const client = await jmapClient(server, admin.address, admin.password);
+    const [[, got]] = await client.call([
+      ["Blob/get", { accountId, ids: [blobId] }, "0"],
+    ], WITH_BLOB);
+    assertEquals(got.notFound, [blobId]);
+    const gone = await client.fetch(`/jmap/download/${accountId}/${blobId}/x.txt`);
+    assertEquals(gone.status, 404);
+    await gone.body?.cancel();
+  }, { dir: first.dir, configPath: first.configPath });
 });
