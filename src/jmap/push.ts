@@ -11,8 +11,9 @@
  * - Bursts are coalesced: a listener reports at most once per COALESCE_MS, and a PushSubscription
  *   has at most one POST in flight (changes during it go in the next one).
  * - Every EventSource and WebSocket holds one of the account's max_push_connections slots until
- *   it closes; closing (client gone, closeafter=state, server shutdown) unsubscribes from the
- *   bus and clears timers, in one idempotent function per connection.
+ *   it closes; closing (client gone, closeafter=state, SIGTERM/SIGINT) unsubscribes from the bus
+ *   and clears timers, in one idempotent function per connection. Deno.serve's shutdown waits
+ *   for open responses, so the server's stop signals close every push connection.
  * - The event id of a "state" event, and a WebSocket pushState, is the account modseq: a client
  *   reconnecting with an older one (Last-Event-ID, RFC 8620 7.3; pushState, RFC 8887 4.3.5.2)
  *   gets a StateChange at once.
@@ -118,6 +119,11 @@ class StateChangeBatch {
     if (this.#types.size > 0 && !this.#sending) await this.#flush();
   }
 
+  /** Nothing waiting and nothing being sent. */
+  get idle(): boolean {
+    return this.#types.size === 0 && this.#timer === undefined && !this.#sending;
+  }
+
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
@@ -149,7 +155,7 @@ class StateChangeBatch {
       this.#sending = false;
     }
     this.#schedule();
-    if (this.#timer === undefined && !this.#sending) this.onIdle();
+    if (this.idle) this.onIdle();
   }
 }
 
@@ -168,23 +174,32 @@ function listen(app: App, batch: StateChangeBatch): () => void {
   };
 }
 
-/** The account's push connection slots (max_push_connections). */
-class PushSlots {
+/** The open push connections: max_push_connections per account, and closing all at shutdown. */
+class PushConnections {
   #used = new Map<number, number>();
+  #open = new Set<() => void>();
   constructor(readonly max: number) {}
 
-  acquire(accountId: number): (() => void) | null {
+  /** Takes a slot for a connection that `close` ends; the release function, or null if full. */
+  acquire(accountId: number, close: () => void): (() => void) | null {
     const used = this.#used.get(accountId) ?? 0;
     if (used >= this.max) return null;
     this.#used.set(accountId, used + 1);
+    this.#open.add(close);
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      this.#open.delete(close);
       const left = (this.#used.get(accountId) ?? 1) - 1;
       if (left <= 0) this.#used.delete(accountId);
       else this.#used.set(accountId, left);
     };
+  }
+
+  /** Ends every connection: Deno.serve's graceful shutdown waits for open responses. */
+  closeAll(): void {
+    for (const close of [...this.#open]) close();
   }
 }
 
@@ -208,7 +223,11 @@ function tooManyConnections(max: number): Response {
 
 // ---- EventSource (RFC 8620 7.3) ----
 
-function eventSource(c: Context<Env>, service: JmapService, slots: PushSlots): Response {
+function eventSource(
+  c: Context<Env>,
+  service: JmapService,
+  connections: PushConnections,
+): Response {
   const account = c.get("account");
   const query = new URL(c.req.url).searchParams;
   const typesParam = query.get("types") ?? "*";
@@ -226,8 +245,9 @@ function eventSource(c: Context<Env>, service: JmapService, slots: PushSlots): R
   const filter = typesParam === "*"
     ? null
     : new Set(typesParam.split(",").map((type) => type.trim()).filter(Boolean));
-  const release = slots.acquire(account.id);
-  if (!release) return tooManyConnections(slots.max);
+  let streamController: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const release = connections.acquire(account.id, () => close(streamController));
+  if (!release) return tooManyConnections(connections.max);
   const encoder = new TextEncoder();
   let stop = () => {};
   let pingTimer: ReturnType<typeof setTimeout> | undefined;
@@ -246,6 +266,7 @@ function eventSource(c: Context<Env>, service: JmapService, slots: PushSlots): R
   const onAbort = () => close();
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
+      streamController = controller;
       const send = (text: string) => {
         if (closed) return;
         if ((controller.desiredSize ?? 0) < -MAX_UNREAD_EVENTS) {
@@ -297,7 +318,7 @@ function eventSource(c: Context<Env>, service: JmapService, slots: PushSlots): R
 
 // ---- WebSocket (RFC 8887) ----
 
-function webSocket(c: Context<Env>, service: JmapService, slots: PushSlots): Response {
+function webSocket(c: Context<Env>, service: JmapService, connections: PushConnections): Response {
   const account = c.get("account");
   if ((c.req.header("upgrade") ?? "").toLowerCase() !== "websocket") {
     return problemResponse(
@@ -311,8 +332,13 @@ function webSocket(c: Context<Env>, service: JmapService, slots: PushSlots): Res
       new RequestProblem("notRequest", 400, 'The "jmap" WebSocket subprotocol is required.'),
     );
   }
-  const release = slots.acquire(account.id);
-  if (!release) return tooManyConnections(slots.max);
+  const opened: { socket?: WebSocket } = {};
+  // RFC 6455 7.4.1: 1001, the server is going away.
+  const release = connections.acquire(
+    account.id,
+    () => opened.socket?.close(1001, "The server is stopping."),
+  );
+  if (!release) return tooManyConnections(connections.max);
   let upgraded: { socket: WebSocket; response: Response };
   try {
     upgraded = Deno.upgradeWebSocket(c.req.raw, { protocol: "jmap" });
@@ -320,6 +346,7 @@ function webSocket(c: Context<Env>, service: JmapService, slots: PushSlots): Res
     release();
     throw error;
   }
+  opened.socket = upgraded.socket;
   const session = new WebSocketSession(upgraded.socket, service, account, c.get("ip"), baseUrl(c));
   const end = () => {
     session.close();
@@ -533,6 +560,8 @@ function deliverToSubscriptions(app: App): () => void {
           batches.set(key, entry);
         }
         entry.batch.add(types);
+        // None of the types it wants: drop the entry rather than keep it for nothing.
+        if (entry.batch.idle) batches.delete(key);
       }
     })().catch((error) => log.error("push failed", { account: event.accountId, error }));
   });
@@ -542,8 +571,13 @@ function deliverToSubscriptions(app: App): () => void {
 export function mountPush(http: Hono, service: JmapService): void {
   const app = http as unknown as Hono<Env>;
   const auth = authMiddleware(service);
-  const slots = new PushSlots(service.limits.maxPushConnections);
-  app.get("/jmap/eventsource", auth, (c) => eventSource(c, service, slots));
-  app.get("/jmap/ws", auth, (c) => webSocket(c, service, slots));
+  const connections = new PushConnections(service.limits.maxPushConnections);
+  app.get("/jmap/eventsource", auth, (c) => eventSource(c, service, connections));
+  app.get("/jmap/ws", auth, (c) => webSocket(c, service, connections));
+  // The server stops on these signals (cli/serve_command.ts) and its HTTP shutdown waits for
+  // every open response, so push connections, which never end by themselves, end here.
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(signal, () => connections.closeAll());
+  }
   deliverToSubscriptions(service.app);
 }

@@ -255,6 +255,25 @@ Deno.test("jmap push: the connection past max_push_connections gets 429; a close
   }, { extra: "[jmap]\nmax_push_connections = 2" });
 });
 
+Deno.test("jmap push: the server stops with push connections open, ending them", async () => {
+  await withServer(async (server) => {
+    const client = await jmapClient(server);
+    const stream = await EventStream.open(client, "types=*&closeafter=no&ping=0");
+    const ws = await openWebSocket(server, client, ["jmap"]);
+    try {
+      const closed = new Promise<number>((resolve) =>
+        ws.socket.addEventListener("close", (event) => resolve(event.code))
+      );
+      assertEquals(await withDeadline(server.stop(), "server exit"), 0);
+      assertEquals(await stream.next(), null);
+      assertEquals(await withDeadline(closed, "WebSocket close"), 1001);
+    } finally {
+      await stream.close();
+      await ws.close();
+    }
+  });
+});
+
 /** A JMAP WebSocket client; messages are queued until read. */
 class WsClient {
   #messages: any[] = [];
