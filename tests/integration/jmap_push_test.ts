@@ -368,6 +368,15 @@ Deno.test("jmap push: WebSocket requests, request errors, and StateChange push w
       assertEquals((await ws.next()).type, "urn:ietf:params:jmap:error:unknownCapability");
       ws.send("{ not json");
       assertEquals((await ws.next()).type, "urn:ietf:params:jmap:error:notJSON");
+      ws.send({
+        "@type": "Request",
+        id: "big",
+        using: USING,
+        methodCalls: [["Core/echo", { pad: "x".repeat(11 * 1024 * 1024) }, "0"]],
+      });
+      const tooBig = await ws.next();
+      assertEquals(tooBig.type, "urn:ietf:params:jmap:error:limit");
+      assertEquals(tooBig.limit, "maxSizeRequest");
 
       ws.send({ "@type": "WebSocketPushEnable", dataTypes: ["Email", "Mailbox"] });
       await deliverMany(server, server.admin!.address, 1);
