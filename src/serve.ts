@@ -17,6 +17,7 @@ import { pop3Service } from "./pop3/server.ts";
 import { managesieveGreeter } from "./sieve/managesieve/greeter.ts";
 import { createHttpApp } from "./http/app.ts";
 import { JmapService, mountJmap } from "./jmap/http.ts";
+import { useVacationOutbox } from "./mail/vacation.ts";
 import { ApiTokens } from "./directory/tokens.ts";
 import { serveControl } from "./http/control.ts";
 import { logger } from "./observability/log.ts";
@@ -89,6 +90,8 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
       timeoutMs: config.dns.timeout * 1000,
     });
     const queue = await createQueue(app, resolver);
+    // Vacation replies (RFC 3834) made at delivery leave through this queue.
+    useVacationOutbox(app.store, queue, config.server.hostname);
     const submission = submissionSmtpOptions(app, queue);
     const imap = imapOptions(app);
     const handlers: Partial<Record<ServiceName, Omit<ListenerSpec, "host" | "port" | "service">>> =
@@ -141,6 +144,7 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
       log.info("listening", { service, address: `${address.host}:${server.port}` });
     }
     cleanups.push(async () => {
+      jmap.close();
       await Promise.all(httpServers.map((s) => s.shutdown()));
     });
 

@@ -149,7 +149,7 @@ export class SelectedCommands {
           updates.set(message.uid, message);
           view.noteOwn(message);
         }
-        if (updated.length > 0) session.published(updated[0].modseq, ["Email"]);
+        if (updated.length > 0) session.published(updated[0].modseq, ["Email", "Mailbox"]);
       }
     }
     const withUid = uid && !args.attributes.some((a) => a.kind === "UID");
@@ -223,7 +223,7 @@ export class SelectedCommands {
       // $Junk / $NotJunk set by the user: the spam filter learns from it.
       const judged = (keyword: string) =>
         args.action !== "remove" && keywords.includes(keyword) ? updated.map((m) => m.emailId) : [];
-      session.published(updated[0].modseq, ["Email"], {
+      session.published(updated[0].modseq, ["Email", "Mailbox"], {
         spam: judged("$junk"),
         ham: judged("$notjunk"),
       });
@@ -448,7 +448,7 @@ export class SelectedCommands {
     });
     const source = (await session.opts.store.listMailboxes(session.account!.id, { counts: false }))
       .find((m) => m.id === view.mailboxId);
-    session.published(0, ["Email", "Mailbox"], {
+    session.published(0, ["Email", "Mailbox", "Thread"], {
       spam: target.role === "junk" && source?.role !== "junk" ? emails : [],
       ham: move && source?.role === "junk" && target.role !== "junk" ? emails : [],
     });
@@ -479,7 +479,7 @@ export class SelectedCommands {
     );
     if (uids.length === 0) return;
     const gone = await session.opts.store.expunge(session.account!.id, view.mailboxId, uids);
-    session.published(0, ["Email", "Mailbox"]);
+    session.published(0, ["Email", "Mailbox", "Thread"]);
     if (!silent) view.noteOwnExpunge(gone);
   }
 
@@ -501,7 +501,7 @@ export class SelectedCommands {
       `* OK [APPENDUID ${mailbox.uidValidity} ${uids[0]}] Replacement message ready\r\n`,
     );
     const gone = await session.opts.store.expunge(session.account!.id, view.mailboxId, [old]);
-    session.published(0, ["Email", "Mailbox"]);
+    session.published(0, ["Email", "Mailbox", "Thread"]);
     view.noteOwnExpunge(gone);
     return `${uid ? "UID " : ""}REPLACE completed`;
   }

@@ -739,7 +739,7 @@ export class ImapSession {
     } catch (error) {
       throw storeFailure(error);
     }
-    this.published(0, ["Mailbox", "Email"]);
+    this.published(0, ["Mailbox", "Email", "Thread"]);
     return "RENAME completed";
   }
 

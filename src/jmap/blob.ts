@@ -15,7 +15,6 @@
  *   elsewhere (RFC 9404 6), and an empty list per type for one only an upload holds.
  */
 import { createHash } from "node:crypto";
-import { sha256Hex } from "../store/blobs.ts";
 import {
   allowOnly,
   type Args,
@@ -32,7 +31,7 @@ import {
 } from "./method.ts";
 import type { Capability } from "./registry.ts";
 import { readGetArgs, resolveCreationId, selectProperties } from "./standard.ts";
-import { blobExists, readBlob } from "./blob_access.ts";
+import { blobExists, readBlob, storeUpload } from "./blob_access.ts";
 import { blobHashOf, blobId, toJmapId } from "./ids.ts";
 import { parsePartBlobId } from "./email_render.ts";
 
@@ -131,7 +130,7 @@ async function createBlob(object: unknown, ctx: MethodContext): Promise<Args> {
   }
   const bytes = concat(chunks, total);
   const stored = type ?? "application/octet-stream";
-  const hash = await storeBlob(ctx, bytes, stored);
+  const hash = await storeUpload(ctx.app, ctx.limits.uploadTtl, ctx.account.id, bytes, stored);
   return { id: blobId(hash), type: stored, size: bytes.length };
 }
 
@@ -186,31 +185,6 @@ async function readSource(
     throw invalid(`the range ends past the blob's ${blob.bytes.length} octets`);
   }
   return blob.bytes.subarray(start, end);
-}
-
-/** Writes the bytes and records them as an upload of the account (as the upload endpoint). */
-async function storeBlob(ctx: MethodContext, bytes: Uint8Array, type: string): Promise<string> {
-  const hash = sha256Hex(bytes);
-  const known = await ctx.app.store.blobKnown(hash);
-  if (!known) await ctx.app.blobs.put(hash, bytes);
-  const now = new Date();
-  const record = {
-    blobHash: hash,
-    size: bytes.length,
-    type,
-    createdAt: now,
-    expiresAt: new Date(now.getTime() + ctx.limits.uploadTtl * 1000),
-  };
-  try {
-    await ctx.app.store.addUpload(ctx.account.id, record, !known);
-  } catch (error) {
-    // Collected between the check and the insert: write it and try once more.
-    await ctx.app.blobs.put(hash, bytes);
-    await ctx.app.store.addUpload(ctx.account.id, record, true).catch(() => {
-      throw error;
-    });
-  }
-  return hash;
 }
 
 // ---- Blob/get (RFC 9404 4.2) ----

@@ -6,6 +6,7 @@
 import type { App } from "../app.ts";
 import { decodePartBody, findSection, type MimePart } from "../mail/mime.ts";
 import { blobHashOf } from "./ids.ts";
+import { sha256Hex } from "../store/blobs.ts";
 import { parsePartBlobId } from "./email_render.ts";
 
 export interface BlobContent {
@@ -55,4 +56,38 @@ export async function blobExists(app: App, accountId: number, blobId: string): P
 async function mimeOf(app: App, accountId: number, hash: string): Promise<MimePart | null> {
   const content = await app.store.emailContentByBlob(accountId, hash);
   return content ? JSON.parse(content.mime) as MimePart : null;
+}
+
+/**
+ * Writes bytes as an upload of the account (upload endpoint, Blob/upload) kept `ttlSeconds`
+ * while nothing else uses them; returns the SHA-256 hash.
+ */
+export async function storeUpload(
+  app: App,
+  ttlSeconds: number,
+  accountId: number,
+  bytes: Uint8Array,
+  type: string,
+): Promise<string> {
+  const hash = sha256Hex(bytes);
+  const known = await app.store.blobKnown(hash);
+  if (!known) await app.blobs.put(hash, bytes);
+  const now = new Date();
+  const upload = {
+    blobHash: hash,
+    size: bytes.length,
+    type,
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + ttlSeconds * 1000),
+  };
+  try {
+    await app.store.addUpload(accountId, upload, !known);
+  } catch (error) {
+    // Collected between the check and the insert: write it and try once more.
+    await app.blobs.put(hash, bytes);
+    await app.store.addUpload(accountId, upload, true).catch(() => {
+      throw error;
+    });
+  }
+  return hash;
 }

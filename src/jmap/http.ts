@@ -13,7 +13,6 @@
 import type { Context, Hono } from "hono";
 import type { App } from "../app.ts";
 import type { Account } from "../store/types.ts";
-import { sha256Hex } from "../store/blobs.ts";
 import { logger } from "../observability/log.ts";
 import { JmapCaches } from "./caches.ts";
 import { type BaseContext, checkRequest, RequestProblem, runRequest } from "./dispatch.ts";
@@ -21,7 +20,7 @@ import { type JmapLimits, jmapLimits } from "./limits.ts";
 import { CAPABILITIES, METHODS } from "./registry.ts";
 import { sessionResource } from "./session.ts";
 import { blobId, fromJmapId, toJmapId } from "./ids.ts";
-import { readBlob } from "./blob_access.ts";
+import { readBlob, storeUpload } from "./blob_access.ts";
 import { mountPush } from "./push.ts";
 import type { OutboundQueue } from "../smtp/outbound/queue.ts";
 
@@ -46,6 +45,7 @@ export class JmapService {
   readonly caches: JmapCaches;
   readonly capabilities: Set<string>;
   #requests = new Map<number, number>();
+  #closeHooks: (() => void)[] = [];
   #uploads = new Map<number, number>();
 
   constructor(
@@ -56,6 +56,16 @@ export class JmapService {
     this.limits = jmapLimits(app.loaded.config);
     this.caches = new JmapCaches(app.store);
     this.capabilities = new Set(CAPABILITIES.map((c) => c.urn));
+  }
+
+  /** Registers work for close() (push connections, which never end by themselves). */
+  onClose(hook: () => void): void {
+    this.#closeHooks.push(hook);
+  }
+
+  /** Ends long-lived connections; the server calls it before its HTTP servers shut down. */
+  close(): void {
+    for (const hook of this.#closeHooks) hook();
   }
 
   /** Takes one of the account's slots of `kind`; false when all are in use. */
@@ -80,7 +90,8 @@ export class JmapService {
 
 /** Checks a Bearer token; the account it belongs to, or null. */
 export interface TokenVerifier {
-  verify(token: string): Promise<Account | null>;
+  /** `ip` counts a wrong token against the client in the shared rate limiter. */
+  verify(token: string, ip: string): Promise<Account | null>;
 }
 
 export type Env = { Variables: { account: Account; ip: string } };
@@ -128,7 +139,7 @@ export async function authenticate(
     return unauthorized();
   }
   if (scheme === "bearer" && service.tokens && value) {
-    const account = await service.tokens.verify(value);
+    const account = await service.tokens.verify(value, ip);
     if (account && !account.disabled) return account;
   }
   return unauthorized();
@@ -309,7 +320,7 @@ async function upload(c: Context<Env>, service: JmapService): Promise<Response> 
     }
     const type = (c.req.header("content-type") ?? "application/octet-stream").split(";")[0]
       .trim().toLowerCase() || "application/octet-stream";
-    const hash = await storeUpload(service, account.id, bytes, type);
+    const hash = await storeUpload(service.app, service.limits.uploadTtl, account.id, bytes, type);
     return c.json({
       accountId: toJmapId("account", account.id),
       blobId: blobId(hash),
@@ -319,36 +330,6 @@ async function upload(c: Context<Env>, service: JmapService): Promise<Response> 
   } finally {
     service.release("upload", account.id);
   }
-}
-
-/** Writes an upload's bytes and records it for the account; returns its hash. */
-export async function storeUpload(
-  service: JmapService,
-  accountId: number,
-  bytes: Uint8Array,
-  type: string,
-): Promise<string> {
-  const hash = sha256Hex(bytes);
-  const known = await service.app.store.blobKnown(hash);
-  if (!known) await service.app.blobs.put(hash, bytes);
-  const now = new Date();
-  const upload = {
-    blobHash: hash,
-    size: bytes.length,
-    type,
-    createdAt: now,
-    expiresAt: new Date(now.getTime() + service.limits.uploadTtl * 1000),
-  };
-  try {
-    await service.app.store.addUpload(accountId, upload, !known);
-  } catch (error) {
-    // Collected between the check and the insert: write it and try once more.
-    await service.app.blobs.put(hash, bytes);
-    await service.app.store.addUpload(accountId, upload, true).catch(() => {
-      throw error;
-    });
-  }
-  return hash;
 }
 
 async function download(c: Context<Env>, service: JmapService): Promise<Response> {

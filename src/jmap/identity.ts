@@ -28,7 +28,6 @@ import {
   standardSet,
 } from "./standard.ts";
 import { fromJmapId, toJmapId } from "./ids.ts";
-import { registerOutbox } from "./vacation.ts";
 
 export const SUBMISSION = "urn:ietf:params:jmap:submission";
 export const IDENTITY_TYPE = "Identity";
@@ -87,7 +86,6 @@ function toObject(id: string, record: IdentityRecord): Args {
 }
 
 async function get(args: Args, ctx: MethodContext): Promise<Args> {
-  registerOutbox(ctx);
   const { ids, properties } = readGetArgs(args, ctx);
   const selected = selectProperties(properties, PROPERTIES);
   const identities = await identitiesOf(ctx);

@@ -11,9 +11,10 @@
  * - Bursts are coalesced: a listener reports at most once per COALESCE_MS, and a PushSubscription
  *   has at most one POST in flight (changes during it go in the next one).
  * - Every EventSource and WebSocket holds one of the account's max_push_connections slots until
- *   it closes; closing (client gone, closeafter=state, SIGTERM/SIGINT) unsubscribes from the bus
+ *   it closes; closing (client gone, closeafter=state, server shutdown) unsubscribes from the bus
  *   and clears timers, in one idempotent function per connection. Deno.serve's shutdown waits
- *   for open responses, so the server's stop signals close every push connection.
+ *   for open responses, so JmapService.close() (called by the server before the HTTP servers
+ *   shut down) closes every push connection.
  * - The event id of a "state" event, and a WebSocket pushState, is the account modseq: a client
  *   reconnecting with an older one (Last-Event-ID, RFC 8620 7.3; pushState, RFC 8887 4.3.5.2)
  *   gets a StateChange at once.
@@ -576,8 +577,6 @@ export function mountPush(http: Hono, service: JmapService): void {
   app.get("/jmap/ws", auth, (c) => webSocket(c, service, connections));
   // The server stops on these signals (cli/serve_command.ts) and its HTTP shutdown waits for
   // every open response, so push connections, which never end by themselves, end here.
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    Deno.addSignalListener(signal, () => connections.closeAll());
-  }
+  service.onClose(() => connections.closeAll());
   deliverToSubscriptions(service.app);
 }

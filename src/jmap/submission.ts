@@ -45,7 +45,7 @@ import {
 import { fromJmapId, toJmapId } from "./ids.ts";
 import { evaluateFilter, readComparators } from "./filter.ts";
 import { identitiesOf, identityMethods, SUBMISSION } from "./identity.ts";
-import { registerOutbox, VACATION, vacationMethods } from "./vacation.ts";
+import { VACATION, vacationMethods } from "./vacation.ts";
 import { scanFieldSpans } from "../mail/headers.ts";
 import { prepareSubmission } from "../smtp/submission_message.ts";
 import { ownsSender } from "../smtp/submission_auth.ts";
@@ -145,7 +145,6 @@ function toObject(id: string, record: SubmissionRecord, queued: QueuedMessage | 
 }
 
 async function get(args: Args, ctx: MethodContext): Promise<Args> {
-  registerOutbox(ctx);
   const { ids, properties } = readGetArgs(args, ctx);
   const selected = selectProperties(properties, PROPERTIES);
   const state = await currentState(ctx);
@@ -481,7 +480,6 @@ async function createSubmission(
 }
 
 async function set(args: Args, ctx: MethodContext): Promise<Args> {
-  registerOutbox(ctx);
   const onUpdate = args.onSuccessUpdateEmail ?? null;
   if (onUpdate !== null && !isPlainObject(onUpdate)) fail("onSuccessUpdateEmail must be an object");
   const onDestroy = args.onSuccessDestroyEmail ?? null;

@@ -11,7 +11,6 @@
  */
 import {
   readVacation,
-  useVacationOutbox,
   VACATION_SENT_TYPE,
   VACATION_TYPE,
   type VacationSettings,
@@ -45,19 +44,10 @@ const PROPERTIES = [
   "htmlBody",
 ] as const;
 
-/**
- * Hands the request's outbound queue to the vacation responder (src/mail/vacation.ts notes):
- * every method of the submission and vacation capabilities calls it.
- */
-export function registerOutbox(ctx: MethodContext): void {
-  if (ctx.queue) useVacationOutbox(ctx.app.store, ctx.queue, ctx.app.loaded.config.server.hostname);
-}
-
 /** UTCDate (RFC 8620 1.4): "2014-10-30T06:12:00Z", fractional seconds allowed. */
 const UTC_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
 async function get(args: Args, ctx: MethodContext): Promise<Args> {
-  registerOutbox(ctx);
   const { ids, properties } = readGetArgs(args, ctx);
   const selected = selectProperties(properties, PROPERTIES);
   const { settings } = await readVacation(ctx.app.store, ctx.account.id);
@@ -108,7 +98,6 @@ function checkSettings(object: Args): VacationSettings {
 }
 
 async function set(args: Args, ctx: MethodContext): Promise<Args> {
-  registerOutbox(ctx);
   const store = ctx.app.store;
   const accountId = ctx.account.id;
   let changed = false;

@@ -14,9 +14,9 @@
  *   older than the period dropped on write. Checks for one account run one at a time, so two
  *   messages from one sender arriving together give one reply. VacationResponse/set drops the
  *   list, so a new absence answers everyone again.
- * - The queue is reached through `useVacationOutbox`, called by whoever holds it (the JMAP
- *   methods, and the server at start-up once wired). Without one the reply is written to the
- *   queue tables directly and the worker's next pass sends it.
+ * - The queue is reached through `useVacationOutbox`, which the server calls at start-up. A
+ *   process without a running queue (`postern deliver` beside a running server) writes the reply
+ *   to the queue tables directly; the server's worker sends it on its next pass.
  */
 import type { Directory } from "../directory/directory.ts";
 import type { Account, Store } from "../store/types.ts";
