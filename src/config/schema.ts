@@ -197,6 +197,8 @@ export const configSchema = z.object({
     max_concurrent_upload: z.number().int().min(1).max(10_000).default(4),
     /** How long an uploaded blob is kept while nothing uses it. */
     upload_ttl: duration().default("24h"),
+    /** Serve JMAP on the plain `http` listener to other machines (passwords in clear). */
+    allow_plaintext_http: z.boolean().default(false),
     /** Push connections (EventSource and WebSocket) one account may hold. */
     max_push_connections: z.number().int().min(1).max(10_000).default(10),
   }).strict().default({}),

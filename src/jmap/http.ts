@@ -184,15 +184,40 @@ export async function readCapped(request: Request, max: number): Promise<Uint8Ar
   return body;
 }
 
-function baseUrl(request: Request): string {
+/** Loopback clients: the machine itself, or a TLS-terminating proxy on it. */
+export function isLoopback(ip: string): boolean {
+  return ip === "::1" || ip.startsWith("127.") || ip.startsWith("::ffff:127.");
+}
+
+/**
+ * The scheme and host clients reach us at: the request's, or for a proxy on this machine the
+ * X-Forwarded-Proto/Host it sends (never trusted from anyone else).
+ */
+export function baseUrl(request: Request, ip: string): string {
   const url = new URL(request.url);
-  return `${url.protocol}//${url.host}`;
+  let protocol = url.protocol;
+  let host = url.host;
+  if (isLoopback(ip)) {
+    const proto = request.headers.get("x-forwarded-proto")?.split(",")[0].trim().toLowerCase();
+    if (proto === "http" || proto === "https") protocol = `${proto}:`;
+    const forwardedHost = request.headers.get("x-forwarded-host")?.split(",")[0].trim();
+    if (forwardedHost && /^[A-Za-z0-9.:[\]-]+$/.test(forwardedHost)) host = forwardedHost;
+  }
+  return `${protocol}//${host}`;
 }
 
 /** Hono middleware: authenticates, then sets `account` and `ip` on the context. */
 export function authMiddleware(service: JmapService) {
   return async (c: Context<Env>, next: () => Promise<void>) => {
     const ip = clientIp(c);
+    // Passwords and tokens never cross the network in clear: plain HTTP only from this machine
+    // (a TLS-terminating proxy) unless the config allows it (RFC 8620 8.1 requires TLS).
+    if (
+      new URL(c.req.url).protocol === "http:" && !isLoopback(ip) &&
+      !service.app.loaded.config.jmap.allow_plaintext_http
+    ) {
+      return problem(403, "tlsRequired", "JMAP is served over HTTPS only.");
+    }
     const result = await authenticate(service, c.req.raw, ip);
     if (result instanceof Response) return result;
     c.set("account", result);
@@ -208,7 +233,7 @@ export function mountJmap(http: Hono, service: JmapService): void {
   const session = (c: Context<Env>) => {
     const body = sessionResource(
       c.get("account"),
-      baseUrl(c.req.raw),
+      baseUrl(c.req.raw, c.get("ip")),
       service.limits,
       service.app.loaded.config,
     );
@@ -262,7 +287,7 @@ async function api(c: Context<Env>, service: JmapService): Promise<Response> {
     const request = checkRequest(value, service.capabilities, service.limits.maxCallsInRequest);
     const sessionState = sessionResource(
       account,
-      baseUrl(c.req.raw),
+      baseUrl(c.req.raw, c.get("ip")),
       service.limits,
       service.app.loaded.config,
     ).state as string;

@@ -26,7 +26,7 @@ import type { ChangeEvent } from "../store/bus.ts";
 import { logger } from "../observability/log.ts";
 import type { Args, MethodSpec } from "./method.ts";
 import type { Capability } from "./registry.ts";
-import { authMiddleware, baseContext, type Env, type JmapService } from "./http.ts";
+import { authMiddleware, baseContext, baseUrl, type Env, type JmapService } from "./http.ts";
 import { checkRequest, RequestProblem, runRequest } from "./dispatch.ts";
 import { toJmapId } from "./ids.ts";
 import {
@@ -348,7 +348,13 @@ function webSocket(c: Context<Env>, service: JmapService, connections: PushConne
     throw error;
   }
   opened.socket = upgraded.socket;
-  const session = new WebSocketSession(upgraded.socket, service, account, c.get("ip"), baseUrl(c));
+  const session = new WebSocketSession(
+    upgraded.socket,
+    service,
+    account,
+    c.get("ip"),
+    baseUrl(c.req.raw, c.get("ip")),
+  );
   const end = () => {
     session.close();
     release();
@@ -356,11 +362,6 @@ function webSocket(c: Context<Env>, service: JmapService, connections: PushConne
   upgraded.socket.addEventListener("close", end);
   upgraded.socket.addEventListener("error", end);
   return upgraded.response;
-}
-
-function baseUrl(c: Context): string {
-  const url = new URL(c.req.url);
-  return `${url.protocol}//${url.host}`;
 }
 
 /** One JMAP WebSocket: requests answered in any order, and push once enabled. */
