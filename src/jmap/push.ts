@@ -340,6 +340,8 @@ function webSocket(c: Context<Env>, service: JmapService, connections: PushConne
     () => opened.socket?.close(1001, "The server is stopping."),
   );
   if (!release) return tooManyConnections(connections.max);
+  // Read before the upgrade: Deno closes the request (its headers too) once it is upgraded.
+  const base = baseUrl(c.req.raw, c.get("ip"));
   let upgraded: { socket: WebSocket; response: Response };
   try {
     upgraded = Deno.upgradeWebSocket(c.req.raw, { protocol: "jmap" });
@@ -353,7 +355,7 @@ function webSocket(c: Context<Env>, service: JmapService, connections: PushConne
     service,
     account,
     c.get("ip"),
-    baseUrl(c.req.raw, c.get("ip")),
+    base,
   );
   const end = () => {
     session.close();
