@@ -5,23 +5,61 @@
  * change log when the modseq moved, whoever made the change (IMAP, SMTP, another node).
  *
  * Implementation notes:
- * - Entries are never changed in place: a refresh builds new entry objects and a new array, so
- *   a query that holds the old listing keeps a consistent picture.
+ * - A refresh replaces the entries of updated emails in place and builds new arrays only for
+ *   creations and destructions; the sort orders (by date and size, which never change for an
+ *   email) are patched rather than rebuilt. Entry objects themselves are never changed.
  * - Bounded by total emails (least recently used accounts go first); one larger account stays
  *   alone.
  * - Concurrent refreshes of one account share one promise.
  */
 import type { EmailListEntry, MailboxCounts, Store } from "../store/types.ts";
 
+export type SortKey = "receivedAt" | "sentAt" | "size";
+
 export interface AccountListing {
   modseq: number;
   /** In id order (= arrival order). */
   entries: EmailListEntry[];
   byId: Map<number, EmailListEntry>;
+  /**
+   * Email ids ordered by (key, id) ascending, built on first use. The keys never change for an
+   * email, so an order survives keyword and mailbox changes and is patched for creations and
+   * destructions.
+   */
+  orders: Map<SortKey, number[]>;
 }
 
 /** A larger batch of changes than this reloads the whole listing instead. */
 const MAX_INCREMENTAL = 20_000;
+
+function sortKey(entry: EmailListEntry, key: SortKey): number {
+  return key === "sentAt" ? entry.sentAt ?? entry.receivedAt : entry[key];
+}
+
+/** The listing's ids in `key` order (ascending, ties by id). */
+export function sortedIds(listing: AccountListing, key: SortKey): number[] {
+  let ids = listing.orders.get(key);
+  if (!ids) {
+    const entries = listing.entries.slice().sort((a, b) =>
+      sortKey(a, key) - sortKey(b, key) || a.id - b.id
+    );
+    ids = entries.map((entry) => entry.id);
+    listing.orders.set(key, ids);
+  }
+  return ids;
+}
+
+/** Index of the first entry whose id is >= `id` in an id-ordered array. */
+function lowerBound(entries: EmailListEntry[], id: number): number {
+  let low = 0;
+  let high = entries.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (entries[mid].id < id) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
 
 export class JmapCaches {
   #listings = new Map<number, AccountListing>();
@@ -55,30 +93,89 @@ export class JmapCaches {
         MAX_INCREMENTAL + 1,
       );
       if (changes.length <= MAX_INCREMENTAL) {
-        const changed = new Set<number>();
-        const destroyed = new Set<number>();
-        let upTo = cached.modseq;
-        for (const change of changes) {
-          if (change.change === "destroyed") destroyed.add(change.objectId);
-          else changed.add(change.objectId);
-          upTo = Math.max(upTo, change.modseq);
-        }
-        const fresh = await this.store.emailListing(accountId, [...changed]);
-        const byId = new Map(cached.byId);
-        for (const id of destroyed) byId.delete(id);
-        for (const id of changed) byId.delete(id);
-        for (const entry of fresh) byId.set(entry.id, entry);
-        const entries = [...byId.values()].sort((a, b) => a.id - b.id);
-        // Changes committed after accountModseq was read are picked up next time.
-        listing = { modseq: Math.max(upTo, modseq), entries, byId };
+        listing = await this.#apply(accountId, cached, changes, modseq);
       }
     }
     if (!listing) {
       const entries = await this.store.emailListing(accountId);
-      listing = { modseq, entries, byId: new Map(entries.map((entry) => [entry.id, entry])) };
+      listing = {
+        modseq,
+        entries,
+        byId: new Map(entries.map((entry) => [entry.id, entry])),
+        orders: new Map(),
+      };
     }
     this.#touch(accountId, listing);
     return listing;
+  }
+
+  /**
+   * Catches a listing up. Updated entries are replaced in place (a query running meanwhile may
+   * see some of them new: the same as a read racing a write); creations and destructions get new
+   * arrays.
+   */
+  async #apply(
+    accountId: number,
+    cached: AccountListing,
+    changes: { modseq: number; objectId: number; change: string }[],
+    modseq: number,
+  ): Promise<AccountListing> {
+    const changed = new Set<number>();
+    const destroyed = new Set<number>();
+    let upTo = cached.modseq;
+    for (const change of changes) {
+      if (change.change === "destroyed") destroyed.add(change.objectId);
+      else changed.add(change.objectId);
+      upTo = Math.max(upTo, change.modseq);
+    }
+    const fresh = await this.store.emailListing(accountId, [...changed]);
+    const { byId } = cached;
+    let { entries } = cached;
+    const created: EmailListEntry[] = [];
+    for (const entry of fresh) {
+      destroyed.delete(entry.id);
+      if (byId.has(entry.id)) {
+        const index = lowerBound(entries, entry.id);
+        if (entries[index]?.id === entry.id) entries[index] = entry;
+      } else {
+        created.push(entry);
+      }
+      byId.set(entry.id, entry);
+    }
+    const removed = new Set<number>();
+    for (const id of destroyed) if (byId.delete(id)) removed.add(id);
+    const orders = cached.orders;
+    if (created.length > 0 || removed.size > 0) {
+      created.sort((a, b) => a.id - b.id);
+      entries = removed.size ? entries.filter((entry) => !removed.has(entry.id)) : entries.slice();
+      if (created.length && entries.length && created[0].id < entries[entries.length - 1].id) {
+        entries = entries.concat(created).sort((a, b) => a.id - b.id);
+      } else {
+        for (const entry of created) entries.push(entry);
+      }
+      for (const [key, ids] of orders) {
+        const kept = removed.size ? ids.filter((id) => !removed.has(id)) : ids.slice();
+        if (created.length > 1000) {
+          orders.delete(key);
+          continue;
+        }
+        for (const entry of created) {
+          const value = sortKey(entry, key);
+          let low = 0;
+          let high = kept.length;
+          while (low < high) {
+            const mid = (low + high) >>> 1;
+            const other = byId.get(kept[mid])!;
+            const otherValue = sortKey(other, key);
+            if (otherValue < value || (otherValue === value && other.id < entry.id)) low = mid + 1;
+            else high = mid;
+          }
+          kept.splice(low, 0, entry.id);
+        }
+        orders.set(key, kept);
+      }
+    }
+    return { modseq: Math.max(upTo, modseq), entries, byId, orders };
   }
 
   #touch(accountId: number, listing: AccountListing) {

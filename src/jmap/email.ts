@@ -191,14 +191,15 @@ async function get(args: Args, ctx: MethodContext): Promise<Args> {
   } else {
     emailIds = ids.map((id) => fromJmapId("email", id)).filter((id) => id !== null) as number[];
   }
-  const records = new Map(
-    (await ctx.app.store.jmapEmails(ctx.account.id, emailIds)).map((r) => [r.id, r]),
-  );
   const fromBytes = wanted.filter((name) =>
     BODY.includes(name) || name.toLowerCase().startsWith("header:")
   );
   // Header convenience properties come from the bytes too when those are read anyway.
   const bytesNeeded = fromBytes.length > 0;
+  const records = new Map(
+    (await ctx.app.store.jmapEmails(ctx.account.id, emailIds, { mime: bytesNeeded }))
+      .map((r) => [r.id, r]),
+  );
   const list: Args[] = [];
   const notFound: string[] = [];
   for (const id of ids ?? emailIds.map((n) => toJmapId("email", n))) {

@@ -16,7 +16,7 @@
  * - collapseThreads keeps the first email of each thread in sort order (RFC 8621 4.4.3).
  */
 import type { EmailListEntry, SearchFields } from "../store/types.ts";
-import type { AccountListing } from "./caches.ts";
+import { type AccountListing, sortedIds } from "./caches.ts";
 import {
   allowOnly,
   type Args,
@@ -360,22 +360,6 @@ function testCondition(entry: EmailListEntry, condition: Args, prepared: Prepare
 
 type Key = number | string;
 
-const presorted = new WeakMap<AccountListing, Map<string, EmailListEntry[]>>();
-
-/** The listing's entries ordered by (key ascending, id ascending), built once per listing. */
-function sortedBy(listing: AccountListing, property: "receivedAt" | "sentAt" | "size") {
-  let cache = presorted.get(listing);
-  if (!cache) presorted.set(listing, cache = new Map());
-  let sorted = cache.get(property);
-  if (!sorted) {
-    const key = (e: EmailListEntry) =>
-      property === "sentAt" ? e.sentAt ?? e.receivedAt : e[property];
-    sorted = listing.entries.slice().sort((a, b) => key(a) - key(b) || a.id - b.id);
-    cache.set(property, sorted);
-  }
-  return sorted;
-}
-
 function addressKey(list: { name: string | null; email: string }[]): string {
   const first = list[0];
   return first ? (first.name || first.email).toLowerCase() : "";
@@ -479,7 +463,7 @@ export async function runEmailQuery(
     query.comparators.length === 1 &&
     (first.property === "receivedAt" || first.property === "sentAt" || first.property === "size")
   ) {
-    const sorted = sortedBy(listing, first.property);
+    const sorted = sortedIds(listing, first.property);
     const ids: number[] = [];
     const step = first.isAscending ? 1 : -1;
     for (
@@ -487,7 +471,8 @@ export async function runEmailQuery(
       i >= 0 && i < sorted.length;
       i += step
     ) {
-      const entry = sorted[i];
+      const entry = listing.byId.get(sorted[i]);
+      if (!entry) continue;
       if (passes(entry) && keep(entry)) {
         ids.push(entry.id);
         if (ids.length >= enough) return { ids, complete: false };

@@ -518,8 +518,15 @@ export interface Store {
     modseq: number,
     limit: number,
   ): Promise<Change[]>;
-  /** The emails with these ids that belong to the account, in no particular order. */
-  jmapEmails(accountId: number, ids: number[]): Promise<JmapEmailRecord[]>;
+  /**
+   * The emails with these ids that belong to the account, in no particular order. With
+   * `mime: false` the MIME tree is not read (its field is "").
+   */
+  jmapEmails(
+    accountId: number,
+    ids: number[],
+    options?: { mime?: boolean },
+  ): Promise<JmapEmailRecord[]>;
   /** Every email of the account with its memberships and keywords, in id order. */
   emailListing(accountId: number, ids?: number[]): Promise<EmailListEntry[]>;
   /** Keyword and membership changes by email id, in one transaction with one modseq. */

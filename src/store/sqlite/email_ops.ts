@@ -66,14 +66,16 @@ export class SqliteEmailOps {
     }));
   }
 
-  jmapEmails(accountId: number, ids: number[]): JmapEmailRecord[] {
+  jmapEmails(accountId: number, ids: number[], withMime: boolean): JmapEmailRecord[] {
     const result: JmapEmailRecord[] = [];
     for (const slice of slices(unique(ids))) {
       const marks = slice.map(() => "?").join(",");
       const rows = this.#sql.db.prepare(
         `SELECT id, blob_hash, thread_id, size, received_at, sent_at, message_id, in_reply_to,
            references_, subject, from_, sender, reply_to, to_, cc, bcc, preview, has_attachment,
-           mime FROM emails WHERE account_id = ? AND id IN (${marks})`,
+           ${
+          withMime ? "mime" : "'' AS mime"
+        } FROM emails WHERE account_id = ? AND id IN (${marks})`,
       ).all(accountId, ...slice);
       const found = rows.map((row) => row.id as number);
       const extra = this.#membershipsAndKeywords(found);
@@ -149,8 +151,8 @@ export class SqliteEmailOps {
     const keywords = new Map<number, string[]>();
     for (
       const row of this.#sql.arrays(
-        `SELECT k.email_id, k.keyword FROM emails e JOIN email_keywords k ON k.email_id = e.id
-         WHERE e.account_id = ?`,
+        `SELECT k.email_id, k.keyword FROM emails e INDEXED BY emails_jmap_listing
+         JOIN email_keywords k ON k.email_id = e.id WHERE e.account_id = ?`,
         accountId,
       )
     ) {
@@ -159,8 +161,8 @@ export class SqliteEmailOps {
       else keywords.set(row[0] as number, [row[1] as string]);
     }
     return this.#sql.arrays(
-      `SELECT id, thread_id, received_at, size, sent_at, has_attachment FROM emails
-       WHERE account_id = ? ORDER BY id`,
+      `SELECT id, thread_id, received_at, size, sent_at, has_attachment
+       FROM emails INDEXED BY emails_jmap_listing WHERE account_id = ? ORDER BY id`,
       accountId,
     ).map((row) => {
       const id = row[0] as number;

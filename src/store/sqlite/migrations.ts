@@ -268,6 +268,14 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX jmap_objects_account ON jmap_objects(account_id, type);
     `,
   },
+  {
+    version: 7,
+    description: "covering index for JMAP's account listing (no wide email rows read)",
+    sql: `
+      CREATE INDEX emails_jmap_listing
+        ON emails(account_id, id, thread_id, received_at, size, sent_at, has_attachment);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

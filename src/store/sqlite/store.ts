@@ -1071,8 +1071,8 @@ export class SqliteStore implements Store {
     return attempt(() => this.#emails.changesOfTypes(accountId, types, modseq, limit));
   }
 
-  jmapEmails(accountId: number, ids: number[]) {
-    return attempt(() => this.#emails.jmapEmails(accountId, ids));
+  jmapEmails(accountId: number, ids: number[], options: { mime?: boolean } = {}) {
+    return attempt(() => this.#emails.jmapEmails(accountId, ids, options.mime ?? true));
   }
 
   emailListing(accountId: number, ids?: number[]) {
