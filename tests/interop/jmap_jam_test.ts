@@ -19,8 +19,7 @@
  *   server-set fields on created body parts.
  */
 // Pinned here rather than in deno.json's imports: only this interop test uses it.
-// deno-lint-ignore no-import-prefix
-import JamClient, { type Requests } from "npm:jmap-jam@0.13.1";
+import JamClient, { type Requests } from "jmap-jam";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { cli, type TestServer, withServer } from "../helpers/server.ts";
 import { startDnsServer } from "../helpers/dns_server.ts";
