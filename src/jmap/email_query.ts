@@ -79,7 +79,7 @@ const MAX_LIMIT = 10_000;
 
 interface Prepared {
   /** Condition object → ids matching its text-based part. */
-  textSets: Map<Args, Set<number>>;
+  textSets: Map<Args, IdSet>;
   mailboxes: Map<Args, { in?: number | null; notIn?: Set<number> }>;
   threads: Map<number, EmailListEntry[]>;
 }
@@ -204,10 +204,36 @@ function threadsOf(listing: AccountListing): Map<number, EmailListEntry[]> {
   return threads;
 }
 
-function intersect(a: Set<number> | null, b: Set<number>): Set<number> {
+/** What a text condition yields: a JS Set, or a bitmap over the listing's ids (FTS results). */
+interface IdSet {
+  has(id: number): boolean;
+  readonly size: number;
+  [Symbol.iterator](): Iterator<number>;
+}
+
+/** Ids as a bitmap plus their list: membership without hashing, for 100,000-id results. */
+class IdBits implements IdSet {
+  readonly #bits: Uint8Array;
+  constructor(readonly ids: number[], maxId: number) {
+    this.#bits = new Uint8Array(maxId + 1);
+    for (const id of ids) this.#bits[id] = 1;
+  }
+  has(id: number): boolean {
+    return this.#bits[id] === 1;
+  }
+  get size(): number {
+    return this.ids.length;
+  }
+  [Symbol.iterator](): Iterator<number> {
+    return this.ids[Symbol.iterator]();
+  }
+}
+
+function intersect(a: IdSet | null, b: IdSet): IdSet {
   if (a === null) return b;
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
   const out = new Set<number>();
-  for (const id of a) if (b.has(id)) out.add(id);
+  for (const id of small) if (large.has(id)) out.add(id);
   return out;
 }
 
@@ -218,21 +244,23 @@ async function textMatches(
   condition: Args,
   listing: AccountListing,
   ctx: MethodContext,
-): Promise<Set<number>> {
+): Promise<IdSet> {
   const store = ctx.app.store;
   const accountId = ctx.account.id;
-  let result: Set<number> | null = null;
+  let result: IdSet | null = null;
   for (const key of TEXT_CONDITIONS) {
     if (!(key in condition)) continue;
-    let matched: Set<number>;
+    let matched: IdSet;
     if (key === "text" || key === "body") {
       const candidates = await store.fullTextCandidates(
         key === "text" ? null : "body",
         condition[key] as string,
       );
-      matched = new Set<number>();
-      if (candidates === null) { for (const entry of listing.entries) matched.add(entry.id); }
-      else for (const id of candidates) if (listing.byId.has(id)) matched.add(id);
+      const maxId = listing.entries.length ? listing.entries[listing.entries.length - 1].id : 0;
+      const own = candidates === null
+        ? listing.entries.map((entry) => entry.id)
+        : candidates.filter((id) => id <= maxId && listing.byId.has(id));
+      matched = new IdBits(own, maxId);
     } else if (key === "header") {
       matched = await headerMatches(condition.header as string[], listing, ctx, result);
     } else {
@@ -256,7 +284,7 @@ async function fieldContains(
   needle: string,
   listing: AccountListing,
   ctx: MethodContext,
-  within: Set<number> | null,
+  within: IdSet | null,
 ): Promise<Set<number>> {
   const ids = within ? [...within] : listing.entries.map((e) => e.id);
   const lower = needle.toLowerCase();
@@ -277,7 +305,7 @@ async function headerMatches(
   header: string[],
   listing: AccountListing,
   ctx: MethodContext,
-  within: Set<number> | null,
+  within: IdSet | null,
 ): Promise<Set<number>> {
   const name = header[0].toLowerCase();
   const value = header[1]?.toLowerCase();
