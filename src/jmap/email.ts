@@ -22,7 +22,7 @@ import {
   optionalStringList,
   optionalUnsigned,
 } from "./method.ts";
-import { changesSince, currentState, readGetArgs } from "./standard.ts";
+import { changesResponse, currentState, readGetArgs } from "./standard.ts";
 import { blobId, fromJmapId, toJmapId } from "./ids.ts";
 import {
   DEFAULT_BODY_PROPERTIES,
@@ -234,17 +234,7 @@ async function get(args: Args, ctx: MethodContext): Promise<Args> {
 }
 
 async function changes(args: Args, ctx: MethodContext): Promise<Args> {
-  const result = await changesSince(args, ctx, ["Email"]);
-  const id = (n: number) => toJmapId("email", n);
-  return {
-    accountId: ctx.accountId,
-    oldState: result.oldState,
-    newState: result.newState,
-    hasMoreChanges: result.hasMoreChanges,
-    created: result.created.map(id),
-    updated: result.updated.map(id),
-    destroyed: result.destroyed.map(id),
-  };
+  return await changesResponse(args, ctx, ["Email"], (n) => toJmapId("email", n));
 }
 
 export const emailMethods: Record<string, MethodSpec> = {

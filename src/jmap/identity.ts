@@ -20,7 +20,7 @@ import {
 } from "./method.ts";
 import {
   applyPatch,
-  changesSince,
+  changesResponse,
   currentState,
   pick,
   readGetArgs,
@@ -101,17 +101,7 @@ async function get(args: Args, ctx: MethodContext): Promise<Args> {
 }
 
 async function changes(args: Args, ctx: MethodContext): Promise<Args> {
-  const result = await changesSince(args, ctx, [IDENTITY_TYPE]);
-  const id = (n: number) => toJmapId("object", n);
-  return {
-    accountId: ctx.accountId,
-    oldState: result.oldState,
-    newState: result.newState,
-    hasMoreChanges: result.hasMoreChanges,
-    created: result.created.map(id),
-    updated: result.updated.map(id),
-    destroyed: result.destroyed.map(id),
-  };
+  return await changesResponse(args, ctx, [IDENTITY_TYPE], (n) => toJmapId("object", n));
 }
 
 function checkAddresses(value: unknown, property: string): IdentityRecord["replyTo"] {

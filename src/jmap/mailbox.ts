@@ -25,7 +25,7 @@ import {
   SetFailure,
 } from "./method.ts";
 import {
-  changesSince,
+  changesResponse,
   currentState,
   pick,
   queryChangesOf,
@@ -121,18 +121,9 @@ async function get(args: Args, ctx: MethodContext): Promise<Args> {
 }
 
 async function changes(args: Args, ctx: MethodContext): Promise<Args> {
-  const result = await changesSince(args, ctx, ["Mailbox"]);
-  const id = (n: number) => toJmapId("mailbox", n);
-  return {
-    accountId: ctx.accountId,
-    oldState: result.oldState,
-    newState: result.newState,
-    hasMoreChanges: result.hasMoreChanges,
-    created: result.created.map(id),
-    updated: result.updated.map(id),
-    destroyed: result.destroyed.map(id),
+  return await changesResponse(args, ctx, ["Mailbox"], (n) => toJmapId("mailbox", n), {
     updatedProperties: null,
-  };
+  });
 }
 
 function checkName(name: unknown): string {

@@ -180,6 +180,27 @@ export async function changesSince(
   };
 }
 
+/** A whole /changes response for `types`, ids made by `toId` (RFC 8620 5.2). */
+export async function changesResponse(
+  args: Args,
+  ctx: MethodContext,
+  types: string[],
+  toId: (objectId: number) => string,
+  extra: Args = {},
+): Promise<Args> {
+  const result = await changesSince(args, ctx, types);
+  return {
+    accountId: ctx.accountId,
+    oldState: result.oldState,
+    newState: result.newState,
+    hasMoreChanges: result.hasMoreChanges,
+    created: result.created.map(toId),
+    updated: result.updated.map(toId),
+    destroyed: result.destroyed.map(toId),
+    ...extra,
+  };
+}
+
 // ---- /set ----
 
 export interface SetHandlers {

@@ -32,7 +32,7 @@ import {
   SetFailure,
 } from "./method.ts";
 import {
-  changesSince,
+  changesResponse,
   currentState,
   pick,
   queryChangesOf,
@@ -166,17 +166,7 @@ async function get(args: Args, ctx: MethodContext): Promise<Args> {
 }
 
 async function changes(args: Args, ctx: MethodContext): Promise<Args> {
-  const result = await changesSince(args, ctx, [SUBMISSION_TYPE]);
-  const id = (n: number) => toJmapId("object", n);
-  return {
-    accountId: ctx.accountId,
-    oldState: result.oldState,
-    newState: result.newState,
-    hasMoreChanges: result.hasMoreChanges,
-    created: result.created.map(id),
-    updated: result.updated.map(id),
-    destroyed: result.destroyed.map(id),
-  };
+  return await changesResponse(args, ctx, [SUBMISSION_TYPE], (n) => toJmapId("object", n));
 }
 
 // ---- /query ----

@@ -1,6 +1,6 @@
 /** Thread/get and Thread/changes (RFC 8621 3): a thread is its emails, oldest received first. */
 import type { Args, MethodContext, MethodSpec } from "./method.ts";
-import { changesSince, currentState, readGetArgs, selectProperties } from "./standard.ts";
+import { changesResponse, currentState, readGetArgs, selectProperties } from "./standard.ts";
 import { fromJmapId, toJmapId } from "./ids.ts";
 import { MethodError } from "./method.ts";
 
@@ -31,17 +31,7 @@ async function get(args: Args, ctx: MethodContext): Promise<Args> {
 }
 
 async function changes(args: Args, ctx: MethodContext): Promise<Args> {
-  const result = await changesSince(args, ctx, ["Thread"]);
-  const id = (n: number) => toJmapId("thread", n);
-  return {
-    accountId: ctx.accountId,
-    oldState: result.oldState,
-    newState: result.newState,
-    hasMoreChanges: result.hasMoreChanges,
-    created: result.created.map(id),
-    updated: result.updated.map(id),
-    destroyed: result.destroyed.map(id),
-  };
+  return await changesResponse(args, ctx, ["Thread"], (n) => toJmapId("thread", n));
 }
 
 export const threadMethods: Record<string, MethodSpec> = {
