@@ -72,7 +72,12 @@ function renderValue(value: unknown, form: string, property: string): string {
       return (value as string[]).map((id) => `<${id}>`).join(" ");
     case "Date": {
       if (typeof value !== "string" || Number.isNaN(Date.parse(value))) throw bad();
-      return rfc5322Date(new Date(value));
+      // The client's offset is kept in the header (RFC 8621 4.1.2.4 Date form).
+      const zone = /([+-])(\d\d):(\d\d)$/.exec(value);
+      const offset = zone
+        ? (zone[1] === "-" ? -1 : 1) * (Number(zone[2]) * 60 + Number(zone[3]))
+        : 0;
+      return rfc5322Date(new Date(value), offset);
     }
     case "URLs":
       if (!Array.isArray(value) || value.some((u) => typeof u !== "string" || /[<>\s]/.test(u))) {

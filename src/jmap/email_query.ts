@@ -558,6 +558,8 @@ async function query(args: Args, ctx: MethodContext): Promise<Args> {
     ids: window.ids,
     ...(calculateTotal ? { total: all.length } : {}),
     ...(window.limit !== undefined ? { limit: window.limit } : {}),
+    // RFC 8621 4.4: the response repeats the collapseThreads that was used.
+    collapseThreads: parsed.collapseThreads,
   };
 }
 

@@ -80,7 +80,8 @@ export function readComparators(sort: unknown, allowed: readonly string[]): Comp
     }
     const collation = item.collation ?? "i;unicode-casemap";
     if (typeof collation !== "string" || !COLLATIONS.includes(collation)) {
-      throw new MethodError("unsupportedSort", `unknown collation ${String(collation)}`);
+      if (typeof collation !== "string") fail("collation must be a string");
+      throw new MethodError("unsupportedSort", `unknown collation ${collation}`);
     }
     if (item.keyword !== undefined && typeof item.keyword !== "string") {
       fail("keyword must be a string");

@@ -250,5 +250,8 @@ export function composeMessage(headers: [string, string][], root: ComposePart): 
   const lines = headers.map(([name, value]) => headerLine(name, value));
   lines.push("MIME-Version: 1.0");
   const { header, body } = writePart(root);
-  return encoder.encode(`${[...lines, ...header].join("\r\n")}\r\n\r\n${body}\r\n`);
+  // A leaf body is written as given (a text without a final line end stays so when read back);
+  // a multipart ends with its close delimiter line.
+  const end = root.type.toLowerCase().startsWith("multipart/") ? "\r\n" : "";
+  return encoder.encode(`${[...lines, ...header].join("\r\n")}\r\n\r\n${body}${end}`);
 }

@@ -59,11 +59,16 @@ const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /** RFC 5322 3.3 date-time in UTC, e.g. "Sat, 28 Nov 2026 16:19:20 +0000". */
-export function rfc5322Date(date: Date): string {
+export function rfc5322Date(date: Date, offsetMinutes = 0): string {
   const two = (n: number) => String(n).padStart(2, "0");
-  return `${DAYS[date.getUTCDay()]}, ${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]} ` +
-    `${date.getUTCFullYear()} ${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:` +
-    `${two(date.getUTCSeconds())} +0000`;
+  const local = new Date(date.getTime() + offsetMinutes * 60_000);
+  const sign = offsetMinutes < 0 ? "-" : "+";
+  const zone = `${sign}${two(Math.floor(Math.abs(offsetMinutes) / 60))}${
+    two(Math.abs(offsetMinutes) % 60)
+  }`;
+  return `${DAYS[local.getUTCDay()]}, ${local.getUTCDate()} ${MONTHS[local.getUTCMonth()]} ` +
+    `${local.getUTCFullYear()} ${two(local.getUTCHours())}:${two(local.getUTCMinutes())}:` +
+    `${two(local.getUTCSeconds())} ${zone}`;
 }
 
 /** `head` (header fields, each ending in CRLF) followed by the message bytes. */
