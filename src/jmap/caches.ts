@@ -190,16 +190,42 @@ export class JmapCaches {
     }
   }
 
-  /** Mailbox id → counts (RFC 8621 2), recomputed only when the account changed. */
+  /**
+   * Mailbox id → counts (RFC 8621 2), from the listing in one pass, recomputed only when the
+   * account changed. Unread means neither $seen nor $draft; a thread counts in a mailbox when one
+   * of its emails is there (and as unread when one of those is unread).
+   */
   async mailboxCounts(accountId: number): Promise<Map<number, MailboxCounts>> {
-    const modseq = await this.store.accountModseq(accountId);
+    const listing = await this.listing(accountId);
     const cached = this.#counts.get(accountId);
-    if (cached && cached.modseq === modseq) return cached.counts;
-    const counts = new Map(
-      (await this.store.mailboxCounts(accountId)).map((count) => [count.mailboxId, count]),
-    );
+    if (cached && cached.modseq === listing.modseq) return cached.counts;
+    const counts = new Map<number, MailboxCounts>();
+    const threads = new Map<number, { all: Set<number>; unread: Set<number> }>();
+    for (const entry of listing.entries) {
+      const unread = !entry.keywords.includes("$seen") && !entry.keywords.includes("$draft");
+      for (const mailboxId of entry.mailboxIds) {
+        let count = counts.get(mailboxId);
+        if (!count) {
+          count = { mailboxId, totalEmails: 0, unreadEmails: 0, totalThreads: 0, unreadThreads: 0 };
+          counts.set(mailboxId, count);
+          threads.set(mailboxId, { all: new Set(), unread: new Set() });
+        }
+        count.totalEmails++;
+        const seen = threads.get(mailboxId)!;
+        seen.all.add(entry.threadId);
+        if (unread) {
+          count.unreadEmails++;
+          seen.unread.add(entry.threadId);
+        }
+      }
+    }
+    for (const [mailboxId, seen] of threads) {
+      const count = counts.get(mailboxId)!;
+      count.totalThreads = seen.all.size;
+      count.unreadThreads = seen.unread.size;
+    }
     this.#counts.delete(accountId);
-    this.#counts.set(accountId, { modseq, counts });
+    this.#counts.set(accountId, { modseq: listing.modseq, counts });
     if (this.#counts.size > 256) this.#counts.delete(this.#counts.keys().next().value!);
     return counts;
   }

@@ -1,7 +1,8 @@
 /**
  * JMAP's per-account listing (src/jmap/caches.ts) against a real SQLite store: after random
- * deliveries, keyword and mailbox changes and destructions, the incrementally caught-up listing
- * and its sort orders equal a fresh load.
+ * deliveries (some in threads), keyword and mailbox changes and destructions, the incrementally
+ * caught-up listing and its sort orders equal a fresh load, and the mailbox counts made from it
+ * equal the store's SQL counts.
  */
 import { assertEquals } from "../helpers/assert.ts";
 import { SqliteStore } from "../../src/store/sqlite/store.ts";
@@ -28,8 +29,14 @@ Deno.test("jmap caches: the caught-up listing and its orders equal a fresh load"
     const seed = 20261128;
     const random = mulberry32(seed);
     const pick = <T>(list: T[]) => list[Math.floor(random() * list.length)];
+    let serial = 0;
     const insert = () =>
       store.insertEmail(newEmail(account.id, {
+        // Every third one answers an earlier message: threads of several emails.
+        messageId: `m${++serial}@example.com`,
+        inReplyTo: serial > 1 && serial % 3 === 0
+          ? [`m${1 + Math.floor(random() * (serial - 1))}@example.com`]
+          : [],
         mailboxIds: [pick(mailboxes)],
         receivedAt: new Date(1_700_000_000_000 + Math.floor(random() * 1e9)),
         sentAt: random() < 0.3 ? null : new Date(1_600_000_000_000 + Math.floor(random() * 1e9)),
@@ -63,6 +70,14 @@ Deno.test("jmap caches: the caught-up listing and its orders equal a fresh load"
       const fresh = await store.emailListing(account.id);
       assertEquals(caught.entries, fresh, `seed ${seed} round ${round}`);
       assertEquals([...caught.byId.keys()].sort((a, b) => a - b), fresh.map((e) => e.id));
+      // The counts from the listing equal the store's SQL counts (mailboxes with mail).
+      const counted = await caches.mailboxCounts(account.id);
+      const expectedCounts = (await store.mailboxCounts(account.id)).filter((c) => c.totalEmails);
+      assertEquals(
+        [...counted.values()].sort((a, b) => a.mailboxId - b.mailboxId),
+        expectedCounts.sort((a, b) => a.mailboxId - b.mailboxId),
+        `seed ${seed} round ${round} counts`,
+      );
       for (const key of ["receivedAt", "sentAt", "size"] as const) {
         const value = (id: number) => {
           const e = fresh.find((f) => f.id === id)!;

@@ -191,3 +191,21 @@ Deno.test("flag changes and expunges commit relaxed; the connection is back to f
     assertEquals(await store.mailboxMessages(accountId, inbox), []);
   });
 });
+
+Deno.test("ids of emails, threads and mailboxes are never reused, even for the newest row", async () => {
+  await withAccount(async (store, accountId, inbox) => {
+    const first = await store.insertEmail(email(accountId, [inbox]));
+    await store.destroyEmails(accountId, [first.id]);
+    const second = await store.insertEmail(email(accountId, [inbox]));
+    assert(second.id > first.id, `email id ${first.id} reused`);
+    assert(second.threadId > first.threadId, `thread id ${first.threadId} reused`);
+    const box = await store.createMailbox(accountId, "Temp");
+    await store.deleteMailbox(accountId, box.id);
+    const again = await store.createMailbox(accountId, "Temp");
+    assert(again.id > box.id, `mailbox id ${box.id} reused`);
+    const object = await store.putObject(accountId, "Identity", null, "{}");
+    await store.deleteObject(accountId, "Identity", object.id);
+    const next = await store.putObject(accountId, "Identity", null, "{}");
+    assert(next.id > object.id, `object id ${object.id} reused`);
+  });
+});

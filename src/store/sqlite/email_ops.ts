@@ -27,7 +27,7 @@ import type {
   Upload,
 } from "../types.ts";
 import { StoreError } from "../types.ts";
-import { referenceBlob } from "./sql.ts";
+import { nextId, referenceBlob } from "./sql.ts";
 
 const SLICE = 500;
 
@@ -480,13 +480,13 @@ export class SqliteEmailOps {
     return this.#sql.transaction(() => {
       const modseq = this.#log.bumpModseq(accountId);
       if (id === null) {
-        const created = Number(
-          this.#sql.run(
-            "INSERT INTO jmap_objects (account_id, type, data) VALUES (?, ?, ?)",
-            accountId,
-            type,
-            data,
-          ).lastInsertRowid,
+        const created = nextId(this.#sql, "jmap_objects");
+        this.#sql.run(
+          "INSERT INTO jmap_objects (id, account_id, type, data) VALUES (?, ?, ?, ?)",
+          created,
+          accountId,
+          type,
+          data,
         );
         this.#log.logChange(accountId, modseq, type, created, "created");
         return { id: created, modseq };

@@ -13,7 +13,7 @@
  * - UIDs come from the mailbox's uid_next and are never reused within a UIDVALIDITY.
  * - Mailbox names are case-sensitive except INBOX at the top level; paths use "/".
  */
-import type { Sql } from "./sql.ts";
+import { nextId, type Sql } from "./sql.ts";
 import type { Row } from "./sql.ts";
 import {
   type Change,
@@ -459,19 +459,19 @@ export class SqliteMailboxOps {
     ) {
       throw new StoreError("conflict", `a mailbox with role ${role} already exists`);
     }
-    const id = Number(
-      this.#sql.run(
-        `INSERT INTO mailboxes (account_id, parent_id, name, role, uid_validity,
-           created_modseq, updated_modseq, highest_modseq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        accountId,
-        parentId,
-        name,
-        role,
-        uidValidity(),
-        modseq,
-        modseq,
-        modseq,
-      ).lastInsertRowid,
+    const id = nextId(this.#sql, "mailboxes");
+    this.#sql.run(
+      `INSERT INTO mailboxes (id, account_id, parent_id, name, role, uid_validity,
+         created_modseq, updated_modseq, highest_modseq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      id,
+      accountId,
+      parentId,
+      name,
+      role,
+      uidValidity(),
+      modseq,
+      modseq,
+      modseq,
     );
     this.#log.logChange(accountId, modseq, "Mailbox", id, "created");
     return id;

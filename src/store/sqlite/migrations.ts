@@ -276,6 +276,22 @@ export const MIGRATIONS: Migration[] = [
         ON emails(account_id, id, thread_id, received_at, size, sent_at, has_attachment);
     `,
   },
+  {
+    version: 8,
+    description: "ids of emails, threads, mailboxes and JMAP objects are never reused",
+    sql: `
+      -- The next id per table (sql.ts nextId). SQLite alone reuses the highest id once its row
+      -- is deleted; JMAP ids must never name two different objects.
+      CREATE TABLE id_counters (
+        name TEXT PRIMARY KEY,
+        next INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO id_counters SELECT 'emails', coalesce(max(id), 0) + 1 FROM emails;
+      INSERT INTO id_counters SELECT 'threads', coalesce(max(id), 0) + 1 FROM threads;
+      INSERT INTO id_counters SELECT 'mailboxes', coalesce(max(id), 0) + 1 FROM mailboxes;
+      INSERT INTO id_counters SELECT 'jmap_objects', coalesce(max(id), 0) + 1 FROM jmap_objects;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

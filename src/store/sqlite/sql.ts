@@ -94,3 +94,20 @@ export function referenceBlob(sql: Sql, hash: string, size: number, written: boo
     Date.now(),
   );
 }
+
+/**
+ * The next id of a table whose ids JMAP hands out (emails, threads, mailboxes, JSON objects):
+ * never one used before, even after the row with the highest id was deleted (SQLite's own rowid
+ * choice would reuse it, and a JMAP client would take the new object for the old one).
+ */
+export function nextId(
+  sql: Sql,
+  table: "emails" | "threads" | "mailboxes" | "jmap_objects",
+): number {
+  const row = sql.get(
+    "UPDATE id_counters SET next = next + 1 WHERE name = ? RETURNING next - 1 AS id",
+    table,
+  );
+  if (!row) throw new Error(`no id counter for ${table}`);
+  return row.id as number;
+}

@@ -15,7 +15,7 @@ import { migrate } from "./migrations.ts";
 import { SqliteQueue } from "./queue.ts";
 import { SqliteMailboxOps, toMailbox } from "./mailbox_ops.ts";
 import { SqliteEmailOps } from "./email_ops.ts";
-import { referenceBlob, type Row, Sql } from "./sql.ts";
+import { nextId, referenceBlob, type Row, Sql } from "./sql.ts";
 import {
   type Account,
   type Alias,
@@ -290,18 +290,18 @@ export class SqliteStore implements Store {
         const uidValidity = Math.floor(now / 1000) & 0x7fffffff;
         account.mailboxes.forEach((mailbox, index) => {
           const modseq = this.#bumpModseq(id);
-          const mailboxId = Number(
-            this.#sql.run(
-              `INSERT INTO mailboxes (account_id, name, role, uid_validity, sort_order,
-                 created_modseq, updated_modseq) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-              id,
-              mailbox.name,
-              mailbox.role,
-              uidValidity,
-              index,
-              modseq,
-              modseq,
-            ).lastInsertRowid,
+          const mailboxId = nextId(this.#sql, "mailboxes");
+          this.#sql.run(
+            `INSERT INTO mailboxes (id, account_id, name, role, uid_validity, sort_order,
+               created_modseq, updated_modseq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+            mailboxId,
+            id,
+            mailbox.name,
+            mailbox.role,
+            uidValidity,
+            index,
+            modseq,
+            modseq,
           );
           this.#logChange(id, modseq, "Mailbox", mailboxId, "created");
         });
@@ -642,38 +642,38 @@ export class SqliteStore implements Store {
     const now = Date.now();
     referenceBlob(this.#sql, email.blobHash, email.size, email.blobWritten);
     const json = (value: unknown[]) => value.length ? JSON.stringify(value) : null;
-    const id = Number(
-      this.#sql.run(
-        `INSERT INTO emails (account_id, blob_hash, thread_id, size, received_at, sent_at,
+    const id = nextId(this.#sql, "emails");
+    this.#sql.run(
+      `INSERT INTO emails (id, account_id, blob_hash, thread_id, size, received_at, sent_at,
            message_id, in_reply_to, references_, subject, base_subject, from_, sender, reply_to,
            to_, cc, bcc, preview, has_attachment, mime, created_modseq, updated_modseq,
            imap_envelope, imap_bodystructure)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        email.accountId,
-        email.blobHash,
-        threadId,
-        email.size,
-        email.receivedAt.getTime(),
-        email.sentAt?.getTime() ?? null,
-        email.messageId,
-        json(email.inReplyTo),
-        json(email.references),
-        email.subject,
-        email.baseSubject,
-        json(email.from),
-        json(email.sender),
-        json(email.replyTo),
-        json(email.to),
-        json(email.cc),
-        json(email.bcc),
-        email.preview,
-        email.hasAttachment ? 1 : 0,
-        email.mime,
-        modseq,
-        modseq,
-        email.imap?.envelope ?? null,
-        email.imap?.bodyStructure ?? null,
-      ).lastInsertRowid,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      id,
+      email.accountId,
+      email.blobHash,
+      threadId,
+      email.size,
+      email.receivedAt.getTime(),
+      email.sentAt?.getTime() ?? null,
+      email.messageId,
+      json(email.inReplyTo),
+      json(email.references),
+      email.subject,
+      email.baseSubject,
+      json(email.from),
+      json(email.sender),
+      json(email.replyTo),
+      json(email.to),
+      json(email.cc),
+      json(email.bcc),
+      email.preview,
+      email.hasAttachment ? 1 : 0,
+      email.mime,
+      modseq,
+      modseq,
+      email.imap?.envelope ?? null,
+      email.imap?.bodyStructure ?? null,
     );
     for (const keyword of new Set(email.keywords.map((k) => k.toLowerCase()))) {
       this.#sql.run("INSERT INTO email_keywords (email_id, keyword) VALUES (?, ?)", id, keyword);
@@ -750,9 +750,11 @@ export class SqliteStore implements Store {
     }
     let threadId: number;
     if (found.size === 0) {
-      threadId = Number(
-        this.#sql.run("INSERT INTO threads (account_id) VALUES (?)", email.accountId)
-          .lastInsertRowid,
+      threadId = nextId(this.#sql, "threads");
+      this.#sql.run(
+        "INSERT INTO threads (id, account_id) VALUES (?, ?)",
+        threadId,
+        email.accountId,
       );
       this.#logChange(email.accountId, modseq, "Thread", threadId, "created");
     } else {
