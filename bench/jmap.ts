@@ -1,5 +1,6 @@
 /**
- * `deno task bench jmap [--messages N] [--rounds R]`: JMAP latency on one large account.
+ * `deno task bench jmap [--messages N] [--rounds R] [--data DIR]`: JMAP latency on one large
+ * account. With --data, the seeded data directory is kept in DIR and reused by the next run.
  *
  * Seeds N messages (default 100,000; threads every fifth message, a rare word in one in a
  * thousand) into one account through the message path, starts the real server, and times over
@@ -8,8 +9,9 @@
  *      by result reference to Email/get of the list properties a client shows (preview, from,
  *      subject, keywords, ...), on a warm server;
  *   2. the same after a keyword change before every round (the listing catches up each time);
- *   3. a full-text Email/query (a common and a rare word);
- *   4. Email/changes from a state 1,000 changes back.
+ *   3. Mailbox/get with its counts, after a keyword change each round;
+ *   4. a full-text Email/query (a common and a rare word);
+ *   5. Email/changes from a state 1,000 changes back.
  * Also the server's RSS after the runs. No JMAP peer runs here (Dovecot has no JMAP and
  * Stalwart is not in Debian), so there is no ratio. Never passes or fails on time.
  */
@@ -53,17 +55,23 @@ export async function run(args: string[]): Promise<void> {
     options: {
       messages: { type: "string", default: "100000" },
       rounds: { type: "string", default: "200" },
+      data: { type: "string", default: "" },
     },
   });
   const count = Number(values.messages);
   const rounds = Number(values.rounds);
+  const keep = values.data !== "";
+  if (keep) await Deno.mkdir(values.data!, { recursive: true });
+  const reuse = keep &&
+    await Deno.stat(`${values.data}/data/postern.db`).then(() => true, () => false);
   const { dir, configPath } = await makeTestConfig({
     extra: `[jmap]\nmax_concurrent_requests = 64`,
-  });
+  }, keep ? values.data : undefined);
   try {
     let started = performance.now();
     const app = await openApp(await loadConfig(configPath, { env: {} }));
     try {
+      if (reuse) throw new Reused();
       await app.directory.addDomain("example.com");
       const { id } = await app.directory.addAccount(USER, { password: PASSWORD });
       let next = 0;
@@ -73,6 +81,9 @@ export async function run(args: string[]): Promise<void> {
       console.log(
         `seeded ${count} messages in ${((performance.now() - started) / 1000).toFixed(1)} s`,
       );
+    } catch (error) {
+      if (!(error instanceof Reused)) throw error;
+      console.log(`reusing the messages seeded in ${values.data}`);
     } finally {
       await app.close();
     }
@@ -160,6 +171,20 @@ export async function run(args: string[]): Promise<void> {
       }
       report("query + get after a keyword change each round", changing);
 
+      const counts: number[] = [];
+      for (let i = 0; i < Math.min(rounds, 50); i++) {
+        await api([[
+          "Email/set",
+          {
+            accountId,
+            update: { [ids[i % ids.length]]: { "keywords/$seen": i % 2 === 0 || null } },
+          },
+          "s",
+        ]]);
+        counts.push(await time(() => api([["Mailbox/get", { accountId }, "m"]])));
+      }
+      report("Mailbox/get (counts) after a keyword change each round", counts);
+
       for (const word of ["quarterly", RARE_WORD]) {
         const text: number[] = [];
         for (let i = 0; i < Math.min(rounds, 50); i++) {
@@ -216,6 +241,9 @@ export async function run(args: string[]): Promise<void> {
       await server.stop();
     }
   } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    if (!keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
+
+/** Thrown past the seeding when --data already holds it. */
+class Reused extends Error {}

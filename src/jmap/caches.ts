@@ -49,6 +49,22 @@ export function sortedIds(listing: AccountListing, key: SortKey): number[] {
   return ids;
 }
 
+const idOrdered = new WeakMap<number[], boolean>();
+
+/**
+ * Whether the listing's receivedAt order is its id order (mail stored as it arrived; an import
+ * with older dates breaks it): then "newest first" can follow ids, e.g. the full-text index's.
+ */
+export function receivedInIdOrder(listing: AccountListing): boolean {
+  const order = sortedIds(listing, "receivedAt");
+  let known = idOrdered.get(order);
+  if (known === undefined) {
+    known = order.every((id, i) => id === listing.entries[i]?.id);
+    idOrdered.set(order, known);
+  }
+  return known;
+}
+
 /** Index of the first entry whose id is >= `id` in an id-ordered array. */
 function lowerBound(entries: EmailListEntry[], id: number): number {
   let low = 0;

@@ -16,7 +16,7 @@
  * - collapseThreads keeps the first email of each thread in sort order (RFC 8621 4.4.3).
  */
 import type { EmailListEntry, SearchFields } from "../store/types.ts";
-import { type AccountListing, sortedIds } from "./caches.ts";
+import { type AccountListing, receivedInIdOrder, sortedIds } from "./caches.ts";
 import {
   allowOnly,
   type Args,
@@ -154,10 +154,18 @@ function checkCondition(condition: Args): void {
   }
 }
 
+/** Matches every id: the text set of a condition whose text the caller drives itself. */
+const EVERY_ID: IdSet = {
+  has: () => true,
+  size: Infinity,
+  [Symbol.iterator]: () => [][Symbol.iterator](),
+};
+
 async function prepare(
   filter: Args | null,
   listing: AccountListing,
   ctx: MethodContext,
+  driven: Args | null = null,
 ): Promise<Prepared> {
   const prepared: Prepared = { textSets: new Map(), mailboxes: new Map(), threads: new Map() };
   if (!filter) return prepared;
@@ -186,7 +194,9 @@ async function prepare(
       );
     }
     prepared.mailboxes.set(condition, mailboxes);
-    if (TEXT_CONDITIONS.some((key) => key in condition)) {
+    if (condition === driven) {
+      prepared.textSets.set(condition, EVERY_ID);
+    } else if (TEXT_CONDITIONS.some((key) => key in condition)) {
       prepared.textSets.set(condition, await textMatches(condition, listing, ctx));
     }
   }
@@ -469,12 +479,43 @@ export function readEmailQuery(args: Args): EmailQuery {
  * The query's results in order; `enough` stops the walk once that many are found (only when
  * the order is a presorted one and nothing needs the full list).
  */
+/**
+ * The condition a full-text walk can drive: the filter itself or a direct AND member, with one
+ * text-like key and that key `text` or `body` (its other keys are tested per email as usual).
+ */
+function drivingCondition(filter: Args | null): { condition: Args; key: "text" | "body" } | null {
+  if (!filter) return null;
+  const candidates = "operator" in filter
+    ? (filter.operator === "AND" && Array.isArray(filter.conditions) ? filter.conditions : [])
+    : [filter];
+  for (const condition of candidates as Args[]) {
+    if (!isPlainObject(condition) || "operator" in condition) continue;
+    const textKeys = TEXT_CONDITIONS.filter((key) => key in condition);
+    if (textKeys.length !== 1 || (textKeys[0] !== "text" && textKeys[0] !== "body")) continue;
+    if (typeof condition[textKeys[0]] !== "string") continue;
+    return { condition, key: textKeys[0] };
+  }
+  return null;
+}
+
 export async function runEmailQuery(
   query: EmailQuery,
   ctx: MethodContext,
   enough = Infinity,
 ): Promise<{ ids: number[]; complete: boolean }> {
   const listing = await ctx.caches.listing(ctx.account.id);
+  const [first] = query.comparators;
+  // "Newest (or oldest) first, the first page" of a full-text search: walk the index's matches
+  // in id order and stop when the page is full, instead of collecting every match (100,000 for
+  // a common word). Exact only when arrival order is receivedAt order, which is checked.
+  const driver = enough < Infinity && query.comparators.length === 1 &&
+      first.property === "receivedAt"
+    ? drivingCondition(query.filter)
+    : null;
+  if (driver && receivedInIdOrder(listing)) {
+    const found = await walkFullText(query, ctx, listing, driver, enough, !first.isAscending);
+    if (found) return found;
+  }
   const prepared = await prepare(query.filter, listing, ctx);
   const passes = query.filter
     ? (e: EmailListEntry) => evaluateFilter(query.filter!, (c) => testCondition(e, c, prepared))
@@ -486,7 +527,6 @@ export async function runEmailQuery(
     seenThreads.add(e.threadId);
     return true;
   };
-  const [first] = query.comparators;
   if (
     query.comparators.length === 1 &&
     (first.property === "receivedAt" || first.property === "sentAt" || first.property === "size")
@@ -523,6 +563,43 @@ export async function runEmailQuery(
     return last.isAscending ? a.e.id - b.e.id : b.e.id - a.e.id;
   });
   return { ids: decorated.filter((d) => keep(d.e)).map((d) => d.e.id), complete: true };
+}
+
+async function walkFullText(
+  query: EmailQuery,
+  ctx: MethodContext,
+  listing: AccountListing,
+  driver: { condition: Args; key: "text" | "body" },
+  enough: number,
+  descending: boolean,
+): Promise<{ ids: number[]; complete: boolean } | null> {
+  const prepared = await prepare(query.filter, listing, ctx, driver.condition);
+  const seenThreads = new Set<number>();
+  const ids: number[] = [];
+  let from = descending ? Number.MAX_SAFE_INTEGER : 0;
+  for (let size = 200;; size = Math.min(size * 4, 20_000)) {
+    const page = await ctx.app.store.fullTextPage(
+      driver.key === "text" ? null : "body",
+      driver.condition[driver.key] as string,
+      from,
+      size,
+      descending,
+    );
+    if (page === null) return null; // nothing indexable: the ordinary path
+    for (const id of page) {
+      const entry = listing.byId.get(id);
+      if (!entry) continue; // another account's, or not in this listing yet
+      if (!evaluateFilter(query.filter!, (c) => testCondition(entry, c, prepared))) continue;
+      if (query.collapseThreads) {
+        if (seenThreads.has(entry.threadId)) continue;
+        seenThreads.add(entry.threadId);
+      }
+      ids.push(id);
+      if (ids.length >= enough) return { ids, complete: false };
+    }
+    if (page.length < size) return { ids, complete: true };
+    from = page[page.length - 1];
+  }
 }
 
 async function query(args: Args, ctx: MethodContext): Promise<Args> {

@@ -542,6 +542,17 @@ export interface Store {
    * caller that checks ownership itself (JMAP's listing), which saves a join per match.
    */
   fullTextCandidates(field: FullTextField, text: string): Promise<number[] | null>;
+  /**
+   * One page of fullTextCandidates in id order: ids after `from` (ascending) or before it
+   * (descending), at most `limit`; null when the text has nothing indexable.
+   */
+  fullTextPage(
+    field: FullTextField,
+    text: string,
+    from: number,
+    limit: number,
+    descending: boolean,
+  ): Promise<number[] | null>;
   /** The MIME tree (JSON) of one of the account's emails with these bytes, or null. */
   emailContentByBlob(accountId: number, hash: string): Promise<{ mime: string } | null>;
   /** True when the account may read the blob: an email of it or an upload of it has this hash. */

@@ -538,6 +538,26 @@ Deno.test("jmap: Email/query filters, sorts, collapses threads and pages with an
     assertEquals(qc.total, 4);
     assert(qc.removed.includes(newer.id));
 
+    // A first page of a full-text search (walked in the index's id order) equals the same
+    // query computed whole, before and after an email arrives with an older date.
+    const page = (extra: Record<string, unknown>) =>
+      client.one("Email/query", { filter: { text: "zebra" }, limit: 2, ...extra }).then((r) =>
+        r.ids
+      );
+    await make("zebra two", {
+      receivedAt: "2024-01-05T00:00:00Z",
+      bodyValues: { t: { value: "zebra again" } },
+    });
+    assertEquals(await page({}), await page({ calculateTotal: true }));
+    await make("zebra old", {
+      receivedAt: "2023-06-01T00:00:00Z",
+      bodyValues: { t: { value: "an old zebra" } },
+    });
+    const newest = await page({ limit: 3 });
+    assertEquals(newest, await page({ limit: 3, calculateTotal: true }));
+    assertEquals(newest.length, 3);
+    assertEquals(newest[1], c.id);
+
     const snippets = await client.one("SearchSnippet/get", {
       filter: { text: "zebra cherry" },
       emailIds: [c.id, a.id, "E99999"],

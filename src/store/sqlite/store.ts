@@ -1103,12 +1103,28 @@ export class SqliteStore implements Store {
 
   fullTextCandidates(field: FullTextField, text: string): Promise<number[] | null> {
     return attempt(() => {
-      const words = text.match(/[\p{L}\p{N}]+/gu) ?? [];
-      if (words.length === 0) return null; // nothing indexable: every email matches
-      const column = field ? `${field} : ` : "";
-      const query = words.map((word) => `${column}"${word.replaceAll('"', '""')}"*`).join(" AND ");
+      const query = ftsQuery(field, text);
+      if (query === null) return null; // nothing indexable: every email matches
       return this.#sql.arrays("SELECT rowid FROM email_fts WHERE email_fts MATCH ?", query)
         .map((row) => row[0] as number);
+    });
+  }
+
+  fullTextPage(
+    field: FullTextField,
+    text: string,
+    from: number,
+    limit: number,
+    descending: boolean,
+  ): Promise<number[] | null> {
+    return attempt(() => {
+      const query = ftsQuery(field, text);
+      if (query === null) return null;
+      // FTS5 walks its doclists in rowid order either way: a page costs the page.
+      const sql = descending
+        ? "SELECT rowid FROM email_fts WHERE email_fts MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?"
+        : "SELECT rowid FROM email_fts WHERE email_fts MATCH ? AND rowid > ? ORDER BY rowid LIMIT ?";
+      return this.#sql.arrays(sql, query, from, limit).map((row) => row[0] as number);
     });
   }
 
@@ -1263,6 +1279,14 @@ function toApiKey(row: Row): import("../types.ts").StoredApiKey {
     lastUsedAt: row.last_used_at == null ? null : new Date(row.last_used_at as number),
     secretHash: row.secret as string,
   };
+}
+
+/** An FTS5 query matching every word of `text` as a prefix, or null when it has no word. */
+function ftsQuery(field: FullTextField, text: string): string | null {
+  const words = text.match(/[\p{L}\p{N}]+/gu) ?? [];
+  if (words.length === 0) return null;
+  const column = field ? `${field} : ` : "";
+  return words.map((word) => `${column}"${word.replaceAll('"', '""')}"*`).join(" AND ");
 }
 
 function attempt<T>(work: () => T): Promise<T> {
