@@ -184,6 +184,12 @@ export async function run(args: string[]): Promise<void> {
         counts.push(await time(() => api([["Mailbox/get", { accountId }, "m"]])));
       }
       report("Mailbox/get (counts) after a keyword change each round", counts);
+      const [[, boxes]] = await api([["Mailbox/get", { accountId, ids: [inbox] }, "m"]]);
+      const box = (boxes.list as Record<string, number>[])[0];
+      console.log(
+        `  inbox: ${box.totalEmails} emails (${box.unreadEmails} unread) in ` +
+          `${box.totalThreads} threads (${box.unreadThreads} unread)`,
+      );
 
       for (const word of ["quarterly", RARE_WORD]) {
         const text: number[] = [];
@@ -214,7 +220,15 @@ export async function run(args: string[]): Promise<void> {
       ]]))[0][1].ids as string[];
       for (let i = 0; i < 1000; i += 100) {
         const update: Record<string, unknown> = {};
-        for (const id of all.slice(i, i + 100)) update[id] = { "keywords/$flagged": true };
+        // Toggled, so a reused data directory (--data) changes them too.
+        const flagged = `keywords/$flagged`;
+        const previous = (await api([[
+          "Email/get",
+          { accountId, ids: all.slice(i, i + 1), properties: ["keywords"] },
+          "0",
+        ]]))[0][1].list as { keywords: Record<string, boolean> }[];
+        const value = previous[0]?.keywords.$flagged ? null : true;
+        for (const id of all.slice(i, i + 100)) update[id] = { [flagged]: value };
         await api([["Email/set", { accountId, update }, "0"]]);
       }
       const changes: number[] = [];
