@@ -10,6 +10,7 @@ import { mailboxMethods } from "./mailbox.ts";
 import { threadMethods } from "./thread.ts";
 import { emailMethods } from "./email.ts";
 import { emailQueryMethods } from "./email_query.ts";
+import { searchSnippetMethods } from "./search_snippet.ts";
 import { emailSetMethods } from "./email_set.ts";
 import * as push from "./push.ts";
 import * as submission from "./submission.ts";
@@ -88,6 +89,7 @@ export const METHODS = new Map<string, MethodSpec>([
   ...Object.entries(threadMethods),
   ...Object.entries(emailMethods),
   ...Object.entries(emailQueryMethods),
+  ...Object.entries(searchSnippetMethods),
   ...Object.entries(emailSetMethods),
   ...MODULES.flatMap((module) => Object.entries(module.methods)),
 ]);
