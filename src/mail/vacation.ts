@@ -235,8 +235,7 @@ async function replyOnce(input: VacationInput): Promise<boolean> {
     sentObject?.id ?? null,
     JSON.stringify({ senders: kept }),
   );
-  const registered = outboxes.get(store);
-  const hostname = registered?.hostname ?? account.address.slice(account.address.indexOf("@") + 1);
+  const hostname = automaticHostname(store, account);
   const reply = buildReply(settings, account, returnPath!, message, fields, now);
   const prepared = await prepareSubmission({
     directory: input.directory,
@@ -252,8 +251,7 @@ async function replyOnce(input: VacationInput): Promise<boolean> {
     message: prepared.message,
     source: "vacation",
   };
-  if (registered) await registered.outbox.enqueue(queued);
-  else await enqueueDirectly(input, queued, now);
+  await enqueueAutomatic(input, queued, now);
   log.info("vacation reply queued", { account: account.address, to: returnPath });
   return true;
 }
@@ -369,8 +367,32 @@ function htmlToText(html: string): string {
     .replace(/&quot;/g, '"').replace(/&amp;/g, "&");
 }
 
+/**
+ * Queues a message the server sends on its own (vacation and Sieve replies, redirects): through
+ * the registered queue, or straight into its tables when none is (the worker sends it on its next
+ * pass).
+ */
+export async function enqueueAutomatic(
+  input: { store: Store; blobs: BlobStore },
+  queued: EnqueueInput,
+  now = new Date(),
+): Promise<void> {
+  const registered = outboxes.get(input.store);
+  if (registered) await registered.outbox.enqueue(queued);
+  else await enqueueDirectly(input, queued, now);
+}
+
+/** The hostname replies are signed and sent as (the registered one, or the account's domain). */
+export function automaticHostname(store: Store, account: Account): string {
+  return outboxes.get(store)?.hostname ?? account.address.slice(account.address.indexOf("@") + 1);
+}
+
 /** Writes the reply into the queue tables (no queue registered); sent on the worker's next pass. */
-async function enqueueDirectly(input: VacationInput, queued: EnqueueInput, now: Date) {
+async function enqueueDirectly(
+  input: { store: Store; blobs: BlobStore },
+  queued: EnqueueInput,
+  now: Date,
+) {
   const hash = sha256Hex(queued.message);
   const known = await input.store.blobKnown(hash);
   if (!known) await input.blobs.put(hash, queued.message);

@@ -1,0 +1,733 @@
+/**
+ * The Sieve interpreter (RFC 5228 and extensions): runs a validated script against one message
+ * for one recipient and returns what should happen — the outcome — without doing any of it.
+ * Delivery (src/sieve/deliver.ts) carries the outcome out through the message path and the
+ * outbound queue.
+ *
+ * Implementation notes:
+ * - Implicit keep (RFC 5228 2.10.2) holds unless discard, fileinto or redirect without :copy,
+ *   reject, or a cancelled keep removes it; any runtime error — a budget exceeded, too many
+ *   actions or redirects — makes the outcome "keep, with the error" (RFC 5228 2.10.6), so a
+ *   broken script never loses mail.
+ * - Work is budgeted: every command and test costs a step, every compared value one; the
+ *   budget, the number of actions and of redirects come from the caller (config [sieve]).
+ * - Header values are unfolded and RFC 2047-decoded before comparison (RFC 5228 2.7.2);
+ *   address tests parse the address lists, so comments and groups do not match.
+ * - Variables (RFC 5229) expand in every string argument of a script that requires
+ *   "variables"; match variables come from the last successful :matches or :regex.
+ * - imap4flags (RFC 5232): the internal flag variable feeds keep and fileinto without :flags.
+ */
+import type { Argument, Command, Position, Script, Test } from "./ast.ts";
+import { SieveError } from "./ast.ts";
+import { bindArguments, signatureOf } from "./extensions.ts";
+import {
+  type Comparator,
+  fold,
+  matchAny,
+  type MatchOptions,
+  type MatchType,
+  type Relation,
+} from "./match.ts";
+import type { MimePart } from "../mail/mime.ts";
+import { decodeEncodedWords, parseHeaderFields, unfold } from "../mail/headers.ts";
+import { parseAddressList } from "../mail/address.ts";
+import { extractText } from "../mail/text.ts";
+import { parseDate } from "../mail/date.ts";
+
+export interface SieveEnvironment {
+  raw: Uint8Array;
+  mime: MimePart;
+  envelope: { from: string; to: string };
+  /** Mailbox names that exist for the recipient (fileinto without :create, mailboxexists). */
+  mailboxExists(name: string): boolean;
+  /** The spam score as 0–10 (spamtest) and percent (spamtestplus), or null when unknown. */
+  spam?: { score: number; percent: number } | null;
+  /** The "environment" extension's items (RFC 5183): domain, host, name, version, ... */
+  items?: Record<string, string>;
+  now?: Date;
+  /** duplicate (RFC 7352): true when `id` was seen within `seconds` (and records it now). */
+  duplicate?(id: string, seconds: number, last: boolean): boolean;
+}
+
+export interface SieveLimits {
+  maxActions: number;
+  maxRedirects: number;
+  /** Steps (commands, tests, compared values) one run may take. */
+  budget: number;
+}
+
+export interface FileInto {
+  mailbox: string;
+  flags: string[];
+  create: boolean;
+  copy: boolean;
+  specialUse: string | null;
+  mailboxId: string | null;
+}
+
+export interface Vacation {
+  reason: string;
+  subject: string | null;
+  from: string | null;
+  addresses: string[];
+  /** Seconds between replies to one sender. */
+  period: number;
+  handle: string | null;
+  mime: boolean;
+}
+
+export interface SieveOutcome {
+  /** Keep into INBOX with these flags, or null when cancelled. */
+  keep: { flags: string[] } | null;
+  fileinto: FileInto[];
+  redirects: { address: string; copy: boolean }[];
+  reject: { reason: string; extended: boolean } | null;
+  discard: boolean;
+  vacation: Vacation | null;
+  notifications: { method: string; message: string | null; importance: string }[];
+  /** Header edits (editheader) in order, applied to every stored or redirected copy. */
+  headerEdits: ({ add: { name: string; value: string; last: boolean } } | {
+    delete: { name: string; index: number | null; last: boolean; values: string[] | null };
+  })[];
+  /** Runtime errors; with any, the outcome is an implicit keep. */
+  errors: string[];
+}
+
+const DEFAULT_DAYS = 7;
+
+interface Bound {
+  tags: Map<string, Argument | true>;
+  positional: Argument[];
+}
+
+/** Tags and positional arguments by the extension table (extensions.ts). */
+function bind(node: Command | Test, kind: "command" | "test"): Bound {
+  const signature = signatureOf(kind, node.name);
+  if (signature) return bindArguments(node, signature);
+  return { tags: new Map(), positional: node.arguments.filter((a) => a.kind !== "tag") };
+}
+
+class Stop extends Error {}
+class RuntimeFailure extends Error {
+  constructor(readonly position: Position, message: string) {
+    super(message);
+  }
+}
+
+/** Runs `script`; never throws (errors become an implicit keep with `errors`). */
+export function runSieve(
+  script: Script,
+  env: SieveEnvironment,
+  limits: SieveLimits,
+  requires: ReadonlySet<string> = new Set(),
+): SieveOutcome {
+  const run = new Run(env, limits, requires);
+  try {
+    run.block(script.commands);
+  } catch (error) {
+    if (!(error instanceof Stop)) {
+      const message = error instanceof RuntimeFailure
+        ? new SieveError(error.position, error.message).message
+        : error instanceof SieveError
+        ? error.message
+        : `internal error: ${(error as Error).message}`;
+      return {
+        keep: { flags: [] },
+        fileinto: [],
+        redirects: [],
+        reject: null,
+        discard: false,
+        vacation: null,
+        notifications: [],
+        headerEdits: [],
+        errors: [message],
+      };
+    }
+  }
+  return run.outcome();
+}
+
+class Run {
+  #steps = 0;
+  #actions = 0;
+  #implicitKeep = true;
+  #explicitKeep: { flags: string[] } | null = null;
+  #flags: string[] = [];
+  #variables = new Map<string, string>();
+  #matchVariables: string[] = [];
+  #fileinto: FileInto[] = [];
+  #redirects: { address: string; copy: boolean }[] = [];
+  #reject: { reason: string; extended: boolean } | null = null;
+  #discard = false;
+  #vacation: Vacation | null = null;
+  #notifications: SieveOutcome["notifications"] = [];
+  #headerEdits: SieveOutcome["headerEdits"] = [];
+  #headers: { name: string; value: string }[] | null = null;
+  readonly #variablesOn: boolean;
+
+  constructor(
+    readonly env: SieveEnvironment,
+    readonly limits: SieveLimits,
+    readonly requires: ReadonlySet<string>,
+  ) {
+    this.#variablesOn = requires.has("variables");
+  }
+
+  outcome(): SieveOutcome {
+    const keep = this.#explicitKeep ?? (this.#implicitKeep ? { flags: [...this.#flags] } : null);
+    return {
+      keep: this.#discard && !this.#explicitKeep ? null : keep,
+      fileinto: this.#fileinto,
+      redirects: this.#redirects,
+      reject: this.#reject,
+      discard: this.#discard,
+      vacation: this.#vacation,
+      notifications: this.#notifications,
+      headerEdits: this.#headerEdits,
+      errors: [],
+    };
+  }
+
+  #step(position: Position, cost = 1) {
+    this.#steps += cost;
+    if (this.#steps > this.limits.budget) {
+      throw new RuntimeFailure(position, "the script ran out of its execution budget");
+    }
+  }
+
+  #action(position: Position) {
+    if (++this.#actions > this.limits.maxActions) {
+      throw new RuntimeFailure(position, `more than ${this.limits.maxActions} actions`);
+    }
+  }
+
+  block(commands: Command[]): void {
+    let lastIf: boolean | null = null;
+    for (const command of commands) {
+      this.#step(command.position);
+      if (command.name === "elsif" || command.name === "else") {
+        if (lastIf === null) {
+          throw new RuntimeFailure(command.position, `${command.name} without if`);
+        }
+        if (lastIf) continue;
+        if (command.name === "else") {
+          lastIf = null;
+          this.block(command.block ?? []);
+          continue;
+        }
+        lastIf = this.test(command.tests[0]);
+        if (lastIf) this.block(command.block ?? []);
+        continue;
+      }
+      if (command.name === "if") {
+        lastIf = this.test(command.tests[0]);
+        if (lastIf) this.block(command.block ?? []);
+        continue;
+      }
+      lastIf = null;
+      this.command(command);
+    }
+  }
+
+  // ---- strings ----
+
+  #string(arg: Argument | true | undefined): string {
+    if (arg === undefined || arg === true) return "";
+    if (arg.kind === "string") return this.#expand(arg.value);
+    if (arg.kind === "stringList") return this.#expand(arg.values[0] ?? "");
+    if (arg.kind === "number") return String(arg.value);
+    return "";
+  }
+
+  #strings(arg: Argument | true | undefined): string[] {
+    if (arg === undefined || arg === true) return [];
+    if (arg.kind === "string") return [this.#expand(arg.value)];
+    if (arg.kind === "stringList") return arg.values.map((v) => this.#expand(v));
+    if (arg.kind === "number") return [String(arg.value)];
+    return [];
+  }
+
+  #number(arg: Argument | true | undefined, fallback: number): number {
+    if (arg && arg !== true && arg.kind === "number") return arg.value;
+    return fallback;
+  }
+
+  /** RFC 5229 3: ${name}, ${0}–${9}; unknown names are empty; not recursive. */
+  #expand(text: string): string {
+    if (!this.#variablesOn || !text.includes("${")) return text;
+    return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_.]*|[0-9]+)\}/g, (_, name: string) => {
+      if (/^[0-9]+$/.test(name)) return this.#matchVariables[Number(name)] ?? "";
+      return this.#variables.get(name.toLowerCase()) ?? "";
+    });
+  }
+
+  // ---- message access ----
+
+  #headerFields(): { name: string; value: string }[] {
+    if (!this.#headers) {
+      const { raw, mime } = this.env;
+      this.#headers = parseHeaderFields(raw, mime.headerStart, mime.headerEnd).map((f) => ({
+        name: f.name.toLowerCase(),
+        value: unfold(f.raw).trim(),
+      }));
+      // editheader additions are visible to later tests (RFC 5293 4).
+    }
+    return this.#headers;
+  }
+
+  #headerValues(names: string[]): string[] {
+    const lower = names.map((n) => n.toLowerCase());
+    const values: string[] = [];
+    for (const field of this.#headerFields()) {
+      if (lower.includes(field.name)) values.push(decodeEncodedWords(field.value));
+    }
+    return values;
+  }
+
+  #matchOptions(bound: Bound, position: Position): MatchOptions {
+    let matchType: MatchType = "is";
+    let relation: Relation | undefined;
+    for (const type of ["is", "contains", "matches", "regex", "value", "count"] as const) {
+      const tag = bound.tags.get(type);
+      if (tag === undefined) continue;
+      matchType = type;
+      if (type === "value" || type === "count") {
+        const rel = this.#string(tag).toLowerCase();
+        if (!["gt", "ge", "lt", "le", "eq", "ne"].includes(rel)) {
+          throw new RuntimeFailure(position, `bad relational operator "${rel}"`);
+        }
+        relation = rel as Relation;
+      }
+    }
+    const comparator = (this.#string(bound.tags.get("comparator")) || "i;ascii-casemap")
+      .toLowerCase() as Comparator;
+    return { matchType, comparator, relation };
+  }
+
+  #match(values: string[], keys: string[], options: MatchOptions, position: Position): boolean {
+    this.#step(position, values.length * Math.max(1, keys.length));
+    const variables = matchAny(values, keys, options);
+    if (variables === null) return false;
+    if (options.matchType === "matches" || options.matchType === "regex") {
+      this.#matchVariables = variables;
+    }
+    return true;
+  }
+
+  #addressPart(address: string, bound: Bound): string | null {
+    const at = address.lastIndexOf("@");
+    const local = at >= 0 ? address.slice(0, at) : address;
+    const domain = at >= 0 ? address.slice(at + 1) : "";
+    if (bound.tags.has("localpart")) return local;
+    if (bound.tags.has("domain")) return domain;
+    if (bound.tags.has("user") || bound.tags.has("detail")) {
+      const plus = local.indexOf("+");
+      if (bound.tags.has("user")) return plus >= 0 ? local.slice(0, plus) : local;
+      return plus >= 0 ? local.slice(plus + 1) : null; // no detail: the test fails (RFC 5233 4)
+    }
+    return address;
+  }
+
+  // ---- tests ----
+
+  test(test: Test): boolean {
+    this.#step(test.position);
+    const bound = bind(test, "test");
+    const p = bound.positional;
+    switch (test.name) {
+      case "true":
+        return true;
+      case "false":
+        return false;
+      case "not":
+        return !this.test(test.tests[0]);
+      case "allof":
+        return test.tests.every((t) => this.test(t));
+      case "anyof":
+        return test.tests.some((t) => this.test(t));
+      case "exists": {
+        const names = this.#strings(p[0]);
+        return names.every((name) => this.#headerValues([name]).length > 0);
+      }
+      case "size": {
+        const limit = this.#number(p[0], 0);
+        const size = this.env.raw.length;
+        if (bound.tags.has("over")) return size > limit;
+        return size < limit;
+      }
+      case "header": {
+        const values = this.#headerValues(this.#strings(p[0]));
+        return this.#match(
+          values,
+          this.#strings(p[1]),
+          this.#matchOptions(bound, test.position),
+          test.position,
+        );
+      }
+      case "address": {
+        const values: string[] = [];
+        for (const value of this.#headerValues(this.#strings(p[0]))) {
+          for (const address of parseAddressList(value)) {
+            const part = this.#addressPart(address.email, bound);
+            if (part !== null) values.push(part);
+          }
+        }
+        return this.#match(
+          values,
+          this.#strings(p[1]),
+          this.#matchOptions(bound, test.position),
+          test.position,
+        );
+      }
+      case "envelope": {
+        const values: string[] = [];
+        for (const part of this.#strings(p[0]).map((s) => s.toLowerCase())) {
+          const address = part === "from"
+            ? this.env.envelope.from
+            : part === "to"
+            ? this.env.envelope.to
+            : null;
+          if (address === null) continue;
+          if (address === "" && part === "from") {
+            values.push(""); // the null reverse-path matches "" (RFC 5228 5.4)
+            continue;
+          }
+          const value = this.#addressPart(address, bound);
+          if (value !== null) values.push(value);
+        }
+        return this.#match(
+          values,
+          this.#strings(p[1]),
+          this.#matchOptions(bound, test.position),
+          test.position,
+        );
+      }
+      case "string": {
+        // RFC 5229 5: an empty source string counts as no value for :count.
+        const values = this.#strings(p[0]);
+        const options = this.#matchOptions(bound, test.position);
+        const counted = options.matchType === "count" ? values.filter((v) => v !== "") : values;
+        return this.#match(counted, this.#strings(p[1]), options, test.position);
+      }
+      case "body": {
+        const text = bound.tags.has("raw")
+          ? new TextDecoder().decode(this.env.raw.subarray(this.env.mime.bodyStart))
+          : extractText(this.env.raw, this.env.mime).text;
+        const options = this.#matchOptions(bound, test.position);
+        return this.#match([text], this.#strings(p[0]), options, test.position);
+      }
+      case "hasflag": {
+        const keys = this.#strings(p[p.length - 1]);
+        const options = this.#matchOptions(bound, test.position);
+        return this.#match([...this.#flags], keys, options, test.position);
+      }
+      case "mailboxexists":
+        return this.#strings(p[0]).every((name) => this.env.mailboxExists(name));
+      case "spamtest":
+      case "virustest": {
+        const spam = test.name === "spamtest" ? this.env.spam : null;
+        const value = spam
+          ? String(bound.tags.has("percent") ? Math.round(spam.percent) : Math.round(spam.score))
+          : "0";
+        const options = this.#matchOptions(bound, test.position);
+        return this.#match([value], this.#strings(p[0]), {
+          ...options,
+          comparator: "i;ascii-numeric",
+        }, test.position);
+      }
+      case "currentdate":
+      case "date": {
+        const part = this.#strings(p[test.name === "date" ? 1 : 0])[0]?.toLowerCase() ?? "";
+        const keys = this.#strings(p[test.name === "date" ? 2 : 1]);
+        let date: Date | null = this.env.now ?? new Date();
+        if (test.name === "date") {
+          const values = this.#headerValues(this.#strings(p[0]));
+          const index = this.#number(bound.tags.get("index"), 0);
+          const chosen = index > 0
+            ? (bound.tags.has("last") ? values[values.length - index] : values[index - 1])
+            : values[0];
+          date = chosen === undefined ? null : parseDate(chosen);
+        }
+        if (!date) return false;
+        const value = datePart(date, part, this.#string(bound.tags.get("zone")) || null);
+        if (value === null) return false;
+        return this.#match([value], keys, this.#matchOptions(bound, test.position), test.position);
+      }
+      case "environment": {
+        const name = this.#string(p[0]).toLowerCase();
+        const value = this.env.items?.[name];
+        if (value === undefined) return false;
+        return this.#match(
+          [value],
+          this.#strings(p[1]),
+          this.#matchOptions(bound, test.position),
+          test.position,
+        );
+      }
+      case "duplicate": {
+        const id = bound.tags.has("uniqueid")
+          ? this.#string(bound.tags.get("uniqueid"))
+          : this.#headerValues([this.#string(bound.tags.get("header")) || "message-id"])[0];
+        if (!id || !this.env.duplicate) return false;
+        const handle = this.#string(bound.tags.get("handle"));
+        const seconds = this.#number(bound.tags.get("seconds"), 7 * 86400);
+        return this.env.duplicate(`${handle}\u0000${id}`, seconds, bound.tags.has("last"));
+      }
+      case "ihave":
+        return this.#strings(p[0]).every((capability) =>
+          this.requires.has(capability) ||
+          IHAVE.has(capability)
+        );
+      case "valid_notify_method":
+        return this.#strings(p[0]).every((uri) => /^mailto:[^\s]+$/i.test(uri));
+      default:
+        throw new RuntimeFailure(test.position, `unknown test ${test.name}`);
+    }
+  }
+
+  // ---- commands ----
+
+  command(command: Command): void {
+    const bound = bind(command, "command");
+    const p = bound.positional;
+    const at = command.position;
+    switch (command.name) {
+      case "require":
+        return;
+      case "stop":
+        throw new Stop();
+      case "keep": {
+        this.#action(at);
+        const flags = bound.tags.has("flags")
+          ? this.#flagList(bound.tags.get("flags"))
+          : [...this.#flags];
+        this.#explicitKeep = { flags };
+        this.#implicitKeep = false;
+        return;
+      }
+      case "discard":
+        this.#discard = true;
+        this.#implicitKeep = false;
+        return;
+      case "fileinto": {
+        this.#action(at);
+        const mailbox = this.#string(p[0]);
+        const flags = bound.tags.has("flags")
+          ? this.#flagList(bound.tags.get("flags"))
+          : [...this.#flags];
+        const copy = bound.tags.has("copy");
+        const existing = this.#fileinto.find((f) => f.mailbox === mailbox);
+        if (existing) existing.flags = [...new Set([...existing.flags, ...flags])];
+        else {
+          this.#fileinto.push({
+            mailbox,
+            flags,
+            create: bound.tags.has("create"),
+            copy,
+            specialUse: bound.tags.has("specialuse")
+              ? this.#string(bound.tags.get("specialuse"))
+              : null,
+            mailboxId: bound.tags.has("mailboxid")
+              ? this.#string(bound.tags.get("mailboxid"))
+              : null,
+          });
+        }
+        if (!copy) this.#implicitKeep = false;
+        return;
+      }
+      case "redirect": {
+        this.#action(at);
+        const address = this.#string(p[0]).trim();
+        if (!/^[^\s@<>]+@[^\s@<>]+$/.test(address)) {
+          throw new RuntimeFailure(at, `redirect to an invalid address "${address}"`);
+        }
+        if (!this.#redirects.some((r) => r.address.toLowerCase() === address.toLowerCase())) {
+          if (this.#redirects.length >= this.limits.maxRedirects) {
+            throw new RuntimeFailure(at, `more than ${this.limits.maxRedirects} redirects`);
+          }
+          this.#redirects.push({ address, copy: bound.tags.has("copy") });
+        }
+        if (!bound.tags.has("copy")) this.#implicitKeep = false;
+        return;
+      }
+      case "reject":
+      case "ereject": {
+        this.#action(at);
+        this.#reject = { reason: this.#string(p[0]), extended: command.name === "ereject" };
+        this.#implicitKeep = false;
+        return;
+      }
+      case "vacation": {
+        this.#action(at);
+        if (this.#vacation) throw new RuntimeFailure(at, "vacation given twice");
+        const seconds = bound.tags.has("seconds")
+          ? this.#number(bound.tags.get("seconds"), DEFAULT_DAYS * 86400)
+          : this.#number(bound.tags.get("days"), DEFAULT_DAYS) * 86400;
+        this.#vacation = {
+          reason: this.#string(p[0]),
+          subject: bound.tags.has("subject") ? this.#string(bound.tags.get("subject")) : null,
+          from: bound.tags.has("from") ? this.#string(bound.tags.get("from")) : null,
+          addresses: this.#strings(bound.tags.get("addresses")),
+          period: seconds,
+          handle: bound.tags.has("handle") ? this.#string(bound.tags.get("handle")) : null,
+          mime: bound.tags.has("mime"),
+        };
+        return;
+      }
+      case "setflag":
+      case "addflag":
+      case "removeflag": {
+        // With variables, a first argument of two names a variable (RFC 5232 3); the internal
+        // variable is the default.
+        const flags = this.#flagList(p[p.length - 1]);
+        if (p.length === 2) {
+          const name = this.#string(p[0]).toLowerCase();
+          const current = (this.#variables.get(name) ?? "").split(" ").filter(Boolean);
+          this.#variables.set(name, applyFlags(current, flags, command.name).join(" "));
+        } else {
+          this.#flags = applyFlags(this.#flags, flags, command.name);
+        }
+        return;
+      }
+      case "set": {
+        const name = this.#string(p[0]).toLowerCase();
+        let value = this.#string(p[1]);
+        value = applyModifiers(value, bound);
+        this.#variables.set(name, value);
+        return;
+      }
+      case "notify": {
+        this.#action(at);
+        this.#notifications.push({
+          method: this.#string(p[0]),
+          message: bound.tags.has("message") ? this.#string(bound.tags.get("message")) : null,
+          importance: this.#string(bound.tags.get("importance")) || "2",
+        });
+        return;
+      }
+      case "addheader": {
+        const name = this.#string(p[0]);
+        const value = this.#string(p[1]);
+        this.#headerEdits.push({ add: { name, value, last: bound.tags.has("last") } });
+        const field = { name: name.toLowerCase(), value };
+        const headers = this.#headerFields();
+        if (bound.tags.has("last")) headers.push(field);
+        else headers.unshift(field);
+        return;
+      }
+      case "deleteheader": {
+        const name = this.#string(p[0]);
+        const values = p.length > 1 ? this.#strings(p[1]) : null;
+        const index = bound.tags.has("index") ? this.#number(bound.tags.get("index"), 1) : null;
+        this.#headerEdits.push({
+          delete: { name, index, last: bound.tags.has("last"), values },
+        });
+        const lower = name.toLowerCase();
+        const options = this.#matchOptions(bound, at);
+        const fields = this.#headerFields();
+        const matching = fields.map((f, i) => ({ f, i })).filter(({ f }) => f.name === lower);
+        const chosen = index === null
+          ? matching
+          : [bound.tags.has("last") ? matching[matching.length - index] : matching[index - 1]]
+            .filter(Boolean);
+        const doomed = new Set(
+          chosen.filter(({ f }) =>
+            values === null || matchAny([decodeEncodedWords(f.value)], values, options) !== null
+          ).map(({ i }) => i),
+        );
+        this.#headers = fields.filter((_, i) => !doomed.has(i));
+        return;
+      }
+      default:
+        throw new RuntimeFailure(at, `unknown command ${command.name}`);
+    }
+  }
+
+  #flagList(arg: Argument | true | undefined): string[] {
+    const flags: string[] = [];
+    for (const item of this.#strings(arg)) {
+      for (const flag of item.split(" ")) if (flag) flags.push(flag);
+    }
+    return [...new Set(flags.map((f) => fold(f, "i;ascii-casemap")))].map((f) =>
+      flags.find((g) => fold(g, "i;ascii-casemap") === f)!
+    );
+  }
+}
+
+const IHAVE = new Set<string>();
+
+function applyFlags(current: string[], flags: string[], command: string): string[] {
+  const lower = (f: string) => f.toLowerCase();
+  if (command === "setflag") return [...new Map(flags.map((f) => [lower(f), f])).values()];
+  const map = new Map(current.map((f) => [lower(f), f]));
+  for (const flag of flags) {
+    if (command === "addflag") map.set(lower(flag), map.get(lower(flag)) ?? flag);
+    else map.delete(lower(flag));
+  }
+  return [...map.values()];
+}
+
+/** RFC 5229 4: modifiers apply from highest precedence (length last) to lowest. */
+function applyModifiers(value: string, bound: Bound): string {
+  let result = value;
+  if (bound.tags.has("lower")) result = result.toLowerCase();
+  if (bound.tags.has("upper")) result = result.toUpperCase();
+  if (bound.tags.has("lowerfirst")) result = result.charAt(0).toLowerCase() + result.slice(1);
+  if (bound.tags.has("upperfirst")) result = result.charAt(0).toUpperCase() + result.slice(1);
+  if (bound.tags.has("quotewildcard")) result = result.replace(/[*?\\]/g, "\\$&");
+  if (bound.tags.has("quoteregex")) result = result.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  if (bound.tags.has("length")) result = String([...result].length);
+  return result;
+}
+
+/** A date-part of RFC 5260 4.2 in `zone` ("+hhmm"; null: UTC). */
+function datePart(date: Date, part: string, zone: string | null): string | null {
+  let offset = 0;
+  if (zone) {
+    const m = /^([+-])(\d\d)(\d\d)$/.exec(zone);
+    if (!m) return null;
+    offset = (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
+  }
+  const local = new Date(date.getTime() + offset * 60_000);
+  const two = (n: number) => String(n).padStart(2, "0");
+  const y = String(local.getUTCFullYear()).padStart(4, "0");
+  const mo = two(local.getUTCMonth() + 1);
+  const d = two(local.getUTCDate());
+  const h = two(local.getUTCHours());
+  const mi = two(local.getUTCMinutes());
+  const s = two(local.getUTCSeconds());
+  const z = `${offset < 0 ? "-" : "+"}${two(Math.floor(Math.abs(offset) / 60))}${
+    two(Math.abs(offset) % 60)
+  }`;
+  switch (part) {
+    case "year":
+      return y;
+    case "month":
+      return mo;
+    case "day":
+      return d;
+    case "date":
+      return `${y}-${mo}-${d}`;
+    case "julian":
+      return String(Math.floor(local.getTime() / 86_400_000) + 40587);
+    case "hour":
+      return h;
+    case "minute":
+      return mi;
+    case "second":
+      return s;
+    case "time":
+      return `${h}:${mi}:${s}`;
+    case "iso8601":
+      return `${y}-${mo}-${d}T${h}:${mi}:${s}${
+        offset === 0 ? "Z" : `${z.slice(0, 3)}:${z.slice(3)}`
+      }`;
+    case "std11":
+      return local.toUTCString().replace("GMT", z);
+    case "zone":
+      return z;
+    case "weekday":
+      return String(local.getUTCDay());
+  }
+  return null;
+}
