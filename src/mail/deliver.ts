@@ -85,7 +85,7 @@ async function commitFor(
   try {
     let mailboxIds: number[] | undefined;
     if (mailboxRole && mailboxRole !== "inbox") {
-      const mailbox = (await path.store.listMailboxes(account.id)).find((m) =>
+      const mailbox = (await path.store.listMailboxes(account.id, { counts: false })).find((m) =>
         m.role === mailboxRole
       );
       if (mailbox) mailboxIds = [mailbox.id];

@@ -53,7 +53,7 @@ export class Maildrop {
 
   /** Opens the account's INBOX as it is now; null when the account has no inbox. */
   static async open(store: Store, accountId: number): Promise<Maildrop | null> {
-    const mailboxes = await store.listMailboxes(accountId);
+    const mailboxes = await store.listMailboxes(accountId, { counts: false });
     const inbox = mailboxes.find((m) => m.role === "inbox");
     if (!inbox) return null;
     const messages = await store.mailboxMessages(accountId, inbox.id);

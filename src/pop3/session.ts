@@ -311,7 +311,7 @@ export class Pop3Session {
         const removed = await this.#opts.store.expunge(account.id, maildrop.mailboxId, uids);
         this.#counts.expunged = removed.length;
         if (removed.length > 0) {
-          const inbox = (await this.#opts.store.listMailboxes(account.id))
+          const inbox = (await this.#opts.store.listMailboxes(account.id, { counts: false }))
             .find((m) => m.id === maildrop.mailboxId);
           this.#opts.bus.publish({
             accountId: account.id,
