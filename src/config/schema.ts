@@ -182,6 +182,20 @@ export const configSchema = z.object({
     /** Messages of recently used mailboxes kept in memory for all sessions (~250 bytes each). */
     cache_messages: z.number().int().min(1000).max(100_000_000).default(200_000),
   }).strict().default({}),
+  sieve: z.object({
+    /** AUTHENTICATE on the managesieve port before STARTTLS (passwords in clear). */
+    allow_plaintext_auth: z.boolean().default(false),
+    /** Largest script (UTF-8 bytes) PUTSCRIPT and CHECKSCRIPT take. */
+    max_script_size: size().default("64K"),
+    /** Scripts one account may keep. */
+    max_scripts: z.number().int().min(1).max(10_000).default(32),
+    /** Deepest nesting of blocks and tests in a script. */
+    max_nesting_depth: z.number().int().min(2).max(1000).default(32),
+    /** Redirect actions one script run may take (MAXREDIRECTS, RFC 5804 1.7). */
+    max_redirects: z.number().int().min(0).max(1000).default(4),
+    /** Actions of any kind one script run may take. */
+    max_actions: z.number().int().min(1).max(10_000).default(32),
+  }).strict().default({}),
   jmap: z.object({
     /** Largest API request body. */
     max_size_request: size().default("10M"),

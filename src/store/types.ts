@@ -589,6 +589,33 @@ export interface Store {
   touchApiKey(id: number, at: Date): Promise<void>;
   /** The account's emails whose bytes have one of these hashes, with threads and mailboxes. */
   emailsByBlob(accountId: number, hashes: string[]): Promise<EmailBlobRef[]>;
+
+  // ---- Sieve scripts (src/sieve/scripts.ts) ----
+
+  /** The account's scripts by name (octet order), without their content. */
+  listSieveScripts(accountId: number): Promise<SieveScriptEntry[]>;
+  getSieveScript(accountId: number, name: string): Promise<SieveScript | null>;
+  /** The script deliveries run for the account, or null when none is active. */
+  getActiveSieveScript(accountId: number): Promise<SieveScript | null>;
+  /**
+   * Creates or replaces a script (an active one stays active). Creating one more than
+   * `maxScripts` throws StoreError "quota"; the count is checked in the same transaction.
+   */
+  putSieveScript(
+    accountId: number,
+    name: string,
+    content: string,
+    maxScripts: number,
+  ): Promise<{ created: boolean }>;
+  /** Throws StoreError "not_found" (no `from`) or "conflict" (`to` exists); keeps `active`. */
+  renameSieveScript(accountId: number, from: string, to: string): Promise<void>;
+  /** Deletes an inactive script; "active" leaves it in place. */
+  deleteSieveScript(
+    accountId: number,
+    name: string,
+  ): Promise<"deleted" | "not_found" | "active">;
+  /** Makes `name` the one active script, or deactivates all with null; false: no such script. */
+  setActiveSieveScript(accountId: number, name: string | null): Promise<boolean>;
 }
 
 /** An API token's credential row (the secret itself is never stored). */
@@ -611,4 +638,18 @@ export interface EmailBlobRef {
   blobHash: string;
   threadId: number;
   mailboxIds: number[];
+}
+
+/** A stored Sieve script as LISTSCRIPTS sees it. */
+export interface SieveScriptEntry {
+  name: string;
+  active: boolean;
+  /** UTF-8 bytes of the content. */
+  size: number;
+  updatedAt: Date;
+}
+
+export interface SieveScript extends SieveScriptEntry {
+  content: string;
+  createdAt: Date;
 }

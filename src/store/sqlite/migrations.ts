@@ -292,6 +292,24 @@ export const MIGRATIONS: Migration[] = [
       INSERT INTO id_counters SELECT 'jmap_objects', coalesce(max(id), 0) + 1 FROM jmap_objects;
     `,
   },
+  {
+    version: 9,
+    description: "Sieve scripts per account (ManageSieve), at most one of them active",
+    sql: `
+      CREATE TABLE sieve_scripts (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,                        -- NFC, compared octet by octet (RFC 5804 1.6)
+        content TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1)),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (account_id, name)
+      );
+      -- One active script per account (RFC 5804 2.8).
+      CREATE UNIQUE INDEX sieve_scripts_active ON sieve_scripts(account_id) WHERE active = 1;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1268,6 +1268,172 @@ export class SqliteStore implements Store {
       return [...refs.values()];
     });
   }
+
+  // ---- Sieve scripts (src/sieve/scripts.ts) ----
+
+  listSieveScripts(accountId: number): Promise<import("../types.ts").SieveScriptEntry[]> {
+    return attempt(() =>
+      this.#sql.all(
+        `SELECT name, active, length(CAST(content AS BLOB)) AS size, updated_at
+         FROM sieve_scripts WHERE account_id = ? ORDER BY CAST(name AS BLOB)`,
+        accountId,
+      ).map((row) => ({
+        name: row.name as string,
+        active: row.active === 1,
+        size: row.size as number,
+        updatedAt: new Date(row.updated_at as number),
+      }))
+    );
+  }
+
+  getSieveScript(
+    accountId: number,
+    name: string,
+  ): Promise<import("../types.ts").SieveScript | null> {
+    return attempt(() => {
+      const row = this.#sql.get(
+        `SELECT *, length(CAST(content AS BLOB)) AS size FROM sieve_scripts
+         WHERE account_id = ? AND name = ?`,
+        accountId,
+        name,
+      );
+      return row ? toSieveScript(row) : null;
+    });
+  }
+
+  getActiveSieveScript(accountId: number): Promise<import("../types.ts").SieveScript | null> {
+    return attempt(() => {
+      const row = this.#sql.get(
+        `SELECT *, length(CAST(content AS BLOB)) AS size FROM sieve_scripts
+         WHERE account_id = ? AND active = 1`,
+        accountId,
+      );
+      return row ? toSieveScript(row) : null;
+    });
+  }
+
+  putSieveScript(
+    accountId: number,
+    name: string,
+    content: string,
+    maxScripts: number,
+  ): Promise<{ created: boolean }> {
+    return attempt(() =>
+      this.#sql.transaction(() => {
+        const now = Date.now();
+        const updated = this.#sql.run(
+          "UPDATE sieve_scripts SET content = ?, updated_at = ? WHERE account_id = ? AND name = ?",
+          content,
+          now,
+          accountId,
+          name,
+        );
+        if (Number(updated.changes) > 0) return { created: false };
+        const count = this.#sql.get(
+          "SELECT count(*) AS n FROM sieve_scripts WHERE account_id = ?",
+          accountId,
+        )!.n as number;
+        if (count >= maxScripts) {
+          throw new StoreError("quota", `the account already has ${count} Sieve scripts`);
+        }
+        this.#sql.run(
+          `INSERT INTO sieve_scripts (account_id, name, content, active, created_at, updated_at)
+           VALUES (?, ?, ?, 0, ?, ?)`,
+          accountId,
+          name,
+          content,
+          now,
+          now,
+        );
+        return { created: true };
+      })
+    );
+  }
+
+  renameSieveScript(accountId: number, from: string, to: string): Promise<void> {
+    return attempt(() =>
+      this.#sql.transaction(() => {
+        const exists = (name: string) =>
+          this.#sql.get(
+            "SELECT 1 FROM sieve_scripts WHERE account_id = ? AND name = ?",
+            accountId,
+            name,
+          ) !== undefined;
+        if (!exists(from)) throw new StoreError("not_found", "no such Sieve script");
+        if (exists(to)) throw new StoreError("conflict", "a Sieve script has that name");
+        this.#sql.run(
+          "UPDATE sieve_scripts SET name = ?, updated_at = ? WHERE account_id = ? AND name = ?",
+          to,
+          Date.now(),
+          accountId,
+          from,
+        );
+      })
+    );
+  }
+
+  deleteSieveScript(
+    accountId: number,
+    name: string,
+  ): Promise<"deleted" | "not_found" | "active"> {
+    return attempt(() =>
+      this.#sql.transaction(() => {
+        const row = this.#sql.get(
+          "SELECT active FROM sieve_scripts WHERE account_id = ? AND name = ?",
+          accountId,
+          name,
+        );
+        if (!row) return "not_found" as const;
+        if (row.active === 1) return "active" as const;
+        this.#sql.run(
+          "DELETE FROM sieve_scripts WHERE account_id = ? AND name = ?",
+          accountId,
+          name,
+        );
+        return "deleted" as const;
+      })
+    );
+  }
+
+  setActiveSieveScript(accountId: number, name: string | null): Promise<boolean> {
+    return attempt(() =>
+      this.#sql.transaction(() => {
+        if (
+          name !== null &&
+          !this.#sql.get(
+            "SELECT 1 FROM sieve_scripts WHERE account_id = ? AND name = ?",
+            accountId,
+            name,
+          )
+        ) {
+          return false;
+        }
+        this.#sql.run(
+          "UPDATE sieve_scripts SET active = 0 WHERE account_id = ? AND active = 1",
+          accountId,
+        );
+        if (name !== null) {
+          this.#sql.run(
+            "UPDATE sieve_scripts SET active = 1 WHERE account_id = ? AND name = ?",
+            accountId,
+            name,
+          );
+        }
+        return true;
+      })
+    );
+  }
+}
+
+function toSieveScript(row: Row): import("../types.ts").SieveScript {
+  return {
+    name: row.name as string,
+    content: row.content as string,
+    active: row.active === 1,
+    size: row.size as number,
+    createdAt: new Date(row.created_at as number),
+    updatedAt: new Date(row.updated_at as number),
+  };
 }
 
 function toApiKey(row: Row): import("../types.ts").StoredApiKey {
