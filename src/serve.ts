@@ -14,7 +14,7 @@ import { Resolver } from "./dns/resolver.ts";
 import { createQueue } from "./smtp/outbound/setup.ts";
 import { imapOptions, imapServer } from "./imap/server.ts";
 import { pop3Service } from "./pop3/server.ts";
-import { managesieveGreeter } from "./sieve/managesieve/greeter.ts";
+import { managesieveService } from "./sieve/managesieve/server.ts";
 import { createHttpApp } from "./http/app.ts";
 import { JmapService, mountJmap } from "./jmap/http.ts";
 import { useVacationOutbox } from "./mail/vacation.ts";
@@ -83,7 +83,6 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
       certificates,
       log: logger("net"),
     });
-    const hostname = config.server.hostname;
     const nameServer = parseListenAddress(config.dns.nameserver);
     const resolver = new Resolver({
       nameServer: nameServer && { ipAddr: nameServer.host, port: nameServer.port },
@@ -106,7 +105,7 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
         imaps: { implicitTls: true, handler: imapServer(imap) },
         pop3: { implicitTls: false, ...pop3Service(app) },
         pop3s: { implicitTls: true, ...pop3Service(app) },
-        managesieve: { implicitTls: false, handler: managesieveGreeter({ hostname }) },
+        managesieve: { implicitTls: false, ...managesieveService(app) },
       };
     const specs: ListenerSpec[] = [];
     for (
