@@ -7,6 +7,7 @@ import { SqliteStore } from "./store/sqlite/store.ts";
 import { BlobStore } from "./store/blobs.ts";
 import { ChangeBus } from "./store/bus.ts";
 import { MessagePath } from "./mail/ingest.ts";
+import { SieveRuntime } from "./sieve/runtime.ts";
 import { Directory } from "./directory/directory.ts";
 import { AuthLimiter } from "./directory/ratelimit.ts";
 import { LoginCache } from "./directory/login_cache.ts";
@@ -44,6 +45,13 @@ export async function openApp(loaded: LoadedConfig): Promise<App> {
     maxHeaderSize: config.limits.max_header_size,
     maxMimeDepth: config.limits.max_mime_depth,
     maxMimeParts: config.limits.max_mime_parts,
+  });
+  messages.sieve = new SieveRuntime(store, {
+    maxScriptSize: config.sieve.max_script_size,
+    maxNesting: config.sieve.max_nesting_depth,
+    maxActions: config.sieve.max_actions,
+    maxRedirects: config.sieve.max_redirects,
+    budget: config.sieve.max_steps,
   });
   const directory = new Directory(store, {
     subAddressSeparator: config.directory.sub_address_separator,

@@ -3,12 +3,14 @@
  * Used by SMTP (port 25 and submission), the outbound queue for local recipients, `postern
  * deliver` and the control socket. Each account that got the message may answer it with its
  * vacation reply (vacation.ts), started here and never awaited: it cannot fail or delay delivery.
+ * An account with an active Sieve script has its message placed by the script (sieve/deliver.ts).
  */
 import type { Directory, Recipients } from "../directory/directory.ts";
 import { IngestError, type MessagePath, type ParsedMessage } from "./ingest.ts";
 import type { Account, MailboxRole } from "../store/types.ts";
 import { logger } from "../observability/log.ts";
 import { sendVacationReply } from "./vacation.ts";
+import { deliverWithSieve } from "../sieve/deliver.ts";
 
 const log = logger("delivery");
 
@@ -43,10 +45,10 @@ export async function deliverLocal(
   const resolved = resolutions ??
     await Promise.all(recipients.map((r) => directory.resolveRecipient(r)));
   const outcomes = new Map<number, Promise<RecipientResult>>();
-  for (const entry of resolved) {
+  for (const [index, entry] of resolved.entries()) {
     for (const account of entry?.accounts ?? []) {
       if (!outcomes.has(account.id)) {
-        const outcome = commitFor(path, parsed, account, mailboxRole);
+        const outcome = commitFor(path, directory, parsed, account, recipients[index], mailboxRole);
         outcome.then((result) => {
           // Mail filed as junk gets no reply: answering spam is backscatter.
           if (result.status !== "delivered" || mailboxRole === "junk") return;
@@ -78,11 +80,34 @@ export async function deliverLocal(
 
 async function commitFor(
   path: MessagePath,
+  directory: Directory,
   parsed: ParsedMessage,
   account: Account,
+  envelopeTo: string,
   mailboxRole?: MailboxRole,
 ): Promise<RecipientResult> {
   try {
+    const script = path.sieve ? await path.sieve.scriptFor(account.id) : null;
+    if (script && path.sieve) {
+      // The account's Sieve script decides where the message goes (src/sieve/deliver.ts).
+      const stored = await deliverWithSieve({
+        path,
+        directory,
+        account,
+        parsed,
+        envelopeTo,
+        script,
+        limits: path.sieve.limits,
+        defaultRole: mailboxRole,
+      });
+      return {
+        recipient: account.address,
+        status: "delivered",
+        account: account.address,
+        emailId: stored?.id ?? 0,
+        uid: stored?.memberships[0]?.uid ?? 0,
+      };
+    }
     let mailboxIds: number[] | undefined;
     if (mailboxRole && mailboxRole !== "inbox") {
       const mailbox = (await path.store.listMailboxes(account.id, { counts: false })).find((m) =>

@@ -34,6 +34,7 @@ import {
 } from "../store/types.ts";
 import { envelopeString } from "../imap/fetch/envelope.ts";
 import { bodyStructureString } from "../imap/fetch/bodystructure.ts";
+import type { SieveRuntime } from "../sieve/runtime.ts";
 
 export interface IngestLimits {
   maxMessageSize: number;
@@ -91,6 +92,8 @@ export interface DeliveryTarget {
 
 export class MessagePath {
   #blobWrites = new WeakMap<ParsedMessage, Promise<boolean>>();
+  /** Sieve at delivery (set by the app once config is read); null runs no scripts. */
+  sieve: SieveRuntime | null = null;
 
   constructor(
     readonly store: Store,

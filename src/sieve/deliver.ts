@@ -19,7 +19,8 @@
 import type { Directory } from "../directory/directory.ts";
 import type { MessagePath, ParsedMessage } from "../mail/ingest.ts";
 import type { Account, MailboxRole, StoredEmail } from "../store/types.ts";
-import { parseHeaderFields, unfold } from "../mail/headers.ts";
+import { decodeEncodedWords, parseHeaderFields, unfold } from "../mail/headers.ts";
+import { matchAny } from "./match.ts";
 import { logger } from "../observability/log.ts";
 import { latin1 } from "../mail/charset.ts";
 import { encodeText } from "../mail/compose.ts";
@@ -208,9 +209,11 @@ export function applyHeaderEdits(
       const doomed = new Set(
         chosen.filter(({ f }) =>
           edit.delete.values === null ||
-          edit.delete.values.some((v) =>
-            unfold(f.slice(f.indexOf(":") + 1)).trim().toLowerCase().includes(v.toLowerCase())
-          )
+          matchAny(
+              [decodeEncodedWords(unfold(f.slice(f.indexOf(":") + 1)).trim())],
+              edit.delete.values,
+              edit.delete.match,
+            ) !== null
         ).map(({ i }) => i),
       );
       for (let i = fields.length - 1; i >= 0; i--) if (doomed.has(i)) fields.splice(i, 1);

@@ -42,6 +42,8 @@ export interface SieveEnvironment {
   mailboxExists(name: string): boolean;
   /** The spam score as 0–10 (spamtest) and percent (spamtestplus), or null when unknown. */
   spam?: { score: number; percent: number } | null;
+  /** The virus verdict (virustest, RFC 5235 3.2) from 1 (clean) to 5, or null when unknown. */
+  virus?: number | null;
   /** The "environment" extension's items (RFC 5183): domain, host, name, version, ... */
   items?: Record<string, string>;
   now?: Date;
@@ -87,13 +89,52 @@ export interface SieveOutcome {
   notifications: { method: string; message: string | null; importance: string }[];
   /** Header edits (editheader) in order, applied to every stored or redirected copy. */
   headerEdits: ({ add: { name: string; value: string; last: boolean } } | {
-    delete: { name: string; index: number | null; last: boolean; values: string[] | null };
+    delete: {
+      name: string;
+      index: number | null;
+      last: boolean;
+      values: string[] | null;
+      match: MatchOptions;
+    };
   })[];
   /** Runtime errors; with any, the outcome is an implicit keep. */
   errors: string[];
 }
 
 const DEFAULT_DAYS = 7;
+
+/**
+ * The capabilities this interpreter carries out completely: ManageSieve advertises these, and
+ * scripts requiring anything else are refused when uploaded (extensions.ts knows more syntax).
+ */
+export const IMPLEMENTED_EXTENSIONS: readonly string[] = [
+  "fileinto",
+  "reject",
+  "ereject",
+  "envelope",
+  "encoded-character",
+  "comparator-i;ascii-numeric",
+  "comparator-i;octet",
+  "relational",
+  "subaddress",
+  "vacation",
+  "vacation-seconds",
+  "imap4flags",
+  "copy",
+  "body",
+  "variables",
+  "date",
+  "editheader",
+  "index",
+  "mailbox",
+  "regex",
+  "spamtest",
+  "spamtestplus",
+  "virustest",
+  "environment",
+  "ihave",
+  "enotify",
+];
 
 interface Bound {
   tags: Map<string, Argument | true>;
@@ -123,28 +164,30 @@ export function runSieve(
 ): SieveOutcome {
   const run = new Run(env, limits, requires);
   try {
-    run.block(script.commands);
-  } catch (error) {
-    if (!(error instanceof Stop)) {
-      const message = error instanceof RuntimeFailure
-        ? new SieveError(error.position, error.message).message
-        : error instanceof SieveError
-        ? error.message
-        : `internal error: ${(error as Error).message}`;
-      return {
-        keep: { flags: [] },
-        fileinto: [],
-        redirects: [],
-        reject: null,
-        discard: false,
-        vacation: null,
-        notifications: [],
-        headerEdits: [],
-        errors: [message],
-      };
+    try {
+      run.block(script.commands);
+    } catch (error) {
+      if (!(error instanceof Stop)) throw error;
     }
+    return run.outcome();
+  } catch (error) {
+    const message = error instanceof RuntimeFailure
+      ? new SieveError(error.position, error.message).message
+      : error instanceof SieveError
+      ? error.message
+      : `internal error: ${(error as Error).message}`;
+    return {
+      keep: { flags: [] },
+      fileinto: [],
+      redirects: [],
+      reject: null,
+      discard: false,
+      vacation: null,
+      notifications: [],
+      headerEdits: [],
+      errors: [message],
+    };
   }
-  return run.outcome();
 }
 
 class Run {
@@ -158,6 +201,7 @@ class Run {
   #fileinto: FileInto[] = [];
   #redirects: { address: string; copy: boolean }[] = [];
   #reject: { reason: string; extended: boolean } | null = null;
+  #rejectAt: Position | null = null;
   #discard = false;
   #vacation: Vacation | null = null;
   #notifications: SieveOutcome["notifications"] = [];
@@ -174,6 +218,17 @@ class Run {
   }
 
   outcome(): SieveOutcome {
+    // RFC 5429 2.1: reject and ereject cannot be combined with keep, fileinto, redirect or
+    // vacation; such a script fails (and the message is kept).
+    if (
+      this.#reject &&
+      (this.#explicitKeep || this.#fileinto.length || this.#redirects.length || this.#vacation)
+    ) {
+      throw new SieveError(
+        this.#rejectAt!,
+        "reject cannot be combined with keep, fileinto, redirect or vacation",
+      );
+    }
     const keep = this.#explicitKeep ?? (this.#implicitKeep ? { flags: [...this.#flags] } : null);
     return {
       keep: this.#discard && !this.#explicitKeep ? null : keep,
@@ -254,7 +309,9 @@ class Run {
 
   /** RFC 5229 3: ${name}, ${0}–${9}; unknown names are empty; not recursive. */
   #expand(text: string): string {
-    if (!this.#variablesOn || !text.includes("${")) return text;
+    if (!text.includes("${")) return text;
+    if (this.requires.has("encoded-character")) text = decodeEncodedCharacters(text);
+    if (!this.#variablesOn) return text;
     return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_.]*|[0-9]+)\}/g, (_, name: string) => {
       if (/^[0-9]+$/.test(name)) return this.#matchVariables[Number(name)] ?? "";
       return this.#variables.get(name.toLowerCase()) ?? "";
@@ -275,11 +332,24 @@ class Run {
     return this.#headers;
   }
 
-  #headerValues(names: string[]): string[] {
+  /** The decoded values of the fields, or with :index (RFC 5260 6) the chosen occurrence of each. */
+  #headerValues(names: string[], bound?: Bound): string[] {
     const lower = names.map((n) => n.toLowerCase());
+    const index = bound?.tags.has("index") ? this.#number(bound.tags.get("index"), 1) : 0;
     const values: string[] = [];
-    for (const field of this.#headerFields()) {
-      if (lower.includes(field.name)) values.push(decodeEncodedWords(field.value));
+    for (const name of index ? lower : [null]) {
+      const own: string[] = [];
+      for (const field of this.#headerFields()) {
+        if (name === null ? lower.includes(field.name) : field.name === name) {
+          own.push(decodeEncodedWords(field.value));
+        }
+      }
+      if (!index) {
+        values.push(...own);
+        continue;
+      }
+      const chosen = bound!.tags.has("last") ? own[own.length - index] : own[index - 1];
+      if (chosen !== undefined) values.push(chosen);
     }
     return values;
   }
@@ -356,7 +426,7 @@ class Run {
         return size < limit;
       }
       case "header": {
-        const values = this.#headerValues(this.#strings(p[0]));
+        const values = this.#headerValues(this.#strings(p[0]), bound);
         return this.#match(
           values,
           this.#strings(p[1]),
@@ -366,7 +436,7 @@ class Run {
       }
       case "address": {
         const values: string[] = [];
-        for (const value of this.#headerValues(this.#strings(p[0]))) {
+        for (const value of this.#headerValues(this.#strings(p[0]), bound)) {
           for (const address of parseAddressList(value)) {
             const part = this.#addressPart(address.email, bound);
             if (part !== null) values.push(part);
@@ -419,20 +489,33 @@ class Run {
       case "hasflag": {
         const keys = this.#strings(p[p.length - 1]);
         const options = this.#matchOptions(bound, test.position);
-        return this.#match([...this.#flags], keys, options, test.position);
+        // With a variable list first (RFC 5232 5), the flags held in those variables.
+        const flags = p.length === 2
+          ? this.#strings(p[0]).flatMap((name) =>
+            (this.#variables.get(name.toLowerCase()) ?? "").split(" ").filter(Boolean)
+          )
+          : [...this.#flags];
+        return this.#match(flags, keys, options, test.position);
       }
       case "mailboxexists":
         return this.#strings(p[0]).every((name) => this.env.mailboxExists(name));
       case "spamtest":
       case "virustest": {
-        const spam = test.name === "spamtest" ? this.env.spam : null;
-        const value = spam
-          ? String(bound.tags.has("percent") ? Math.round(spam.percent) : Math.round(spam.score))
-          : "0";
+        // RFC 5235: "0" = not tested; a tested message is 1..10 (spamtest) or 1..5 (virustest).
+        let value = "0";
+        if (test.name === "spamtest" && this.env.spam) {
+          value = bound.tags.has("percent")
+            ? String(Math.min(100, Math.max(0, Math.round(this.env.spam.percent))))
+            : String(Math.min(10, Math.max(1, Math.floor(this.env.spam.score))));
+        } else if (test.name === "virustest" && typeof this.env.virus === "number") {
+          value = String(Math.min(5, Math.max(1, Math.floor(this.env.virus))));
+        }
         const options = this.#matchOptions(bound, test.position);
         return this.#match([value], this.#strings(p[0]), {
           ...options,
-          comparator: "i;ascii-numeric",
+          comparator: options.matchType === "matches" || options.matchType === "contains"
+            ? options.comparator
+            : "i;ascii-numeric",
         }, test.position);
       }
       case "currentdate":
@@ -440,6 +523,7 @@ class Run {
         const part = this.#strings(p[test.name === "date" ? 1 : 0])[0]?.toLowerCase() ?? "";
         const keys = this.#strings(p[test.name === "date" ? 2 : 1]);
         let date: Date | null = this.env.now ?? new Date();
+        let zone: string | null = this.#string(bound.tags.get("zone")) || null;
         if (test.name === "date") {
           const values = this.#headerValues(this.#strings(p[0]));
           const index = this.#number(bound.tags.get("index"), 0);
@@ -447,9 +531,13 @@ class Run {
             ? (bound.tags.has("last") ? values[values.length - index] : values[index - 1])
             : values[0];
           date = chosen === undefined ? null : parseDate(chosen);
+          if (date && bound.tags.has("originalzone")) {
+            // RFC 5260 4: the zone the header was written in.
+            zone = /([+-]\d{4})\s*(\([^)]*\))?\s*$/.exec(chosen!)?.[1] ?? "+0000";
+          }
         }
         if (!date) return false;
-        const value = datePart(date, part, this.#string(bound.tags.get("zone")) || null);
+        const value = datePart(date, part, zone);
         if (value === null) return false;
         return this.#match([value], keys, this.#matchOptions(bound, test.position), test.position);
       }
@@ -478,6 +566,18 @@ class Run {
           this.requires.has(capability) ||
           IHAVE.has(capability)
         );
+      case "notify_method_capability": {
+        // RFC 5435 5: mailto can only say "maybe" about the recipient being online (RFC 5436).
+        const uri = this.#string(p[0]);
+        const capability = this.#string(p[1]).toLowerCase();
+        if (!/^mailto:[^\s]+$/i.test(uri) || capability !== "online") return false;
+        return this.#match(
+          ["maybe"],
+          this.#strings(p[2]),
+          this.#matchOptions(bound, test.position),
+          test.position,
+        );
+      }
       case "valid_notify_method":
         return this.#strings(p[0]).every((uri) => /^mailto:[^\s]+$/i.test(uri));
       default:
@@ -537,7 +637,9 @@ class Run {
       }
       case "redirect": {
         this.#action(at);
-        const address = this.#string(p[0]).trim();
+        // "Carol <carol@example.org>" is an address too (RFC 5228 4.2).
+        const given = this.#string(p[0]).trim();
+        const address = parseAddressList(given)[0]?.email ?? given;
         if (!/^[^\s@<>]+@[^\s@<>]+$/.test(address)) {
           throw new RuntimeFailure(at, `redirect to an invalid address "${address}"`);
         }
@@ -554,6 +656,7 @@ class Run {
       case "ereject": {
         this.#action(at);
         this.#reject = { reason: this.#string(p[0]), extended: command.name === "ereject" };
+        this.#rejectAt = at;
         this.#implicitKeep = false;
         return;
       }
@@ -608,6 +711,7 @@ class Run {
       case "addheader": {
         const name = this.#string(p[0]);
         const value = this.#string(p[1]);
+        if (PROTECTED_HEADERS.has(name.toLowerCase())) return;
         this.#headerEdits.push({ add: { name, value, last: bound.tags.has("last") } });
         const field = { name: name.toLowerCase(), value };
         const headers = this.#headerFields();
@@ -619,11 +723,13 @@ class Run {
         const name = this.#string(p[0]);
         const values = p.length > 1 ? this.#strings(p[1]) : null;
         const index = bound.tags.has("index") ? this.#number(bound.tags.get("index"), 1) : null;
-        this.#headerEdits.push({
-          delete: { name, index, last: bound.tags.has("last"), values },
-        });
         const lower = name.toLowerCase();
         const options = this.#matchOptions(bound, at);
+        // RFC 5293 4.1 (and Pigeonhole): Received and Auto-Submitted are never removed.
+        if (PROTECTED_HEADERS.has(lower)) return;
+        this.#headerEdits.push({
+          delete: { name, index, last: bound.tags.has("last"), values, match: options },
+        });
         const fields = this.#headerFields();
         const matching = fields.map((f, i) => ({ f, i })).filter(({ f }) => f.name === lower);
         const chosen = index === null
@@ -654,7 +760,29 @@ class Run {
   }
 }
 
-const IHAVE = new Set<string>();
+const IHAVE = new Set<string>(IMPLEMENTED_EXTENSIONS);
+
+/** Fields editheader may not add or delete (RFC 5293 4.1 / 6: the trace and loop fields). */
+const PROTECTED_HEADERS = new Set(["received", "auto-submitted"]);
+
+/** RFC 5228 2.4.2.4: "${hex: 41 42}" and "${unicode: 263A}"; malformed ones stay as written. */
+export function decodeEncodedCharacters(text: string): string {
+  return text.replace(
+    /\$\{(hex|unicode):([\s0-9a-fA-F]*)\}/gi,
+    (whole, kind: string, body: string) => {
+      const items = body.trim().split(/\s+/).filter(Boolean);
+      if (items.length === 0) return "";
+      if (kind.toLowerCase() === "hex") {
+        if (items.some((h) => h.length > 2)) return whole;
+        const bytes = Uint8Array.from(items.map((h) => parseInt(h, 16)));
+        return new TextDecoder().decode(bytes);
+      }
+      const points = items.map((h) => parseInt(h, 16));
+      if (points.some((p) => p > 0x10ffff || (p >= 0xd800 && p <= 0xdfff))) return whole;
+      return String.fromCodePoint(...points);
+    },
+  );
+}
 
 function applyFlags(current: string[], flags: string[], command: string): string[] {
   const lower = (f: string) => f.toLowerCase();

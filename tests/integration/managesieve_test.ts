@@ -207,7 +207,7 @@ Deno.test("ManageSieve server", async (t) => {
         );
         assertEquals(await client.readLine(), 'OK "Begin TLS negotiation now"');
         await client.line.startTls(await caOf(server));
-        assertEquals(client.line.pending, "");
+        // Only the post-handshake capabilities may follow (they can be buffered already).
         const capabilities = await client.reply();
         assertEquals(capabilities.status, 'OK "TLS negotiation successful"');
         // Had the pipelined AUTHENTICATE run, the session would be authenticated now.
