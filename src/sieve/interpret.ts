@@ -28,7 +28,7 @@ import {
   type MatchType,
   type Relation,
 } from "./match.ts";
-import type { MimePart } from "../mail/mime.ts";
+import { decodePartBody, type MimePart, partText } from "../mail/mime.ts";
 import { decodeEncodedWords, parseHeaderFields, unfold } from "../mail/headers.ts";
 import { parseAddressList } from "../mail/address.ts";
 import { extractText } from "../mail/text.ts";
@@ -480,10 +480,17 @@ class Run {
         return this.#match(counted, this.#strings(p[1]), options, test.position);
       }
       case "body": {
+        const options = this.#matchOptions(bound, test.position);
+        if (bound.tags.has("content")) {
+          const types = this.#strings(bound.tags.get("content"));
+          const texts = contentParts(this.env.mime, types).map((part) =>
+            contentText(this.env.raw, part)
+          );
+          return this.#match(texts, this.#strings(p[0]), options, test.position);
+        }
         const text = bound.tags.has("raw")
           ? new TextDecoder().decode(this.env.raw.subarray(this.env.mime.bodyStart))
           : extractText(this.env.raw, this.env.mime).text;
-        const options = this.#matchOptions(bound, test.position);
         return this.#match([text], this.#strings(p[0]), options, test.position);
       }
       case "hasflag": {
@@ -761,6 +768,60 @@ class Run {
 }
 
 const IHAVE = new Set<string>(IMPLEMENTED_EXTENSIONS);
+
+/** Every part of the message, the root first, depth first, into message/rfc822 too. */
+function allParts(root: MimePart): MimePart[] {
+  const parts: MimePart[] = [];
+  const visit = (part: MimePart) => {
+    parts.push(part);
+    for (const child of part.parts) visit(child);
+    if (part.message) visit(part.message);
+  };
+  visit(root);
+  return parts;
+}
+
+/**
+ * RFC 5173 5: the parts whose Content-Type matches one of `types` — "" matches every part,
+ * a type alone ("text") every subtype of it, "type/subtype" exactly (case-insensitively).
+ */
+function contentParts(root: MimePart, types: string[]): MimePart[] {
+  const wanted = types.map((t) => t.trim().toLowerCase());
+  return allParts(root).filter((part) =>
+    wanted.some((t) =>
+      t === "" || t === part.type ||
+      t === `${part.type}/${part.subtype}`
+    )
+  );
+}
+
+const latin1 = new TextDecoder("latin1");
+
+/**
+ * RFC 5173 5: what body :content searches in a part — a multipart's prologue and epilogue, a
+ * message/rfc822's encapsulated header, a text part decoded to UTF-8, and any other part with
+ * its transfer encoding removed.
+ */
+function contentText(raw: Uint8Array, part: MimePart): string {
+  if (part.type === "multipart") {
+    if (!part.parts.length) return latin1.decode(raw.subarray(part.bodyStart, part.bodyEnd));
+    const prologue = raw.subarray(part.bodyStart, part.parts[0].headerStart);
+    const epilogue = raw.subarray(part.parts[part.parts.length - 1].bodyEnd, part.bodyEnd);
+    return [prologue, epilogue]
+      .map((bytes) =>
+        new TextDecoder().decode(bytes).split(/\r?\n/).filter((line) => !line.startsWith("--"))
+          .join("\r\n").trim()
+      )
+      .filter(Boolean)
+      .join("\r\n");
+  }
+  if (part.message) {
+    const inner = part.message;
+    return new TextDecoder().decode(raw.subarray(inner.headerStart, inner.headerEnd));
+  }
+  if (part.type === "text") return partText(raw, part);
+  return latin1.decode(decodePartBody(raw, part));
+}
 
 /** Fields editheader may not add or delete (RFC 5293 4.1 / 6: the trace and loop fields). */
 const PROTECTED_HEADERS = new Set(["received", "auto-submitted"]);
