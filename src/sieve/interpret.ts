@@ -32,6 +32,7 @@ import { decodePartBody, type MimePart, partText } from "../mail/mime.ts";
 import { decodeEncodedWords, parseHeaderFields, unfold } from "../mail/headers.ts";
 import { parseAddressList } from "../mail/address.ts";
 import { extractText } from "../mail/text.ts";
+import { htmlToText } from "../mail/html.ts";
 import { parseDate } from "../mail/date.ts";
 
 export interface SieveEnvironment {
@@ -134,6 +135,9 @@ export const IMPLEMENTED_EXTENSIONS: readonly string[] = [
   "environment",
   "ihave",
   "enotify",
+  "mime",
+  "foreverypart",
+  "extracttext",
 ];
 
 interface Bound {
@@ -149,6 +153,12 @@ function bind(node: Command | Test, kind: "command" | "test"): Bound {
 }
 
 class Stop extends Error {}
+/** break (RFC 5703 3), leaving the innermost loop or the one named. */
+class Break extends Error {
+  constructor(readonly loop: string | null) {
+    super("break");
+  }
+}
 class RuntimeFailure extends Error {
   constructor(readonly position: Position, message: string) {
     super(message);
@@ -207,6 +217,8 @@ class Run {
   #notifications: SieveOutcome["notifications"] = [];
   #headerEdits: SieveOutcome["headerEdits"] = [];
   #headers: { name: string; value: string }[] | null = null;
+  /** foreverypart (RFC 5703 3): the part the innermost loop is at; null outside loops. */
+  #currentPart: MimePart | null = null;
   readonly #variablesOn: boolean;
 
   constructor(
@@ -354,6 +366,51 @@ class Run {
     return values;
   }
 
+  /**
+   * RFC 5703 4.1: with :mime the fields come from the current MIME part (the message's header
+   * outside foreverypart), with :anychild from it and every part under it; :type, :subtype,
+   * :contenttype and :param pick a piece of a Content-Type or Content-Disposition value.
+   */
+  #mimeValues(names: string[], bound: Bound): string[] {
+    const lower = names.map((n) => n.toLowerCase());
+    const current = this.#currentPart ?? this.env.mime;
+    const parts = bound.tags.has("anychild") ? allParts(current) : [current];
+    const values: string[] = [];
+    for (const part of parts) {
+      const fields = part === this.env.mime
+        ? this.#headerFields()
+        : parseHeaderFields(this.env.raw, part.headerStart, part.headerEnd).map((f) => ({
+          name: f.name.toLowerCase(),
+          value: unfold(f.raw).trim(),
+        }));
+      for (const field of fields) {
+        if (!lower.includes(field.name)) continue;
+        values.push(...this.#mimePiece(field.name, decodeEncodedWords(field.value), part, bound));
+      }
+    }
+    return values;
+  }
+
+  #mimePiece(name: string, value: string, part: MimePart, bound: Bound): string[] {
+    const [head, ...rest] = splitParameters(value);
+    const structured = name === "content-type" || name === "content-disposition";
+    if (bound.tags.has("param")) {
+      const wanted = this.#strings(bound.tags.get("param")).map((n) => n.toLowerCase());
+      const params: Record<string, string> = name === "content-type"
+        ? part.params
+        : name === "content-disposition"
+        ? part.dispositionParams
+        : parameterMap(rest);
+      return wanted.map((n) => params[n]).filter((v): v is string => v !== undefined);
+    }
+    if (!structured) return [value];
+    const slash = head.indexOf("/");
+    if (bound.tags.has("type")) return [slash >= 0 ? head.slice(0, slash) : head];
+    if (bound.tags.has("subtype")) return slash >= 0 ? [head.slice(slash + 1)] : [];
+    if (bound.tags.has("contenttype")) return [head];
+    return [value];
+  }
+
   #matchOptions(bound: Bound, position: Position): MatchOptions {
     let matchType: MatchType = "is";
     let relation: Relation | undefined;
@@ -417,6 +474,9 @@ class Run {
         return test.tests.some((t) => this.test(t));
       case "exists": {
         const names = this.#strings(p[0]);
+        if (bound.tags.has("mime")) {
+          return names.every((name) => this.#mimeValues([name], bound).length > 0);
+        }
         return names.every((name) => this.#headerValues([name]).length > 0);
       }
       case "size": {
@@ -426,7 +486,9 @@ class Run {
         return size < limit;
       }
       case "header": {
-        const values = this.#headerValues(this.#strings(p[0]), bound);
+        const values = bound.tags.has("mime")
+          ? this.#mimeValues(this.#strings(p[0]), bound)
+          : this.#headerValues(this.#strings(p[0]), bound);
         return this.#match(
           values,
           this.#strings(p[1]),
@@ -436,7 +498,10 @@ class Run {
       }
       case "address": {
         const values: string[] = [];
-        for (const value of this.#headerValues(this.#strings(p[0]), bound)) {
+        const fields = bound.tags.has("mime")
+          ? this.#mimeValues(this.#strings(p[0]), bound)
+          : this.#headerValues(this.#strings(p[0]), bound);
+        for (const value of fields) {
           for (const address of parseAddressList(value)) {
             const part = this.#addressPart(address.email, bound);
             if (part !== null) values.push(part);
@@ -483,7 +548,7 @@ class Run {
         const options = this.#matchOptions(bound, test.position);
         if (bound.tags.has("content")) {
           const types = this.#strings(bound.tags.get("content"));
-          const texts = contentParts(this.env.mime, types).map((part) =>
+          const texts = contentParts(this.#currentPart ?? this.env.mime, types).map((part) =>
             contentText(this.env.raw, part)
           );
           return this.#match(texts, this.#strings(p[0]), options, test.position);
@@ -603,6 +668,25 @@ class Run {
         return;
       case "stop":
         throw new Stop();
+      case "foreverypart":
+        return this.#forEveryPart(command, bound);
+      case "break":
+        throw new Break(bound.tags.has("name") ? this.#string(bound.tags.get("name")) : null);
+      case "extracttext": {
+        // RFC 5703 7: the current part's text (HTML converted), :first characters of it.
+        const part = this.#currentPart;
+        if (!part) throw new RuntimeFailure(at, "extracttext outside foreverypart");
+        let text = "";
+        if (part.type === "text") {
+          text = partText(this.env.raw, part);
+          if (part.subtype === "html") text = htmlToText(text);
+        }
+        if (bound.tags.has("first")) {
+          text = [...text].slice(0, this.#number(bound.tags.get("first"), 0)).join("");
+        }
+        this.#variables.set(this.#string(p[0]).toLowerCase(), applyModifiers(text, bound));
+        return;
+      }
       case "keep": {
         this.#action(at);
         const flags = bound.tags.has("flags")
@@ -756,6 +840,29 @@ class Run {
     }
   }
 
+  /**
+   * RFC 5703 3: runs the block once per MIME part, depth first in message order. At the top
+   * level the message itself is the first part and message/rfc822 parts are descended into, as
+   * Pigeonhole does; a nested loop visits the parts under the outer loop's current part. Each
+   * visit costs a step of the budget.
+   */
+  #forEveryPart(command: Command, bound: Bound): void {
+    const name = bound.tags.has("name") ? this.#string(bound.tags.get("name")) : null;
+    const outer = this.#currentPart;
+    const parts = outer ? allParts(outer).slice(1) : allParts(this.env.mime);
+    try {
+      for (const part of parts) {
+        this.#step(command.position);
+        this.#currentPart = part;
+        this.block(command.block ?? []);
+      }
+    } catch (error) {
+      if (!(error instanceof Break) || (error.loop !== null && error.loop !== name)) throw error;
+    } finally {
+      this.#currentPart = outer;
+    }
+  }
+
   #flagList(arg: Argument | true | undefined): string[] {
     const flags: string[] = [];
     for (const item of this.#strings(arg)) {
@@ -796,6 +903,43 @@ function contentParts(root: MimePart, types: string[]): MimePart[] {
 }
 
 const latin1 = new TextDecoder("latin1");
+
+/** A structured header value split at the semicolons outside quotes. */
+function splitParameters(value: string): string[] {
+  const pieces: string[] = [];
+  let current = "";
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === "\\" && quoted) {
+      current += c + (value[++i] ?? "");
+      continue;
+    }
+    if (c === '"') quoted = !quoted;
+    if (c === ";" && !quoted) {
+      pieces.push(current.trim());
+      current = "";
+      continue;
+    }
+    current += c;
+  }
+  pieces.push(current.trim());
+  return pieces;
+}
+
+function parameterMap(pieces: string[]): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const piece of pieces) {
+    const eq = piece.indexOf("=");
+    if (eq < 0) continue;
+    let value = piece.slice(eq + 1).trim();
+    if (value.startsWith('"') && value.endsWith('"')) {
+      value = value.slice(1, -1).replace(/\\(.)/g, "$1");
+    }
+    params[piece.slice(0, eq).trim().toLowerCase()] = value;
+  }
+  return params;
+}
 
 /**
  * RFC 5173 5: what body :content searches in a part — a multipart's prologue and epilogue, a

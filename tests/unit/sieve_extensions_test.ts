@@ -108,3 +108,79 @@ Deno.test("body :content: a multipart is searched in its prologue only, not its 
     [],
   );
 });
+
+Deno.test("mime: :type, :subtype, :contenttype and :param read the Content-Type pieces", () => {
+  const outcome = run(`require ["mime", "fileinto"];
+    if allof (header :mime :type "Content-Type" "multipart",
+              header :mime :subtype "Content-Type" "mixed",
+              header :mime :contenttype "Content-Type" "multipart/mixed",
+              header :mime :param "boundary" "Content-Type" "b1") { fileinto "Work"; }`);
+  assertEquals(outcome.errors, []);
+  assertEquals(filed(outcome), ["Work"]);
+});
+
+Deno.test("mime: without a Content-Type field :type has no default to match", () => {
+  const plain = "From: a@example.net\r\nSubject: x\r\n\r\nhello\r\n";
+  assertEquals(
+    filed(run(
+      `require ["mime", "fileinto"];
+      if header :mime :type "Content-Type" "text" { fileinto "Work"; }`,
+      plain,
+    )),
+    [],
+  );
+});
+
+Deno.test("mime: :anychild looks at every part under the current one", () => {
+  assertEquals(
+    filed(run(`require ["mime", "fileinto"];
+      if exists :mime :anychild "Content-Disposition" { fileinto "Work"; }`)),
+    ["Work"],
+  );
+  assertEquals(
+    filed(run(`require ["mime", "fileinto"];
+      if exists :mime "Content-Disposition" { fileinto "Work"; }`)),
+    [],
+  );
+  assertEquals(
+    filed(run(`require ["mime", "fileinto"];
+      if header :mime :anychild :param "filename" "Content-Disposition" "q3.pdf"
+      { fileinto "Work"; }`)),
+    ["Work"],
+  );
+});
+
+Deno.test("foreverypart: the message and each part once; break leaves the loop", () => {
+  const count = run(`require ["foreverypart", "variables", "fileinto", "mailbox"];
+    set "n" ""; foreverypart { set "n" "\${n}x"; } fileinto :create "N\${n}";`);
+  assertEquals(filed(count), ["Nxxxx"]);
+  const broken = run(`require ["foreverypart", "mime", "variables", "fileinto", "mailbox"];
+    set "n" "";
+    foreverypart { set "n" "\${n}x";
+      if header :mime :subtype "Content-Type" "html" { break; } }
+    fileinto :create "N\${n}";`);
+  assertEquals(filed(broken), ["Nxxx"]);
+});
+
+Deno.test("foreverypart: a nested loop visits the parts under the outer loop's part", () => {
+  const outcome = run(`require ["foreverypart", "mime", "variables", "fileinto", "mailbox"];
+    set "n" "";
+    foreverypart :name "outer" {
+      foreverypart { set "n" "\${n}x"; break :name "outer"; }
+    }
+    fileinto :create "N\${n}";`);
+  assertEquals(outcome.errors, []);
+  assertEquals(filed(outcome), ["Nx"]);
+});
+
+Deno.test("extracttext: the current part's decoded text, :first characters, modifiers", () => {
+  const outcome = run(`require ["extracttext", "foreverypart", "mime", "variables", "fileinto"];
+    foreverypart {
+      if header :mime :subtype "Content-Type" "plain" { extracttext :first 5 :upper "plain"; }
+      if header :mime :subtype "Content-Type" "html" { extracttext "html"; }
+    }
+    if allof (string :is "\${plain}" "GRÜSSE", string :contains "\${html}" "the html part",
+              not string :contains "\${html}" "<b>") { fileinto "Work"; }`);
+  assertEquals(outcome.errors, []);
+  assertEquals(filed(outcome), ["Work"]);
+});
