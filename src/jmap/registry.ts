@@ -16,6 +16,7 @@ import * as push from "./push.ts";
 import * as submission from "./submission.ts";
 import * as blob from "./blob.ts";
 import * as quota from "./quota.ts";
+import * as sieve from "./sieve.ts";
 
 export const CORE = "urn:ietf:params:jmap:core";
 export const MAIL = "urn:ietf:params:jmap:mail";
@@ -76,6 +77,7 @@ const MODULES: { capabilities: Capability[]; methods: Record<string, MethodSpec>
   submission,
   blob,
   quota,
+  sieve,
 ];
 
 export const CAPABILITIES: Capability[] = [

@@ -600,13 +600,14 @@ export interface Store {
   /**
    * Creates or replaces a script (an active one stays active). Creating one more than
    * `maxScripts` throws StoreError "quota"; the count is checked in the same transaction.
+   * Every write of this block bumps the account modseq and logs a "SieveScript" change.
    */
   putSieveScript(
     accountId: number,
     name: string,
     content: string,
     maxScripts: number,
-  ): Promise<{ created: boolean }>;
+  ): Promise<{ created: boolean; id: number }>;
   /** Throws StoreError "not_found" (no `from`) or "conflict" (`to` exists); keeps `active`. */
   renameSieveScript(accountId: number, from: string, to: string): Promise<void>;
   /** Deletes an inactive script; "active" leaves it in place. */
@@ -642,6 +643,8 @@ export interface EmailBlobRef {
 
 /** A stored Sieve script as LISTSCRIPTS sees it. */
 export interface SieveScriptEntry {
+  /** Stable across renames and never reused within the account (JMAP SieveScript ids). */
+  id: number;
   name: string;
   active: boolean;
   /** UTF-8 bytes of the content. */

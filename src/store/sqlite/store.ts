@@ -1274,10 +1274,11 @@ export class SqliteStore implements Store {
   listSieveScripts(accountId: number): Promise<import("../types.ts").SieveScriptEntry[]> {
     return attempt(() =>
       this.#sql.all(
-        `SELECT name, active, length(CAST(content AS BLOB)) AS size, updated_at
+        `SELECT id, name, active, length(CAST(content AS BLOB)) AS size, updated_at
          FROM sieve_scripts WHERE account_id = ? ORDER BY CAST(name AS BLOB)`,
         accountId,
       ).map((row) => ({
+        id: row.id as number,
         name: row.name as string,
         active: row.active === 1,
         size: row.size as number,
@@ -1317,18 +1318,22 @@ export class SqliteStore implements Store {
     name: string,
     content: string,
     maxScripts: number,
-  ): Promise<{ created: boolean }> {
+  ): Promise<{ created: boolean; id: number }> {
     return attempt(() =>
       this.#sql.transaction(() => {
         const now = Date.now();
-        const updated = this.#sql.run(
-          "UPDATE sieve_scripts SET content = ?, updated_at = ? WHERE account_id = ? AND name = ?",
+        const updated = this.#sql.get(
+          `UPDATE sieve_scripts SET content = ?, updated_at = ? WHERE account_id = ? AND name = ?
+           RETURNING id`,
           content,
           now,
           accountId,
           name,
         );
-        if (Number(updated.changes) > 0) return { created: false };
+        if (updated) {
+          this.#logSieveChange(accountId, updated.id as number, "updated");
+          return { created: false, id: updated.id as number };
+        }
         const count = this.#sql.get(
           "SELECT count(*) AS n FROM sieve_scripts WHERE account_id = ?",
           accountId,
@@ -1336,16 +1341,26 @@ export class SqliteStore implements Store {
         if (count >= maxScripts) {
           throw new StoreError("quota", `the account already has ${count} Sieve scripts`);
         }
+        // A JMAP id is never reused: above every row and every id the change log still names.
+        const id = this.#sql.get(
+          `SELECT max(
+             coalesce((SELECT max(id) FROM sieve_scripts), 0),
+             coalesce((SELECT max(object_id) FROM changes
+                       WHERE account_id = ? AND type = 'SieveScript'), 0)) + 1 AS id`,
+          accountId,
+        )!.id as number;
         this.#sql.run(
-          `INSERT INTO sieve_scripts (account_id, name, content, active, created_at, updated_at)
-           VALUES (?, ?, ?, 0, ?, ?)`,
+          `INSERT INTO sieve_scripts (id, account_id, name, content, active, created_at, updated_at)
+           VALUES (?, ?, ?, ?, 0, ?, ?)`,
+          id,
           accountId,
           name,
           content,
           now,
           now,
         );
-        return { created: true };
+        this.#logSieveChange(accountId, id, "created");
+        return { created: true, id };
       })
     );
   }
@@ -1361,13 +1376,15 @@ export class SqliteStore implements Store {
           ) !== undefined;
         if (!exists(from)) throw new StoreError("not_found", "no such Sieve script");
         if (exists(to)) throw new StoreError("conflict", "a Sieve script has that name");
-        this.#sql.run(
-          "UPDATE sieve_scripts SET name = ?, updated_at = ? WHERE account_id = ? AND name = ?",
+        const row = this.#sql.get(
+          `UPDATE sieve_scripts SET name = ?, updated_at = ? WHERE account_id = ? AND name = ?
+           RETURNING id`,
           to,
           Date.now(),
           accountId,
           from,
-        );
+        )!;
+        this.#logSieveChange(accountId, row.id as number, "updated");
       })
     );
   }
@@ -1379,7 +1396,7 @@ export class SqliteStore implements Store {
     return attempt(() =>
       this.#sql.transaction(() => {
         const row = this.#sql.get(
-          "SELECT active FROM sieve_scripts WHERE account_id = ? AND name = ?",
+          "SELECT id, active FROM sieve_scripts WHERE account_id = ? AND name = ?",
           accountId,
           name,
         );
@@ -1390,6 +1407,7 @@ export class SqliteStore implements Store {
           accountId,
           name,
         );
+        this.#logSieveChange(accountId, row.id as number, "destroyed");
         return "deleted" as const;
       })
     );
@@ -1408,25 +1426,38 @@ export class SqliteStore implements Store {
         ) {
           return false;
         }
+        const before = this.#sql.get(
+          "SELECT id, name FROM sieve_scripts WHERE account_id = ? AND active = 1",
+          accountId,
+        );
+        if ((before?.name ?? null) === name) return true;
         this.#sql.run(
           "UPDATE sieve_scripts SET active = 0 WHERE account_id = ? AND active = 1",
           accountId,
         );
+        if (before) this.#logSieveChange(accountId, before.id as number, "updated");
         if (name !== null) {
-          this.#sql.run(
-            "UPDATE sieve_scripts SET active = 1 WHERE account_id = ? AND name = ?",
+          const after = this.#sql.get(
+            "UPDATE sieve_scripts SET active = 1 WHERE account_id = ? AND name = ? RETURNING id",
             accountId,
             name,
-          );
+          )!;
+          this.#logSieveChange(accountId, after.id as number, "updated");
         }
         return true;
       })
     );
   }
+
+  /** One modseq per script change (JMAP SieveScript/changes), inside the caller's transaction. */
+  #logSieveChange(accountId: number, id: number, change: Change["change"]): void {
+    this.#logChange(accountId, this.#bumpModseq(accountId), "SieveScript", id, change);
+  }
 }
 
 function toSieveScript(row: Row): import("../types.ts").SieveScript {
   return {
+    id: row.id as number,
     name: row.name as string,
     content: row.content as string,
     active: row.active === 1,
