@@ -36,10 +36,13 @@ import {
 import { prepareSubmission } from "../smtp/submission_message.ts";
 import { rfc5322Date } from "../smtp/received.ts";
 import type { Script } from "./ast.ts";
+import { sha256Hex } from "../store/blobs.ts";
 import { runSieve, type SieveLimits, type SieveOutcome } from "./interpret.ts";
 
 const log = logger("sieve");
 const SENT_TYPE = "SieveVacationSent";
+/** duplicate (RFC 7352): one JSON object per account, SHA-256 of handle and id → expiry (ms). */
+const DUPLICATE_TYPE = "SieveDuplicate";
 
 export interface SieveDelivery {
   path: MessagePath;
@@ -67,6 +70,7 @@ export async function deliverWithSieve(input: SieveDelivery): Promise<StoredEmai
   const inbox = mailboxes.find((m) => m.role === "inbox")!.id;
   const fallback = mailboxes.find((m) => m.role === (input.defaultRole ?? "inbox"))?.id ?? inbox;
   const resolve = (name: string) => byPath.get(name.toUpperCase() === "INBOX" ? "INBOX" : name);
+  const seen = input.script.requires.has("duplicate") ? await loadDuplicates(input, now) : null;
   const outcome = runSieve(
     input.script.script,
     {
@@ -76,6 +80,7 @@ export async function deliverWithSieve(input: SieveDelivery): Promise<StoredEmai
       mailboxExists: (name) => resolve(name) !== undefined,
       items: { domain: account.address.split("@")[1], name: "Postern", "phase": "during" },
       now,
+      duplicate: (id) => (seen?.ids[duplicateKey(id)] ?? 0) > now.getTime(),
     },
     input.limits,
     input.script.requires,
@@ -101,12 +106,57 @@ export async function deliverWithSieve(input: SieveDelivery): Promise<StoredEmai
   ].map((work) =>
     work.catch((error) => log.error("sieve action failed", { account: account.address, error }))
   ));
+  if (seen && outcome.errors.length === 0 && outcome.duplicates.length) {
+    await recordDuplicates(input, outcome, seen, now).catch((error) =>
+      log.error("sieve: recording duplicate ids failed", { account: account.address, error })
+    );
+  }
   if (!first && outcome.errors.length === 0 && storedNothingOnPurpose(outcome)) return null;
   if (!first) {
     // Whatever happened, the message is not lost.
     first = await path.commit(parsed, { accountId: account.id, mailboxIds: [fallback] });
   }
   return first;
+}
+
+interface SeenIds {
+  objectId: number | null;
+  ids: Record<string, number>;
+}
+
+const duplicateKey = (id: string) => sha256Hex(new TextEncoder().encode(id));
+
+async function loadDuplicates(input: SieveDelivery, now: Date): Promise<SeenIds> {
+  const [object] = await input.path.store.listObjects(input.account.id, DUPLICATE_TYPE);
+  const ids: Record<string, number> = object ? JSON.parse(object.data) : {};
+  for (const [key, expiry] of Object.entries(ids)) {
+    if (expiry <= now.getTime()) delete ids[key];
+  }
+  return { objectId: object?.id ?? null, ids };
+}
+
+/**
+ * RFC 7352 3: after a successful run, each tested id is recorded until now + its period; an id
+ * already listed keeps its expiry unless the test said :last (the period then counts from this
+ * message). Expired ids are dropped on every write.
+ */
+async function recordDuplicates(
+  input: SieveDelivery,
+  outcome: SieveOutcome,
+  seen: SeenIds,
+  now: Date,
+): Promise<void> {
+  for (const tracked of outcome.duplicates) {
+    const key = duplicateKey(tracked.id);
+    if (seen.ids[key] !== undefined && !tracked.last) continue;
+    seen.ids[key] = now.getTime() + tracked.seconds * 1000;
+  }
+  await input.path.store.putObject(
+    input.account.id,
+    DUPLICATE_TYPE,
+    seen.objectId,
+    JSON.stringify(seen.ids),
+  );
 }
 
 /** discard, reject or redirect without :copy: nothing to store, by the script's choice. */

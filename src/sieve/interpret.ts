@@ -48,7 +48,10 @@ export interface SieveEnvironment {
   /** The "environment" extension's items (RFC 5183): domain, host, name, version, ... */
   items?: Record<string, string>;
   now?: Date;
-  /** duplicate (RFC 7352): true when `id` was seen within `seconds` (and records it now). */
+  /**
+   * duplicate (RFC 7352): true when `id` (handle and unique id) is in the recipient's list of
+   * seen ids. Only asks; the ids to record come back in the outcome's `duplicates`.
+   */
   duplicate?(id: string, seconds: number, last: boolean): boolean;
 }
 
@@ -98,11 +101,18 @@ export interface SieveOutcome {
       match: MatchOptions;
     };
   })[];
+  /**
+   * duplicate (RFC 7352 3): the ids to record once the script has succeeded and its actions
+   * are carried out; `last` renews the period from this message.
+   */
+  duplicates: { id: string; handle: string | null; seconds: number; last: boolean }[];
   /** Runtime errors; with any, the outcome is an implicit keep. */
   errors: string[];
 }
 
 const DEFAULT_DAYS = 7;
+/** duplicate's period when the script gives no :seconds (RFC 7352 3.2 leaves it to the site). */
+const DEFAULT_DUPLICATE_SECONDS = 7 * 86400;
 
 /**
  * The capabilities this interpreter carries out completely: ManageSieve advertises these, and
@@ -138,6 +148,7 @@ export const IMPLEMENTED_EXTENSIONS: readonly string[] = [
   "mime",
   "foreverypart",
   "extracttext",
+  "duplicate",
 ];
 
 interface Bound {
@@ -195,6 +206,7 @@ export function runSieve(
       vacation: null,
       notifications: [],
       headerEdits: [],
+      duplicates: [],
       errors: [message],
     };
   }
@@ -216,6 +228,7 @@ class Run {
   #vacation: Vacation | null = null;
   #notifications: SieveOutcome["notifications"] = [];
   #headerEdits: SieveOutcome["headerEdits"] = [];
+  #duplicates: SieveOutcome["duplicates"] = [];
   #headers: { name: string; value: string }[] | null = null;
   /** foreverypart (RFC 5703 3): the part the innermost loop is at; null outside loops. */
   #currentPart: MimePart | null = null;
@@ -251,6 +264,7 @@ class Run {
       vacation: this.#vacation,
       notifications: this.#notifications,
       headerEdits: this.#headerEdits,
+      duplicates: this.#duplicates,
       errors: [],
     };
   }
@@ -625,13 +639,22 @@ class Run {
         );
       }
       case "duplicate": {
+        // RFC 7352 3: the id is the Message-ID unless :header or :uniqueid says otherwise; no
+        // id, no test (false) and nothing to record. The id is recorded only when the script
+        // succeeds, so a second test of the same id in one run answers as the first did.
         const id = bound.tags.has("uniqueid")
           ? this.#string(bound.tags.get("uniqueid"))
           : this.#headerValues([this.#string(bound.tags.get("header")) || "message-id"])[0];
-        if (!id || !this.env.duplicate) return false;
-        const handle = this.#string(bound.tags.get("handle"));
-        const seconds = this.#number(bound.tags.get("seconds"), 7 * 86400);
-        return this.env.duplicate(`${handle}\u0000${id}`, seconds, bound.tags.has("last"));
+        if (id === undefined || (!bound.tags.has("uniqueid") && id.trim() === "")) return false;
+        const handle = bound.tags.has("handle") ? this.#string(bound.tags.get("handle")) : null;
+        const seconds = this.#number(bound.tags.get("seconds"), DEFAULT_DUPLICATE_SECONDS);
+        const last = bound.tags.has("last");
+        const key = `${handle ?? ""}\u0000${bound.tags.has("uniqueid") ? id : id.trim()}`;
+        const seen = this.env.duplicate?.(key, seconds, last) ?? false;
+        if (!this.#duplicates.some((d) => d.id === key)) {
+          this.#duplicates.push({ id: key, handle, seconds, last });
+        }
+        return seen;
       }
       case "ihave":
         return this.#strings(p[0]).every((capability) =>

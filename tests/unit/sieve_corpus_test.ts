@@ -68,6 +68,12 @@ function postern(test: SieveCase): string[] {
   for (const redirect of outcome.redirects) lines.push(`redirect ${quote(redirect.address)}`);
   if (outcome.reject) lines.push(`reject ${quote(outcome.reject.reason.replace(/\r?\n/g, "??"))}`);
   if (outcome.discard) lines.push("discard");
+  // Pigeonhole prints the handle only when the script gives one.
+  for (const tracked of outcome.duplicates) {
+    lines.push(
+      tracked.handle === null ? "duplicate-track" : `duplicate-track ${quote(tracked.handle)}`,
+    );
+  }
   if (outcome.vacation) {
     const v = outcome.vacation;
     const own = new Set([test.envelope.to, ...v.addresses].map((a) => a.toLowerCase()));

@@ -184,3 +184,44 @@ Deno.test("extracttext: the current part's decoded text, :first characters, modi
   assertEquals(outcome.errors, []);
   assertEquals(filed(outcome), ["Work"]);
 });
+
+Deno.test("duplicate: asks the list, and returns the ids to record after a successful run", () => {
+  const asked: string[] = [];
+  const seen = new Set(["\u0000<m1@example.net>"]);
+  const message = "Message-ID: <m1@example.net>\r\nSubject: s\r\n\r\nbody\r\n";
+  const outcome = run(
+    `require ["duplicate", "fileinto"];
+    if duplicate { fileinto "Work"; }
+    if duplicate :uniqueid "x" :handle "h" :seconds 60 :last { discard; }`,
+    message,
+    {
+      duplicate: (id) => {
+        asked.push(id);
+        return seen.has(id);
+      },
+    },
+  );
+  assertEquals(asked, ["\u0000<m1@example.net>", "h\u0000x"]);
+  assertEquals(filed(outcome), ["Work"]);
+  assertEquals(outcome.discard, false);
+  assertEquals(outcome.duplicates, [
+    { id: "\u0000<m1@example.net>", handle: null, seconds: 7 * 86400, last: false },
+    { id: "h\u0000x", handle: "h", seconds: 60, last: true },
+  ]);
+});
+
+Deno.test("duplicate: a second test of one id in a run answers alike; no id, no test", () => {
+  const outcome = run(`require ["duplicate", "fileinto"];
+    if duplicate { fileinto "Work"; }
+    if not duplicate { fileinto "INBOX"; }
+    if duplicate :header "X-None" { discard; }`);
+  assertEquals(outcome.errors, []);
+  assertEquals(filed(outcome), ["INBOX"]);
+  assertEquals(outcome.duplicates, []);
+  const twice = run(
+    `require "duplicate"; if duplicate { discard; } if duplicate { discard; }`,
+    "Message-ID: <m2@example.net>\r\n\r\nx\r\n",
+  );
+  assertEquals(twice.errors, []);
+  assertEquals(twice.duplicates.length, 1);
+});
