@@ -8,6 +8,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   pop3: () => import("./pop3.ts"),
   imap: () => import("./imap.ts"),
   jmap: () => import("./jmap.ts"),
+  sieve: () => import("./sieve.ts"),
 };
 
 const [name, ...args] = Deno.args;
