@@ -37,12 +37,21 @@ import { prepareSubmission } from "../smtp/submission_message.ts";
 import { rfc5322Date } from "../smtp/received.ts";
 import type { Script } from "./ast.ts";
 import { sha256Hex } from "../store/blobs.ts";
-import { runSieve, type SieveLimits, type SieveOutcome } from "./interpret.ts";
+import { type FileInto, runSieve, type SieveLimits, type SieveOutcome } from "./interpret.ts";
+import { fromJmapId } from "../jmap/ids.ts";
 
 const log = logger("sieve");
 const SENT_TYPE = "SieveVacationSent";
 /** duplicate (RFC 7352): one JSON object per account, SHA-256 of handle and id → expiry (ms). */
 const DUPLICATE_TYPE = "SieveDuplicate";
+/** Mailbox roles and their special-use attributes (RFC 6154 2, RFC 8579). */
+const SPECIAL_USE: Partial<Record<MailboxRole, string>> = {
+  sent: "\\Sent",
+  drafts: "\\Drafts",
+  junk: "\\Junk",
+  trash: "\\Trash",
+  archive: "\\Archive",
+};
 
 export interface SieveDelivery {
   path: MessagePath;
@@ -70,6 +79,22 @@ export async function deliverWithSieve(input: SieveDelivery): Promise<StoredEmai
   const inbox = mailboxes.find((m) => m.role === "inbox")!.id;
   const fallback = mailboxes.find((m) => m.role === (input.defaultRole ?? "inbox"))?.id ?? inbox;
   const resolve = (name: string) => byPath.get(name.toUpperCase() === "INBOX" ? "INBOX" : name);
+  const byId = new Set(mailboxes.map((m) => m.id));
+  const attributesOf = (id: number | undefined) => {
+    const role = mailboxes.find((m) => m.id === id)?.role;
+    return role && SPECIAL_USE[role] ? [SPECIAL_USE[role]] : [];
+  };
+  const byAttribute = (attribute: string) =>
+    mailboxes.find((m) => m.role && SPECIAL_USE[m.role]?.toLowerCase() === attribute.toLowerCase())
+      ?.id;
+  // RFC 9042 3 and RFC 8579 4: the mailbox with that id, else the one with that special-use
+  // attribute, else the one named.
+  const resolveTarget = (target: FileInto) => {
+    const id = target.mailboxId === null ? null : fromJmapId("mailbox", target.mailboxId);
+    if (id !== null && byId.has(id)) return id;
+    const special = target.specialUse === null ? undefined : byAttribute(target.specialUse);
+    return special ?? resolve(target.mailbox);
+  };
   const seen = input.script.requires.has("duplicate") ? await loadDuplicates(input, now) : null;
   const outcome = runSieve(
     input.script.script,
@@ -78,6 +103,9 @@ export async function deliverWithSieve(input: SieveDelivery): Promise<StoredEmai
       mime: parsed.mime,
       envelope: { from: returnPath ?? "", to: input.envelopeTo },
       mailboxExists: (name) => resolve(name) !== undefined,
+      specialUseOf: (name) => attributesOf(resolve(name)),
+      specialUseExists: (attribute) => byAttribute(attribute) !== undefined,
+      mailboxIdExists: (id) => byId.has(fromJmapId("mailbox", id) ?? -1),
       items: { domain: account.address.split("@")[1], name: "Postern", "phase": "during" },
       now,
       duplicate: (id) => (seen?.ids[duplicateKey(id)] ?? 0) > now.getTime(),
@@ -94,7 +122,7 @@ export async function deliverWithSieve(input: SieveDelivery): Promise<StoredEmai
   }
   let first: StoredEmail | null = null;
   try {
-    first = await store(input, outcome, resolve, fallback);
+    first = await store(input, outcome, resolveTarget, fallback);
   } catch (error) {
     log.error("sieve: storing failed", { account: account.address, error });
   }
@@ -167,7 +195,7 @@ function storedNothingOnPurpose(outcome: SieveOutcome): boolean {
 async function store(
   input: SieveDelivery,
   outcome: SieveOutcome,
-  resolve: (name: string) => number | undefined,
+  resolve: (target: FileInto) => number | undefined,
   fallback: number,
 ): Promise<StoredEmail | null> {
   const { path, account } = input;
@@ -181,7 +209,7 @@ async function store(
   };
   if (outcome.keep) add(fallback, outcome.keep.flags);
   for (const target of outcome.fileinto) {
-    let mailboxId = resolve(target.mailbox);
+    let mailboxId = resolve(target);
     if (mailboxId === undefined && target.create) {
       try {
         mailboxId = (await path.store.createMailbox(account.id, target.mailbox)).id;

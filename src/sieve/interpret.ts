@@ -41,6 +41,12 @@ export interface SieveEnvironment {
   envelope: { from: string; to: string };
   /** Mailbox names that exist for the recipient (fileinto without :create, mailboxexists). */
   mailboxExists(name: string): boolean;
+  /** special-use (RFC 8579): the special-use attributes ("\\Junk", ...) of a mailbox. */
+  specialUseOf?(name: string): string[];
+  /** special-use (RFC 8579): whether a mailbox has this special-use attribute. */
+  specialUseExists?(attribute: string): boolean;
+  /** mailboxid (RFC 9042): whether a mailbox has this id (as JMAP shows it). */
+  mailboxIdExists?(id: string): boolean;
   /** The spam score as 0–10 (spamtest) and percent (spamtestplus), or null when unknown. */
   spam?: { score: number; percent: number } | null;
   /** The virus verdict (virustest, RFC 5235 3.2) from 1 (clean) to 5, or null when unknown. */
@@ -149,6 +155,8 @@ export const IMPLEMENTED_EXTENSIONS: readonly string[] = [
   "foreverypart",
   "extracttext",
   "duplicate",
+  "special-use",
+  "mailboxid",
 ];
 
 interface Bound {
@@ -582,6 +590,20 @@ class Run {
           )
           : [...this.#flags];
         return this.#match(flags, keys, options, test.position);
+      }
+      case "mailboxidexists":
+        return this.#strings(p[0]).every((id) => this.env.mailboxIdExists?.(id) ?? false);
+      case "specialuse_exists": {
+        // RFC 8579 3: with a mailbox name, that mailbox has every attribute; without, each
+        // attribute belongs to some mailbox. Attributes compare case-insensitively.
+        const attributes = this.#strings(p[p.length - 1]).map((a) => a.toLowerCase());
+        if (p.length === 2) {
+          const name = this.#string(p[0]);
+          if (!this.env.mailboxExists(name)) return false;
+          const own = (this.env.specialUseOf?.(name) ?? []).map((a) => a.toLowerCase());
+          return attributes.every((a) => own.includes(a));
+        }
+        return attributes.every((a) => this.env.specialUseExists?.(a) ?? false);
       }
       case "mailboxexists":
         return this.#strings(p[0]).every((name) => this.env.mailboxExists(name));

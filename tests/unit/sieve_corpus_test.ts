@@ -18,6 +18,7 @@ import { applyHeaderEdits } from "../../src/sieve/deliver.ts";
 import type { ParsedMessage } from "../../src/mail/ingest.ts";
 
 const quote = (text: string) => JSON.stringify(text);
+const SPECIAL_USE: Record<string, string[]> = { Junk: ["\\Junk"], Sent: ["\\Sent"] };
 const flagList = (flags: string[]) =>
   `flags=[${[...new Set(flags.map((f) => f.toLowerCase()))].sort().join(" ")}]`;
 
@@ -45,6 +46,12 @@ function postern(test: SieveCase): string[] {
       // passes the same).
       envelope: { from: test.envelope.from, to: test.envelope.originalTo ?? test.envelope.to },
       mailboxExists: (name) => mailboxes.has(name.toUpperCase() === "INBOX" ? "INBOX" : name),
+      // dovecot.conf gives Junk and Sent their special-use attributes.
+      specialUseOf: (name) => mailboxes.has(name) ? SPECIAL_USE[name] ?? [] : [],
+      specialUseExists: (attribute) =>
+        Object.entries(SPECIAL_USE).some(([name, attributes]) =>
+          mailboxes.has(name) && attributes.some((a) => a.toLowerCase() === attribute)
+        ),
       spam: Number.isNaN(spamScore) ? null : { score: spamScore, percent: spamScore * 10 },
       virus: header("x-virus-score") === undefined ? null : Number(header("x-virus-score")),
       now: new Date(),

@@ -225,3 +225,36 @@ Deno.test("duplicate: a second test of one id in a run answers alike; no id, no 
   assertEquals(twice.errors, []);
   assertEquals(twice.duplicates.length, 1);
 });
+
+const ROLES: Partial<SieveEnvironment> = {
+  specialUseOf: (name) => name === "Junk" ? ["\\Junk"] : [],
+  specialUseExists: (attribute) => attribute.toLowerCase() === "\\junk",
+  mailboxIdExists: (id) => id === "M7",
+};
+
+Deno.test("special-use: specialuse_exists with and without a mailbox; fileinto :specialuse", () => {
+  const outcome = run(
+    `require ["special-use", "fileinto"];
+    if allof (specialuse_exists "\\\\junk", not specialuse_exists "\\\\Archive",
+              not specialuse_exists "Work" "\\\\Junk") {
+      fileinto :specialuse "\\\\Junk" "Spam";
+    }`,
+    MULTIPART,
+    { ...ROLES, mailboxExists: (name) => ["INBOX", "Work", "Junk"].includes(name) },
+  );
+  assertEquals(outcome.errors, []);
+  assertEquals(outcome.fileinto.map((f) => [f.mailbox, f.specialUse]), [["Spam", "\\Junk"]]);
+});
+
+Deno.test("mailboxid: mailboxidexists and fileinto :mailboxid", () => {
+  const outcome = run(
+    `require ["mailboxid", "fileinto"];
+    if allof (mailboxidexists "M7", not mailboxidexists ["M7", "M8"]) {
+      fileinto :mailboxid "M7" "Work";
+    }`,
+    MULTIPART,
+    ROLES,
+  );
+  assertEquals(outcome.errors, []);
+  assertEquals(outcome.fileinto.map((f) => [f.mailbox, f.mailboxId]), [["Work", "M7"]]);
+});
