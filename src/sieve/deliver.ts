@@ -37,7 +37,13 @@ import { prepareSubmission } from "../smtp/submission_message.ts";
 import { rfc5322Date } from "../smtp/received.ts";
 import type { Script } from "./ast.ts";
 import { sha256Hex } from "../store/blobs.ts";
-import { type FileInto, runSieve, type SieveLimits, type SieveOutcome } from "./interpret.ts";
+import {
+  type FileInto,
+  type IncludedScript,
+  runSieve,
+  type SieveLimits,
+  type SieveOutcome,
+} from "./interpret.ts";
 import { fromJmapId } from "../jmap/ids.ts";
 
 const log = logger("sieve");
@@ -60,7 +66,13 @@ export interface SieveDelivery {
   parsed: ParsedMessage;
   /** The envelope recipient that reached this account. */
   envelopeTo: string;
-  script: { name: string; script: Script; requires: ReadonlySet<string> };
+  script: {
+    name: string;
+    script: Script;
+    requires: ReadonlySet<string>;
+    /** Personal scripts for include (RFC 6609), loaded by SieveRuntime.scriptFor. */
+    includes?: ReadonlyMap<string, IncludedScript>;
+  };
   limits: SieveLimits;
   /** The mailbox role for keep (spam verdict); inbox when absent. */
   defaultRole?: MailboxRole;
@@ -105,6 +117,7 @@ export async function deliverWithSieve(input: SieveDelivery): Promise<StoredEmai
       mailboxExists: (name) => resolve(name) !== undefined,
       specialUseOf: (name) => attributesOf(resolve(name)),
       specialUseExists: (attribute) => byAttribute(attribute) !== undefined,
+      include: (name) => input.script.includes?.get(name) ?? null,
       mailboxIdExists: (id) => byId.has(fromJmapId("mailbox", id) ?? -1),
       items: { domain: account.address.split("@")[1], name: "Postern", "phase": "during" },
       now,

@@ -47,6 +47,8 @@ export interface SieveEnvironment {
   specialUseExists?(attribute: string): boolean;
   /** mailboxid (RFC 9042): whether a mailbox has this id (as JMAP shows it). */
   mailboxIdExists?(id: string): boolean;
+  /** include (RFC 6609): the recipient's personal script of that name, compiled; or null. */
+  include?(name: string): IncludedScript | null;
   /** The spam score as 0–10 (spamtest) and percent (spamtestplus), or null when unknown. */
   spam?: { score: number; percent: number } | null;
   /** The virus verdict (virustest, RFC 5235 3.2) from 1 (clean) to 5, or null when unknown. */
@@ -59,6 +61,11 @@ export interface SieveEnvironment {
    * seen ids. Only asks; the ids to record come back in the outcome's `duplicates`.
    */
   duplicate?(id: string, seconds: number, last: boolean): boolean;
+}
+
+export interface IncludedScript {
+  script: Script;
+  requires: ReadonlySet<string>;
 }
 
 export interface SieveLimits {
@@ -117,6 +124,8 @@ export interface SieveOutcome {
 }
 
 const DEFAULT_DAYS = 7;
+/** include (RFC 6609): how deep included scripts may nest. */
+const MAX_INCLUDE_DEPTH = 10;
 /** duplicate's period when the script gives no :seconds (RFC 7352 3.2 leaves it to the site). */
 const DEFAULT_DUPLICATE_SECONDS = 7 * 86400;
 
@@ -157,6 +166,7 @@ export const IMPLEMENTED_EXTENSIONS: readonly string[] = [
   "duplicate",
   "special-use",
   "mailboxid",
+  "include",
 ];
 
 interface Bound {
@@ -172,6 +182,8 @@ function bind(node: Command | Test, kind: "command" | "test"): Bound {
 }
 
 class Stop extends Error {}
+/** return (RFC 6609 3.3): ends the included script; at the top level it ends the run. */
+class Return extends Error {}
 /** break (RFC 5703 3), leaving the innermost loop or the one named. */
 class Break extends Error {
   constructor(readonly loop: string | null) {
@@ -196,7 +208,7 @@ export function runSieve(
     try {
       run.block(script.commands);
     } catch (error) {
-      if (!(error instanceof Stop)) throw error;
+      if (!(error instanceof Stop) && !(error instanceof Return)) throw error;
     }
     return run.outcome();
   } catch (error) {
@@ -240,14 +252,34 @@ class Run {
   #headers: { name: string; value: string }[] | null = null;
   /** foreverypart (RFC 5703 3): the part the innermost loop is at; null outside loops. */
   #currentPart: MimePart | null = null;
-  readonly #variablesOn: boolean;
+  #variablesOn: boolean;
+  #requires: ReadonlySet<string>;
+  /** include (RFC 6609 3.4): names the running script declared global, and their values. */
+  #globalNames = new Set<string>();
+  #globals = new Map<string, string>();
+  /** Scripts being included ("personal:name"), innermost last; and all ever included. */
+  #includeStack: string[] = [];
+  #included = new Set<string>();
 
   constructor(
     readonly env: SieveEnvironment,
     readonly limits: SieveLimits,
-    readonly requires: ReadonlySet<string>,
+    requires: ReadonlySet<string>,
   ) {
+    this.#requires = requires;
     this.#variablesOn = requires.has("variables");
+  }
+
+  #variable(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    if (lower.startsWith("global.")) return this.#globals.get(lower.slice(7));
+    return (this.#globalNames.has(lower) ? this.#globals : this.#variables).get(lower);
+  }
+
+  #setVariable(name: string, value: string): void {
+    const lower = name.toLowerCase();
+    if (lower.startsWith("global.")) this.#globals.set(lower.slice(7), value);
+    else (this.#globalNames.has(lower) ? this.#globals : this.#variables).set(lower, value);
   }
 
   outcome(): SieveOutcome {
@@ -344,11 +376,11 @@ class Run {
   /** RFC 5229 3: ${name}, ${0}–${9}; unknown names are empty; not recursive. */
   #expand(text: string): string {
     if (!text.includes("${")) return text;
-    if (this.requires.has("encoded-character")) text = decodeEncodedCharacters(text);
+    if (this.#requires.has("encoded-character")) text = decodeEncodedCharacters(text);
     if (!this.#variablesOn) return text;
     return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_.]*|[0-9]+)\}/g, (_, name: string) => {
       if (/^[0-9]+$/.test(name)) return this.#matchVariables[Number(name)] ?? "";
-      return this.#variables.get(name.toLowerCase()) ?? "";
+      return this.#variable(name) ?? "";
     });
   }
 
@@ -586,7 +618,7 @@ class Run {
         // With a variable list first (RFC 5232 5), the flags held in those variables.
         const flags = p.length === 2
           ? this.#strings(p[0]).flatMap((name) =>
-            (this.#variables.get(name.toLowerCase()) ?? "").split(" ").filter(Boolean)
+            (this.#variable(name) ?? "").split(" ").filter(Boolean)
           )
           : [...this.#flags];
         return this.#match(flags, keys, options, test.position);
@@ -680,7 +712,7 @@ class Run {
       }
       case "ihave":
         return this.#strings(p[0]).every((capability) =>
-          this.requires.has(capability) ||
+          this.#requires.has(capability) ||
           IHAVE.has(capability)
         );
       case "notify_method_capability": {
@@ -715,6 +747,14 @@ class Run {
         throw new Stop();
       case "foreverypart":
         return this.#forEveryPart(command, bound);
+      case "include":
+        return this.#include(command, bound);
+      case "return":
+        throw new Return();
+      case "global":
+        // RFC 6609 3.4: these names now refer to the variables shared between scripts.
+        for (const name of this.#strings(p[0])) this.#globalNames.add(name.toLowerCase());
+        return;
       case "break":
         throw new Break(bound.tags.has("name") ? this.#string(bound.tags.get("name")) : null);
       case "extracttext": {
@@ -729,7 +769,7 @@ class Run {
         if (bound.tags.has("first")) {
           text = [...text].slice(0, this.#number(bound.tags.get("first"), 0)).join("");
         }
-        this.#variables.set(this.#string(p[0]).toLowerCase(), applyModifiers(text, bound));
+        this.#setVariable(this.#string(p[0]), applyModifiers(text, bound));
         return;
       }
       case "keep": {
@@ -821,8 +861,8 @@ class Run {
         const flags = this.#flagList(p[p.length - 1]);
         if (p.length === 2) {
           const name = this.#string(p[0]).toLowerCase();
-          const current = (this.#variables.get(name) ?? "").split(" ").filter(Boolean);
-          this.#variables.set(name, applyFlags(current, flags, command.name).join(" "));
+          const current = (this.#variable(name) ?? "").split(" ").filter(Boolean);
+          this.#setVariable(name, applyFlags(current, flags, command.name).join(" "));
         } else {
           this.#flags = applyFlags(this.#flags, flags, command.name);
         }
@@ -832,7 +872,7 @@ class Run {
         const name = this.#string(p[0]).toLowerCase();
         let value = this.#string(p[1]);
         value = applyModifiers(value, bound);
-        this.#variables.set(name, value);
+        this.#setVariable(name, value);
         return;
       }
       case "notify": {
@@ -905,6 +945,61 @@ class Run {
       if (!(error instanceof Break) || (error.loop !== null && error.loop !== name)) throw error;
     } finally {
       this.#currentPart = outer;
+    }
+  }
+
+  /**
+   * RFC 6609 3.2: runs a personal script in place; its actions join this outcome, its
+   * variables are its own except those both scripts declare global. :once skips a script
+   * already included, :optional a missing one. Postern has no global scripts (:global fails
+   * unless :optional). A script including itself, directly or not, or more than
+   * MAX_INCLUDE_DEPTH levels fails at run time.
+   */
+  #include(command: Command, bound: Bound): void {
+    const at = command.position;
+    const name = this.#string(bound.positional[0]);
+    const global = bound.tags.has("global");
+    const key = `${global ? "global" : "personal"}:${name}`;
+    if (bound.tags.has("once") && this.#included.has(key)) return;
+    if (this.#includeStack.includes(key)) {
+      throw new RuntimeFailure(at, `include loop: "${name}" includes itself`);
+    }
+    if (this.#includeStack.length >= MAX_INCLUDE_DEPTH) {
+      throw new RuntimeFailure(at, `includes nested more than ${MAX_INCLUDE_DEPTH} deep`);
+    }
+    const included = global ? null : this.env.include?.(name) ?? null;
+    if (!included) {
+      if (bound.tags.has("optional")) return;
+      throw new RuntimeFailure(
+        at,
+        global ? "global scripts are not supported" : `no personal script "${name}"`,
+      );
+    }
+    this.#included.add(key);
+    const saved = {
+      variables: this.#variables,
+      matchVariables: this.#matchVariables,
+      globalNames: this.#globalNames,
+      requires: this.#requires,
+      variablesOn: this.#variablesOn,
+    };
+    this.#variables = new Map();
+    this.#matchVariables = [];
+    this.#globalNames = new Set();
+    this.#requires = included.requires;
+    this.#variablesOn = included.requires.has("variables");
+    this.#includeStack.push(key);
+    try {
+      this.block(included.script.commands);
+    } catch (error) {
+      if (!(error instanceof Return)) throw error;
+    } finally {
+      this.#includeStack.pop();
+      this.#variables = saved.variables;
+      this.#matchVariables = saved.matchVariables;
+      this.#globalNames = saved.globalNames;
+      this.#requires = saved.requires;
+      this.#variablesOn = saved.variablesOn;
     }
   }
 

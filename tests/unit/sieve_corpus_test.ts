@@ -48,6 +48,21 @@ function postern(test: SieveCase): string[] {
       mailboxExists: (name) => mailboxes.has(name.toUpperCase() === "INBOX" ? "INBOX" : name),
       // dovecot.conf gives Junk and Sent their special-use attributes.
       specialUseOf: (name) => mailboxes.has(name) ? SPECIAL_USE[name] ?? [] : [],
+      include: (name) => {
+        // personal/NAME.sieve beside the case's script, compiled as an upload would be.
+        let source: string;
+        try {
+          source = Deno.readTextFileSync(`${test.dir}/personal/${name}.sieve`);
+        } catch {
+          return null;
+        }
+        const included = compileSieve(source, {
+          maxSize: 1 << 20,
+          maxNesting: 64,
+          enabled: new Set(IMPLEMENTED_EXTENSIONS),
+        });
+        return included.ok ? { script: included.script, requires: included.requires } : null;
+      },
       specialUseExists: (attribute) =>
         Object.entries(SPECIAL_USE).some(([name, attributes]) =>
           mailboxes.has(name) && attributes.some((a) => a.toLowerCase() === attribute)

@@ -1,6 +1,7 @@
 /**
  * Sieve extensions the interpreter carries out beyond the base language, on real MIME messages:
- * body :content (RFC 5173 5), and the others as they are added.
+ * body :content (RFC 5173 5); mime, foreverypart, extracttext (RFC 5703); duplicate (RFC 7352);
+ * special-use (RFC 8579); mailboxid (RFC 9042); include (RFC 6609).
  */
 import { assertEquals } from "../helpers/assert.ts";
 import { compileSieve } from "../../src/sieve/compile.ts";
@@ -11,6 +12,8 @@ import {
   type SieveOutcome,
 } from "../../src/sieve/interpret.ts";
 import { parseMime } from "../../src/mail/mime.ts";
+import { SieveRuntime } from "../../src/sieve/runtime.ts";
+import type { Store } from "../../src/store/types.ts";
 
 const MULTIPART = [
   "From: alice@example.net",
@@ -257,4 +260,96 @@ Deno.test("mailboxid: mailboxidexists and fileinto :mailboxid", () => {
   );
   assertEquals(outcome.errors, []);
   assertEquals(outcome.fileinto.map((f) => [f.mailbox, f.mailboxId]), [["Work", "M7"]]);
+});
+
+function personal(scripts: Record<string, string>): Partial<SieveEnvironment> {
+  return {
+    include: (name) => {
+      if (!(name in scripts)) return null;
+      const compiled = compileSieve(scripts[name], {
+        maxSize: 65536,
+        maxNesting: 32,
+        enabled: new Set(IMPLEMENTED_EXTENSIONS),
+      });
+      if (!compiled.ok) throw new Error(compiled.errors[0].message);
+      return { script: compiled.script, requires: compiled.requires };
+    },
+  };
+}
+
+Deno.test("include: a personal script's actions join the outcome; return ends it only", () => {
+  const outcome = run(
+    `require ["include", "fileinto"]; include :personal "sub"; fileinto "After";`,
+    MULTIPART,
+    personal({ sub: `require ["include", "fileinto"]; fileinto "Sub"; return; discard;` }),
+  );
+  assertEquals(outcome.errors, []);
+  assertEquals(filed(outcome), ["Sub", "After"]);
+  assertEquals(outcome.discard, false);
+});
+
+Deno.test("include: variables are the script's own unless both declare them global", () => {
+  const outcome = run(
+    `require ["include", "variables", "fileinto"];
+    global "box"; set "box" "Work"; set "local" "Work";
+    include "sub";
+    fileinto "\${box}-\${local}";`,
+    MULTIPART,
+    personal({
+      sub: `require ["include", "variables", "fileinto"];
+        global "box"; fileinto "\${box}\${local}"; set "box" "Changed"; set "local" "Sub";`,
+    }),
+  );
+  assertEquals(outcome.errors, []);
+  assertEquals(filed(outcome), ["Work", "Changed-Work"]);
+});
+
+Deno.test("include: :once, :optional, no global scripts, loops and depth fail", () => {
+  const once = run(
+    `require ["include", "imap4flags"]; include :once "sub"; include :once "sub";`,
+    MULTIPART,
+    personal({ sub: `require "imap4flags"; addflag "x\${n}"; addflag "y";` }),
+  );
+  assertEquals(once.errors, []);
+  assertEquals(once.keep, { flags: ["x${n}", "y"] });
+  const optional = run(`require "include"; include :optional "nope"; discard;`);
+  assertEquals([optional.errors, optional.discard], [[], true]);
+  assertEquals(run(`require "include"; include "nope";`).errors.length, 1);
+  assertEquals(run(`require "include"; include :global "g";`).errors.length, 1);
+  const loop = run(
+    `require "include"; include "a";`,
+    MULTIPART,
+    personal({ a: `require "include"; include "b";`, b: `require "include"; include "a";` }),
+  );
+  assertEquals(loop.keep, { flags: [] });
+  assertEquals(loop.errors.length, 1);
+  const chain: Record<string, string> = {};
+  for (let i = 0; i < 20; i++) chain[`s${i}`] = `require "include"; include "s${i + 1}";`;
+  chain.s20 = "discard;";
+  const deep = run(`require "include"; include "s0";`, MULTIPART, personal(chain));
+  assertEquals(deep.errors.length, 1);
+  assertEquals(deep.discard, false);
+});
+
+Deno.test("SieveRuntime: the active script comes with the personal scripts it includes", async () => {
+  const scripts: Record<string, string> = {
+    main: `require "include"; include "a"; if true { include :optional "missing"; }`,
+    a: `require "include"; include "b"; include :global "g";`,
+    b: `require "include"; include "a"; discard;`,
+    unused: `discard;`,
+  };
+  const store = {
+    getActiveSieveScript: () => Promise.resolve({ name: "main", content: scripts.main }),
+    getSieveScript: (_: number, name: string) =>
+      Promise.resolve(name in scripts ? { name, content: scripts[name] } : null),
+  } as unknown as Store;
+  const runtime = new SieveRuntime(store, {
+    maxActions: 32,
+    maxRedirects: 4,
+    budget: 100_000,
+    maxScriptSize: 65536,
+    maxNesting: 32,
+  });
+  const active = await runtime.scriptFor(1);
+  assertEquals([...active!.includes.keys()].sort(), ["a", "b"]);
 });
