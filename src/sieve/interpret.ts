@@ -21,6 +21,7 @@ import type { Argument, Command, Position, Script, Test } from "./ast.ts";
 import { SieveError } from "./ast.ts";
 import { bindArguments, signatureOf } from "./extensions.ts";
 import {
+  checkRegex,
   type Comparator,
   fold,
   matchAny,
@@ -487,12 +488,25 @@ class Run {
 
   #match(values: string[], keys: string[], options: MatchOptions, position: Position): boolean {
     this.#step(position, values.length * Math.max(1, keys.length));
+    this.#checkKeys(keys, options, position);
     const variables = matchAny(values, keys, options);
     if (variables === null) return false;
     if (options.matchType === "matches" || options.matchType === "regex") {
       this.#matchVariables = variables;
     }
     return true;
+  }
+
+  /**
+   * A :regex pattern that does not compile, or could backtrack exponentially, fails the script
+   * (compile.ts does not check constant keys yet; keys with variables are only known now).
+   */
+  #checkKeys(keys: string[], options: MatchOptions, position: Position): void {
+    if (options.matchType !== "regex") return;
+    for (const key of keys) {
+      const problem = checkRegex(key);
+      if (problem) throw new RuntimeFailure(position, problem);
+    }
   }
 
   #addressPart(address: string, bound: Bound): string | null {
@@ -901,6 +915,7 @@ class Run {
         const index = bound.tags.has("index") ? this.#number(bound.tags.get("index"), 1) : null;
         const lower = name.toLowerCase();
         const options = this.#matchOptions(bound, at);
+        if (values) this.#checkKeys(values, options, at);
         // RFC 5293 4.1 (and Pigeonhole): Received and Auto-Submitted are never removed.
         if (PROTECTED_HEADERS.has(lower)) return;
         this.#headerEdits.push({

@@ -353,3 +353,17 @@ Deno.test("SieveRuntime: the active script comes with the personal scripts it in
   const active = await runtime.scriptFor(1);
   assertEquals([...active!.includes.keys()].sort(), ["a", "b"]);
 });
+
+Deno.test("regex: a pattern that does not compile or nests quantifiers fails the script", () => {
+  const bad = run(`require ["regex", "fileinto"];
+    if header :regex "subject" "(" { fileinto "Work"; }`);
+  assertEquals(bad.errors.length, 1);
+  assertEquals(bad.keep, { flags: [] });
+  assertEquals(bad.fileinto, []);
+  const nested = run(`require ["regex", "variables", "fileinto"];
+    set "p" "(a+)+$"; if header :regex "subject" "\${p}" { fileinto "Work"; }`);
+  assertEquals(nested.errors.length, 1);
+  const good = run(`require ["regex", "fileinto"];
+    if header :regex "subject" "^rep(o)rt$" { fileinto "Work"; }`);
+  assertEquals(filed(good), ["Work"]);
+});
