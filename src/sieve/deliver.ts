@@ -473,17 +473,53 @@ async function vacation(
   await sendAutomatic(input, returnPath!, reply, "vacation");
 }
 
+/** A mailto URI's recipients and subject (RFC 6068 2), or null when it is not one. */
+export function parseMailto(
+  uri: string,
+): { to: string[]; cc: string[]; subject: string | null } | null {
+  const match = /^mailto:([^?]*)(?:\?(.*))?$/is.exec(uri.trim());
+  if (!match) return null;
+  const decode = (text: string) => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      return text;
+    }
+  };
+  const list = (text: string) => text.split(",").map((a) => decode(a).trim()).filter(Boolean);
+  const result = { to: list(match[1]), cc: [] as string[], subject: null as string | null };
+  for (const pair of (match[2] ?? "").split("&")) {
+    const eq = pair.indexOf("=");
+    if (eq < 0) continue;
+    const name = decode(pair.slice(0, eq)).toLowerCase();
+    const value = pair.slice(eq + 1);
+    if (name === "to") result.to.push(...list(value));
+    else if (name === "cc") result.cc.push(...list(value));
+    else if (name === "subject") result.subject = decode(value);
+  }
+  return result;
+}
+
+/**
+ * enotify mailto (RFC 5436): one notice to each To and Cc recipient of the URI (never the
+ * account itself), the URI's subject or :message as Subject; From is always the account (a
+ * script's :from is not trusted to name another sender).
+ */
 async function notify(input: SieveDelivery, outcome: SieveOutcome, now: Date): Promise<void> {
   for (const notification of outcome.notifications) {
-    const match = /^mailto:([^?]+)/i.exec(notification.method);
-    if (!match) continue;
-    const to = decodeURIComponent(match[1]);
-    if (!to.includes("@") || ownAddress(input, to)) continue;
+    const mailto = parseMailto(notification.method);
+    if (!mailto) continue;
+    const recipients = [...mailto.to, ...mailto.cc].filter((to) =>
+      to.includes("@") && !ownAddress(input, to)
+    );
+    if (recipients.length === 0) continue;
     const subject = input.parsed.subject;
+    const title = mailto.subject ?? notification.message ?? `New mail: ${subject}`;
     const message = [
       `From: <${input.account.address}>`,
-      `To: <${to}>`,
-      `Subject: ${(notification.message ?? `New mail: ${subject}`).replace(/[\r\n]+/g, " ")}`,
+      `To: ${mailto.to.map((a) => `<${a}>`).join(", ") || "undisclosed-recipients:;"}`,
+      ...(mailto.cc.length ? [`Cc: ${mailto.cc.map((a) => `<${a}>`).join(", ")}`] : []),
+      `Subject: ${title.replace(/[\r\n]+/g, " ")}`,
       `Date: ${rfc5322Date(now)}`,
       "Auto-Submitted: auto-notified",
       "MIME-Version: 1.0",
@@ -492,6 +528,7 @@ async function notify(input: SieveDelivery, outcome: SieveOutcome, now: Date): P
       `New mail for ${input.account.address}: ${subject}`,
       "",
     ].join("\r\n");
-    await sendAutomatic(input, to, new TextEncoder().encode(message), "notify");
+    const bytes = new TextEncoder().encode(message);
+    for (const to of recipients) await sendAutomatic(input, to, bytes, "notify");
   }
 }

@@ -104,7 +104,13 @@ export interface SieveOutcome {
   reject: { reason: string; extended: boolean } | null;
   discard: boolean;
   vacation: Vacation | null;
-  notifications: { method: string; message: string | null; importance: string }[];
+  notifications: {
+    method: string;
+    message: string | null;
+    importance: string;
+    /** The :from address (RFC 5435 3.2), or null. */
+    from: string | null;
+  }[];
   /** Header edits (editheader) in order, applied to every stored or redirected copy. */
   headerEdits: ({ add: { name: string; value: string; last: boolean } } | {
     delete: {
@@ -895,6 +901,7 @@ class Run {
           method: this.#string(p[0]),
           message: bound.tags.has("message") ? this.#string(bound.tags.get("message")) : null,
           importance: this.#string(bound.tags.get("importance")) || "2",
+          from: bound.tags.has("from") ? this.#string(bound.tags.get("from")) : null,
         });
         return;
       }
@@ -1164,8 +1171,17 @@ function applyModifiers(value: string, bound: Bound): string {
   if (bound.tags.has("upperfirst")) result = result.charAt(0).toUpperCase() + result.slice(1);
   if (bound.tags.has("quotewildcard")) result = result.replace(/[*?\\]/g, "\\$&");
   if (bound.tags.has("quoteregex")) result = result.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  if (bound.tags.has("encodeurl")) result = encodeUrl(result);
   if (bound.tags.has("length")) result = String([...result].length);
   return result;
+}
+
+/** RFC 5435 6: every octet but RFC 3986 2.3's unreserved characters as %XX of its UTF-8. */
+function encodeUrl(text: string): string {
+  return encodeURIComponent(text).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 /** A date-part of RFC 5260 4.2 in `zone` ("+hhmm"; null: UTC). */

@@ -14,7 +14,7 @@ import { IMPLEMENTED_EXTENSIONS, runSieve } from "../../src/sieve/interpret.ts";
 import { parseMime } from "../../src/mail/mime.ts";
 import { parseHeaderFields, unfold } from "../../src/mail/headers.ts";
 import { shouldReply } from "../../src/mail/vacation.ts";
-import { applyHeaderEdits } from "../../src/sieve/deliver.ts";
+import { applyHeaderEdits, parseMailto } from "../../src/sieve/deliver.ts";
 import type { ParsedMessage } from "../../src/mail/ingest.ts";
 
 const quote = (text: string) => JSON.stringify(text);
@@ -90,6 +90,22 @@ function postern(test: SieveCase): string[] {
   for (const redirect of outcome.redirects) lines.push(`redirect ${quote(redirect.address)}`);
   if (outcome.reject) lines.push(`reject ${quote(outcome.reject.reason.replace(/\r?\n/g, "??"))}`);
   if (outcome.discard) lines.push("discard");
+  for (const notification of outcome.notifications) {
+    const mailto = parseMailto(notification.method);
+    if (!mailto) {
+      lines.push(`unknown ${quote(notification.method)}`);
+      continue;
+    }
+    let line = `notify "mailto" importance=${notification.importance}`;
+    if (notification.from !== null) line += ` from=${quote(notification.from)}`;
+    const subject = mailto.subject ?? notification.message;
+    if (subject !== null) line += ` subject=${quote(subject)}`;
+    const recipients = [
+      ...mailto.to.map((a) => `To: ${a}`),
+      ...mailto.cc.map((a) => `Cc: ${a}`),
+    ];
+    lines.push(`${line} recipients=[${recipients.join(", ")}]`);
+  }
   // Pigeonhole prints the handle only when the script gives one.
   for (const tracked of outcome.duplicates) {
     lines.push(

@@ -13,6 +13,7 @@ import {
 } from "../../src/sieve/interpret.ts";
 import { parseMime } from "../../src/mail/mime.ts";
 import { SieveRuntime } from "../../src/sieve/runtime.ts";
+import { parseMailto } from "../../src/sieve/deliver.ts";
 import type { Store } from "../../src/store/types.ts";
 
 const MULTIPART = [
@@ -366,4 +367,25 @@ Deno.test("regex: a pattern that does not compile or nests quantifiers fails the
   const good = run(`require ["regex", "fileinto"];
     if header :regex "subject" "^rep(o)rt$" { fileinto "Work"; }`);
   assertEquals(filed(good), ["Work"]);
+});
+
+Deno.test("enotify: :encodeurl percent-encodes all but unreserved characters; :from is kept", () => {
+  const outcome = run(`require ["variables", "enotify"];
+    set :encodeurl "s" "a b&c/ü!~";
+    notify :from "me@example.com" :message "\${s}" "mailto:carol@example.org";`);
+  assertEquals(outcome.errors, []);
+  assertEquals(outcome.notifications, [{
+    method: "mailto:carol@example.org",
+    message: "a%20b%26c%2F%C3%BC%21~",
+    importance: "2",
+    from: "me@example.com",
+  }]);
+});
+
+Deno.test("parseMailto: recipients from the path, to= and cc=, and a decoded subject", () => {
+  assertEquals(
+    parseMailto("mailto:a@example.org,b@example.org?cc=c%40example.org&subject=Hi%20there"),
+    { to: ["a@example.org", "b@example.org"], cc: ["c@example.org"], subject: "Hi there" },
+  );
+  assertEquals(parseMailto("xmpp:a@example.org"), null);
 });
