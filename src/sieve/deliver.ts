@@ -245,8 +245,8 @@ async function store(
     add(mailboxId, target.flags);
   }
   if (groups.size === 0) return null;
-  const message = outcome.headerEdits.length
-    ? path.prepare(applyHeaderEdits(input.parsed.raw, input.parsed, outcome))
+  const message = outcome.headerEdits.length || outcome.replacement
+    ? path.prepare(editedMessage(input, outcome))
     : input.parsed;
   let first: StoredEmail | null = null;
   for (const [key, mailboxIds] of groups) {
@@ -267,6 +267,12 @@ async function store(
 }
 
 /** The message with the script's header edits applied (RFC 5293), as bytes. */
+/** The message as the script left it: replace/enclose (RFC 5703), then header edits. */
+function editedMessage(input: SieveDelivery, outcome: SieveOutcome): Uint8Array {
+  const base = outcome.replacement ? input.path.prepare(outcome.replacement) : input.parsed;
+  return outcome.headerEdits.length ? applyHeaderEdits(base.raw, base, outcome) : base.raw;
+}
+
 export function applyHeaderEdits(
   raw: Uint8Array,
   parsed: ParsedMessage,
@@ -339,8 +345,8 @@ async function redirect(
   }
   const message = concat(
     new TextEncoder().encode(`X-Loop: ${input.account.address}\r\n`),
-    outcome.headerEdits.length
-      ? applyHeaderEdits(input.parsed.raw, input.parsed, outcome)
+    outcome.headerEdits.length || outcome.replacement
+      ? editedMessage(input, outcome)
       : input.parsed.raw,
   );
   for (const target of outcome.redirects) {

@@ -34,6 +34,8 @@ import { decodeEncodedWords, parseHeaderFields, unfold } from "../mail/headers.t
 import { parseAddressList } from "../mail/address.ts";
 import { extractText } from "../mail/text.ts";
 import { htmlToText } from "../mail/html.ts";
+import { encodeText } from "../mail/compose.ts";
+import { latin1 } from "../mail/charset.ts";
 import { parseDate } from "../mail/date.ts";
 
 export interface SieveEnvironment {
@@ -126,6 +128,11 @@ export interface SieveOutcome {
    * are carried out; `last` renews the period from this message.
    */
   duplicates: { id: string; handle: string | null; seconds: number; last: boolean }[];
+  /**
+   * replace and enclose (RFC 5703 5, 6): the message every stored or redirected copy gets
+   * instead of the original (header edits apply on top), or null when unchanged.
+   */
+  replacement: Uint8Array | null;
   /** Runtime errors; with any, the outcome is an implicit keep. */
   errors: string[];
 }
@@ -174,6 +181,8 @@ export const IMPLEMENTED_EXTENSIONS: readonly string[] = [
   "special-use",
   "mailboxid",
   "include",
+  "replace",
+  "enclose",
 ];
 
 interface Bound {
@@ -234,6 +243,7 @@ export function runSieve(
       notifications: [],
       headerEdits: [],
       duplicates: [],
+      replacement: null,
       errors: [message],
     };
   }
@@ -256,6 +266,12 @@ class Run {
   #notifications: SieveOutcome["notifications"] = [];
   #headerEdits: SieveOutcome["headerEdits"] = [];
   #duplicates: SieveOutcome["duplicates"] = [];
+  /** replace inside foreverypart: byte ranges of the original and what takes their place. */
+  #partReplacements: { start: number; end: number; entity: string }[] = [];
+  /** replace outside foreverypart: the new body (a MIME entity) and header changes. */
+  #messageReplacement: { entity: string; subject: string | null; from: string | null } | null =
+    null;
+  #enclosure: { text: string; subject: string | null; headers: string[] } | null = null;
   #headers: { name: string; value: string }[] | null = null;
   /** foreverypart (RFC 5703 3): the part the innermost loop is at; null outside loops. */
   #currentPart: MimePart | null = null;
@@ -312,6 +328,7 @@ class Run {
       notifications: this.#notifications,
       headerEdits: this.#headerEdits,
       duplicates: this.#duplicates,
+      replacement: this.#replacement(),
       errors: [],
     };
   }
@@ -767,6 +784,34 @@ class Run {
         throw new Stop();
       case "foreverypart":
         return this.#forEveryPart(command, bound);
+      case "replace": {
+        // RFC 5703 5: the current part (and its children), or outside a loop the whole body.
+        const text = this.#string(p[0]);
+        const entity = bound.tags.has("mime") ? crlf(text) : textEntity(text);
+        const part = this.#currentPart;
+        if (part && part !== this.env.mime) {
+          const overlapping = this.#partReplacements.some((r) =>
+            r.start < part.bodyEnd && part.headerStart < r.end
+          );
+          if (overlapping) throw new RuntimeFailure(at, "this part was already replaced");
+          this.#partReplacements.push({ start: part.headerStart, end: part.bodyEnd, entity });
+          return;
+        }
+        this.#messageReplacement = {
+          entity,
+          subject: bound.tags.has("subject") ? this.#string(bound.tags.get("subject")) : null,
+          from: bound.tags.has("from") ? this.#string(bound.tags.get("from")) : null,
+        };
+        return;
+      }
+      case "enclose":
+        // RFC 5703 6: the last enclose wins.
+        this.#enclosure = {
+          text: this.#string(p[0]),
+          subject: bound.tags.has("subject") ? this.#string(bound.tags.get("subject")) : null,
+          headers: this.#strings(bound.tags.get("headers")).map((h) => h.toLowerCase()),
+        };
+        return;
       case "include":
         return this.#include(command, bound);
       case "return":
@@ -1025,6 +1070,50 @@ class Run {
     }
   }
 
+  /** The message after replace and enclose (RFC 5703 5, 6), or null when unchanged. */
+  #replacement(): Uint8Array | null {
+    if (!this.#partReplacements.length && !this.#messageReplacement && !this.#enclosure) {
+      return null;
+    }
+    const { raw, mime } = this.env;
+    const headerText = octets(raw.subarray(mime.headerStart, mime.headerEnd));
+    let header = headerText.replace(/(\r?\n)+$/, "");
+    let body: string;
+    if (this.#messageReplacement) {
+      const { entity, subject, from } = this.#messageReplacement;
+      // The MIME fields of the old body go; every other field stays (RFC 5703 5).
+      header = headerFieldsOf(header)
+        .filter((f) => !/^(content-[^:]*|mime-version)\s*:/i.test(f))
+        .map((f) => {
+          if (subject !== null && /^subject\s*:/i.test(f)) return `Original-${f}`;
+          if (from !== null && /^from\s*:/i.test(f)) return `Original-${f}`;
+          return f;
+        })
+        .join("\r\n");
+      if (subject !== null) header += `\r\nSubject: ${encodeText(subject)}`;
+      if (from !== null) header += `\r\nFrom: ${utf8Latin1(from.replace(/[\r\n]+/g, " "))}`;
+      header += "\r\nMIME-Version: 1.0";
+      const bytes = utf8Latin1(entity);
+      const split = bytes.startsWith("\r\n") ? -2 : bytes.indexOf("\r\n\r\n");
+      const entityHeader = split === -2 ? "" : split < 0 ? bytes : bytes.slice(0, split);
+      body = split === -2 ? bytes.slice(2) : split < 0 ? "" : bytes.slice(split + 4);
+      if (entityHeader) header += `\r\n${entityHeader}`;
+    } else {
+      const pieces: string[] = [];
+      let at = mime.headerEnd;
+      for (const r of [...this.#partReplacements].sort((a, b) => a.start - b.start)) {
+        pieces.push(octets(raw.subarray(at, r.start)), utf8Latin1(r.entity));
+        at = r.end;
+      }
+      pieces.push(octets(raw.subarray(at)));
+      body = pieces.join("");
+    }
+    let message = `${header}\r\n\r\n${body}`;
+    if (this.#enclosure) message = enclose(message, this.#enclosure);
+    // The text is held one char per octet (latin1); back to bytes the same way.
+    return Uint8Array.from(message, (c) => c.charCodeAt(0) & 0xff);
+  }
+
   #flagList(arg: Argument | true | undefined): string[] {
     const flags: string[] = [];
     for (const item of this.#strings(arg)) {
@@ -1064,7 +1153,70 @@ function contentParts(root: MimePart, types: string[]): MimePart[] {
   );
 }
 
-const latin1 = new TextDecoder("latin1");
+/** Bytes as one char per octet (not TextDecoder("latin1"), which is windows-1252). */
+const octets = (bytes: Uint8Array) => latin1(bytes);
+
+const crlf = (text: string) => text.replace(/\r?\n/g, "\r\n");
+
+/** UTF-8 text as one char per octet, to splice into latin1-held message text. */
+const utf8Latin1 = (text: string) => octets(new TextEncoder().encode(text));
+
+/** A text/plain UTF-8 MIME entity (RFC 5703 5 without :mime). */
+function textEntity(text: string): string {
+  return "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" +
+    crlf(text);
+}
+
+/** Header text split into fields, folded lines kept with their field. */
+function headerFieldsOf(header: string): string[] {
+  const fields: string[] = [];
+  for (const line of header.split(/\r?\n/)) {
+    if (/^[ \t]/.test(line) && fields.length) fields[fields.length - 1] += `\r\n${line}`;
+    else if (line) fields.push(line);
+  }
+  return fields;
+}
+
+/**
+ * RFC 5703 6: a new message — the fields named in :headers copied from the original, the
+ * :subject (else the original's), a text part, and the original as message/rfc822. Held as
+ * latin1 text like the original.
+ */
+function enclose(
+  original: string,
+  enclosure: { text: string; subject: string | null; headers: string[] },
+): string {
+  const split = original.indexOf("\r\n\r\n");
+  const fields = headerFieldsOf(split >= 0 ? original.slice(0, split) : original);
+  const nameOf = (f: string) => f.slice(0, f.indexOf(":")).trim().toLowerCase();
+  const copied = fields.filter((f) =>
+    enclosure.headers.includes(nameOf(f)) && nameOf(f) !== "subject" &&
+    !/^(content-|mime-version)/.test(nameOf(f))
+  );
+  const subject = enclosure.subject !== null
+    ? `Subject: ${encodeText(enclosure.subject)}`
+    : fields.find((f) => nameOf(f) === "subject");
+  let boundary = "postern-enclose";
+  while (original.includes(boundary)) boundary += "-x";
+  return [
+    ...copied,
+    ...(subject ? [subject] : []),
+    "MIME-Version: 1.0",
+    `Content-Type: multipart/mixed; boundary="${boundary}"`,
+    "",
+    `--${boundary}`,
+    "Content-Type: text/plain; charset=utf-8",
+    "Content-Transfer-Encoding: 8bit",
+    "",
+    utf8Latin1(crlf(enclosure.text)),
+    `--${boundary}`,
+    "Content-Type: message/rfc822",
+    "",
+    original,
+    `--${boundary}--`,
+    "",
+  ].join("\r\n");
+}
 
 /** A structured header value split at the semicolons outside quotes. */
 function splitParameters(value: string): string[] {
@@ -1110,7 +1262,7 @@ function parameterMap(pieces: string[]): Record<string, string> {
  */
 function contentText(raw: Uint8Array, part: MimePart): string {
   if (part.type === "multipart") {
-    if (!part.parts.length) return latin1.decode(raw.subarray(part.bodyStart, part.bodyEnd));
+    if (!part.parts.length) return octets(raw.subarray(part.bodyStart, part.bodyEnd));
     const prologue = raw.subarray(part.bodyStart, part.parts[0].headerStart);
     const epilogue = raw.subarray(part.parts[part.parts.length - 1].bodyEnd, part.bodyEnd);
     return [prologue, epilogue]
@@ -1126,7 +1278,7 @@ function contentText(raw: Uint8Array, part: MimePart): string {
     return new TextDecoder().decode(raw.subarray(inner.headerStart, inner.headerEnd));
   }
   if (part.type === "text") return partText(raw, part);
-  return latin1.decode(decodePartBody(raw, part));
+  return octets(decodePartBody(raw, part));
 }
 
 /** Fields editheader may not add or delete (RFC 5293 4.1 / 6: the trace and loop fields). */

@@ -389,3 +389,59 @@ Deno.test("parseMailto: recipients from the path, to= and cc=, and a decoded sub
   );
   assertEquals(parseMailto("xmpp:a@example.org"), null);
 });
+
+const parsedReplacement = (outcome: SieveOutcome) => {
+  const raw = outcome.replacement!;
+  return {
+    text: new TextDecoder().decode(raw),
+    mime: parseMime(raw, { maxHeaderSize: 65536, maxDepth: 20, maxParts: 100 }),
+  };
+};
+
+Deno.test("replace: outside a loop the body goes, other fields stay, :subject and :from", () => {
+  const outcome = run(`require "replace";
+    replace :subject "Neu: Grüße" :from "filter@example.com" "The attachment was removed.";`);
+  assertEquals(outcome.errors, []);
+  const { text, mime } = parsedReplacement(outcome);
+  assertEquals([mime.type, mime.subtype], ["text", "plain"]);
+  const header = text.split("\r\n\r\n")[0];
+  assertEquals(header.includes("To: bob@example.com"), true);
+  assertEquals(header.includes("Original-Subject: report"), true);
+  assertEquals(header.includes("Original-From: alice@example.net"), true);
+  assertEquals(header.includes("From: filter@example.com"), true);
+  assertEquals(header.includes("Subject: =?"), true);
+  assertEquals(header.includes("multipart/mixed"), false);
+  assertEquals(text.endsWith("The attachment was removed."), true);
+});
+
+Deno.test("replace: inside foreverypart only the current part is replaced", () => {
+  const outcome = run(`require ["replace", "foreverypart", "mime"];
+    foreverypart {
+      if header :mime :contenttype "Content-Type" "application/pdf" {
+        replace :mime "Content-Type: text/plain\r\n\r\nPDF removed, Grüße";
+      }
+    }`);
+  assertEquals(outcome.errors, []);
+  const { text, mime } = parsedReplacement(outcome);
+  assertEquals(mime.parts.map((p) => `${p.type}/${p.subtype}`), [
+    "text/plain",
+    "text/html",
+    "text/plain",
+  ]);
+  assertEquals(text.includes("PDF removed, Grüße"), true);
+  assertEquals(text.includes("Gr=C3=BC=C3=9Fe from the plain part"), true);
+});
+
+Deno.test("enclose: a new message with a text part and the original as message/rfc822", () => {
+  const outcome = run(`require "enclose";
+    enclose :subject "Quarantined" :headers ["from", "to"] "This message was quarantined.";`);
+  assertEquals(outcome.errors, []);
+  const { text, mime } = parsedReplacement(outcome);
+  assertEquals([mime.type, mime.subtype], ["multipart", "mixed"]);
+  assertEquals(mime.parts.map((p) => `${p.type}/${p.subtype}`), ["text/plain", "message/rfc822"]);
+  const header = text.split("\r\n\r\n")[0];
+  assertEquals(header.includes("From: alice@example.net"), true);
+  assertEquals(header.includes("Subject: Quarantined"), true);
+  assertEquals(mime.parts[1].message?.subtype, "mixed");
+  assertEquals(run(`require "fileinto"; fileinto "Work";`).replacement, null);
+});
