@@ -13,8 +13,14 @@ import {
 } from "../../src/sieve/interpret.ts";
 import { parseMime } from "../../src/mail/mime.ts";
 import { SieveRuntime } from "../../src/sieve/runtime.ts";
-import { parseMailto } from "../../src/sieve/deliver.ts";
-import type { Store } from "../../src/store/types.ts";
+import type { Store, StoredEmail } from "../../src/store/types.ts";
+import { SqliteStore } from "../../src/store/sqlite/store.ts";
+import { BlobStore } from "../../src/store/blobs.ts";
+import { ChangeBus } from "../../src/store/bus.ts";
+import { MessagePath } from "../../src/mail/ingest.ts";
+import { DEFAULT_MAILBOXES } from "../../src/directory/mailboxes.ts";
+import type { Directory } from "../../src/directory/directory.ts";
+import { deliverWithSieve, parseMailto } from "../../src/sieve/deliver.ts";
 
 const MULTIPART = [
   "From: alice@example.net",
@@ -444,4 +450,112 @@ Deno.test("enclose: a new message with a text part and the original as message/r
   assertEquals(header.includes("Subject: Quarantined"), true);
   assertEquals(mime.parts[1].message?.subtype, "mixed");
   assertEquals(run(`require "fileinto"; fileinto "Work";`).replacement, null);
+});
+
+/** Delivery (sieve/deliver.ts) on a real store: the extensions' effects in the mailboxes. */
+async function withDelivery(
+  work: (deliver: (script: string, message?: string) => Promise<StoredEmail | null>, ctx: {
+    store: SqliteStore;
+    blobs: BlobStore;
+    accountId: number;
+    mailboxId: (role: string) => number;
+  }) => Promise<void>,
+) {
+  const dir = await Deno.makeTempDir({ prefix: "postern-sieve-" });
+  const store = new SqliteStore({ path: `${dir}/db.sqlite` });
+  const blobs = new BlobStore(`${dir}/blobs`);
+  await blobs.init();
+  try {
+    const domain = await store.createDomain("example.com");
+    const account = await store.createAccount({
+      address: "bob@example.com",
+      domainId: domain.id,
+      displayName: "",
+      quota: 0,
+      passwordHash: null,
+      mailboxes: DEFAULT_MAILBOXES,
+    });
+    const path = new MessagePath(store, blobs, new ChangeBus(), {
+      maxMessageSize: 1 << 20,
+      maxHeaderSize: 65536,
+      maxMimeDepth: 20,
+      maxMimeParts: 100,
+    });
+    const runtime = new SieveRuntime(store, {
+      maxActions: 32,
+      maxRedirects: 4,
+      budget: 100_000,
+      maxScriptSize: 65536,
+      maxNesting: 32,
+    });
+    const mailboxes = await store.listMailboxes(account.id, { counts: false });
+    await work(async (script, message = MULTIPART) => {
+      await store.putSieveScript(account.id, "main", script, 10);
+      await store.setActiveSieveScript(account.id, "main");
+      const active = await runtime.scriptFor(account.id);
+      return await deliverWithSieve({
+        path,
+        directory: {} as Directory,
+        account,
+        parsed: path.prepare(new TextEncoder().encode(message)),
+        envelopeTo: account.address,
+        script: active!,
+        limits: runtime.limits,
+      });
+    }, {
+      store,
+      blobs,
+      accountId: account.id,
+      mailboxId: (role) => mailboxes.find((m) => m.role === role)!.id,
+    });
+  } finally {
+    await blobs.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const placedIn = (email: StoredEmail | null) => email!.memberships.map((m) => m.mailboxId);
+
+Deno.test("delivery: duplicate remembers a Message-ID across deliveries", async () => {
+  await withDelivery(async (deliver, { mailboxId }) => {
+    const script = `require ["duplicate", "fileinto"]; if duplicate { fileinto "Trash"; }`;
+    const message = `Message-ID: <dup@example.net>\r\nSubject: d\r\n\r\nx\r\n`;
+    assertEquals(placedIn(await deliver(script, message)), [mailboxId("inbox")]);
+    assertEquals(placedIn(await deliver(script, message)), [mailboxId("trash")]);
+  });
+});
+
+Deno.test("delivery: :specialuse and :mailboxid choose the mailbox before its name", async () => {
+  await withDelivery(async (deliver, { mailboxId }) => {
+    assertEquals(
+      placedIn(
+        await deliver(`require ["special-use", "fileinto"];
+        fileinto :specialuse "\\\\Junk" "Spam";`),
+      ),
+      [mailboxId("junk")],
+    );
+    assertEquals(
+      placedIn(
+        await deliver(`require ["mailboxid", "fileinto"];
+        fileinto :mailboxid "M${mailboxId("archive")}" "Nope";`),
+      ),
+      [mailboxId("archive")],
+    );
+  });
+});
+
+Deno.test("delivery: include runs a personal script; replace changes the stored bytes", async () => {
+  await withDelivery(async (deliver, { store, blobs, accountId, mailboxId }) => {
+    await store.putSieveScript(accountId, "sub", `require "fileinto"; fileinto "Trash";`, 10);
+    assertEquals(
+      placedIn(await deliver(`require "include"; include "sub";`)),
+      [mailboxId("trash")],
+    );
+    const stored = await deliver(`require "replace"; replace :subject "Short" "Gone.";`);
+    assertEquals(stored!.subject, "Short");
+    const bytes = new TextDecoder().decode(await blobs.get(stored!.blobHash));
+    assertEquals(bytes.endsWith("Gone."), true);
+    assertEquals(bytes.includes("Original-Subject: report"), true);
+  });
 });
