@@ -16,6 +16,15 @@
  * - Variables (RFC 5229) expand in every string argument of a script that requires
  *   "variables"; match variables come from the last successful :matches or :regex.
  * - imap4flags (RFC 5232): the internal flag variable feeds keep and fileinto without :flags.
+ * - The interpreter never waits: what lives in the store (seen duplicate ids, mailbox roles and
+ *   ids, included personal scripts) is loaded by the caller and asked through the environment.
+ * - duplicate (RFC 7352) only asks; the ids to record come back in the outcome and are written
+ *   by delivery after a successful run.
+ * - foreverypart (RFC 5703 3) changes the "current part" that :mime tests, body :content,
+ *   extracttext and replace see; replace and enclose never touch env.raw, they produce the
+ *   outcome's `replacement`.
+ * - include (RFC 6609): each included script has its own variables and requires; only names
+ *   both scripts declare global are shared. Depth is capped (MAX_INCLUDE_DEPTH).
  */
 import type { Argument, Command, Position, Script, Test } from "./ast.ts";
 import { SieveError } from "./ast.ts";
@@ -707,10 +716,15 @@ class Run {
           const chosen = index > 0
             ? (bound.tags.has("last") ? values[values.length - index] : values[index - 1])
             : values[0];
-          date = chosen === undefined ? null : parseDate(chosen);
+          // RFC 5260 4: in a Received field the date-time follows the last ";".
+          const dateText =
+            chosen !== undefined && chosen.includes(";") && parseDate(chosen) === null
+              ? chosen.slice(chosen.lastIndexOf(";") + 1).trim()
+              : chosen;
+          date = dateText === undefined ? null : parseDate(dateText);
           if (date && bound.tags.has("originalzone")) {
             // RFC 5260 4: the zone the header was written in.
-            zone = /([+-]\d{4})\s*(\([^)]*\))?\s*$/.exec(chosen!)?.[1] ?? "+0000";
+            zone = /([+-]\d{4})\s*(\([^)]*\))?\s*$/.exec(dateText!)?.[1] ?? "+0000";
           }
         }
         if (!date) return false;

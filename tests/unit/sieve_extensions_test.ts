@@ -559,3 +559,21 @@ Deno.test("delivery: include runs a personal script; replace changes the stored 
     assertEquals(bytes.includes("Original-Subject: report"), true);
   });
 });
+
+Deno.test("date: a Received field's date-time is the part after its last semicolon", () => {
+  const message = [
+    "Received: from a by b; Tue, 15 Apr 2025 10:31:00 +0200",
+    "Received: from c by a; Tue, 15 Apr 2025 10:30:10 +0200",
+    "Subject: r",
+    "",
+    "x",
+    "",
+  ].join("\r\n");
+  const outcome = run(
+    `require ["date", "index", "variables", "fileinto"];
+    if date :index 1 :last :originalzone :matches "received" "time" "*" { fileinto "T\${1}"; }
+    if date :originalzone "received" "time" "10:31:00" { fileinto "First"; }`,
+    message,
+  );
+  assertEquals(filed(outcome), ["T10:30:10", "First"]);
+});
