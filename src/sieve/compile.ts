@@ -34,6 +34,8 @@ import {
 } from "./extensions.ts";
 import { parseSieve } from "./parser.ts";
 import { sha256Hex } from "../store/blobs.ts";
+import { checkRegex } from "./match.ts";
+import { parseAddressList } from "../mail/address.ts";
 
 export interface CompileOptions {
   /** Script size in UTF-8 bytes. */
@@ -235,6 +237,9 @@ class Validator {
       case "extracttext":
         if (!scope.capabilities.has("variables")) {
           this.error(position, `'${name}' needs require "variables"`);
+        }
+        if (name === "extracttext" && scope.foreverypart.length === 0) {
+          this.error(position, "extracttext outside foreverypart (RFC 5703 7)");
         }
         break;
     }
@@ -468,7 +473,36 @@ class Validator {
     if (constant(zone) && !ZONE.test(zone.value)) {
       this.error(zone.position, `:zone "${zone.value}" is not of the form +hhmm or -hhmm`);
     }
+    // Constant :regex keys must compile and must not nest quantifiers (match.ts checkRegex).
+    if (tags.has("regex")) {
+      const keys = positional[positional.length - 1];
+      for (const key of stringValues(keys)) {
+        if (variables && key.includes("${")) continue;
+        const problem = checkRegex(key);
+        if (problem) this.error(keys!.position, problem);
+      }
+    }
     switch (node.name) {
+      case "redirect": {
+        const target = positional[0];
+        if (
+          constant(target) && !(variables && target.value.includes("${")) &&
+          !(parseAddressList(target.value)[0]?.email ?? "").includes("@")
+        ) {
+          this.error(target.position, `redirect to "${target.value}": not an address`);
+        }
+        break;
+      }
+      case "address": {
+        // RFC 5228 5.1: address works on fields that hold addresses.
+        for (const field of stringValues(positional[0])) {
+          if (variables && field.includes("${")) continue;
+          if (!ADDRESS_FIELDS.has(field.toLowerCase())) {
+            this.error(positional[0]!.position, `"${field}" is not a header field with addresses`);
+          }
+        }
+        break;
+      }
       case "vacation": {
         const days = tags.get("days")?.value;
         if (days?.kind === "number" && days.value < 1) {
@@ -573,6 +607,30 @@ const KIND_NAMES: Record<ValueKind, string> = {
   stringList: "a string list",
   number: "a number",
 };
+
+/** Header fields that hold addresses (RFC 5322 3.6.2-3.6.6, RFC 2369, RFC 3798, Return-Path). */
+const ADDRESS_FIELDS = new Set([
+  "from",
+  "sender",
+  "reply-to",
+  "to",
+  "cc",
+  "bcc",
+  "resent-from",
+  "resent-sender",
+  "resent-to",
+  "resent-cc",
+  "resent-bcc",
+  "return-path",
+  "disposition-notification-to",
+  "errors-to",
+  "delivered-to",
+  "x-original-to",
+  "envelope-to",
+  "original-recipient",
+  "mail-followup-to",
+  "mail-reply-to",
+]);
 
 function stringValues(arg: Argument | undefined): string[] {
   if (arg?.kind === "string") return [arg.value];

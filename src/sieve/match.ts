@@ -131,6 +131,27 @@ export function globMatch(value: string, pattern: string, comparator: Comparator
   return variables;
 }
 
+const POSIX_CLASSES: Record<string, string> = {
+  alpha: "A-Za-z",
+  digit: "0-9",
+  alnum: "A-Za-z0-9",
+  upper: "A-Z",
+  lower: "a-z",
+  space: " \\t\\r\\n\\v\\f",
+  blank: " \\t",
+  punct: "!-\\/:-@\\[-`{-~",
+  xdigit: "0-9A-Fa-f",
+  cntrl: "\\x00-\\x1f\\x7f",
+  print: " -~",
+  graph: "!-~",
+  word: "A-Za-z0-9_",
+};
+
+/** POSIX bracket classes ("[[:digit:]]") in JavaScript's syntax; other text unchanged. */
+export function posixToJs(pattern: string): string {
+  return pattern.replace(/\[:([a-z]+):\]/g, (whole, name: string) => POSIX_CLASSES[name] ?? whole);
+}
+
 /**
  * Refuses :regex patterns that JavaScript could run for exponential time (a quantified group
  * that itself contains a quantifier, like (a+)+ or (a|aa)*), and ones that do not compile.
@@ -138,6 +159,7 @@ export function globMatch(value: string, pattern: string, comparator: Comparator
  */
 export function checkRegex(pattern: string): string | null {
   if (pattern.length > 1024) return "the regular expression is longer than 1024 characters";
+  pattern = posixToJs(pattern);
   try {
     new RegExp(pattern, "u");
   } catch {
@@ -166,7 +188,7 @@ export function regexMatch(
   let regex = regexCache.get(key);
   if (!regex) {
     try {
-      regex = new RegExp(pattern, flags);
+      regex = new RegExp(posixToJs(pattern), flags);
     } catch {
       return null;
     }
