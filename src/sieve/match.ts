@@ -172,6 +172,10 @@ export function checkRegex(pattern: string): string | null {
   if (/\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]/.test(pattern)) {
     return "nested quantifiers are not allowed in :regex (they can take exponential time)";
   }
+  // A repeated group of alternatives, (a|aa)*, backtracks exponentially too.
+  if (/\((?:[^()\\]|\\.)*\|(?:[^()\\]|\\.)*\)\s*[+*{]/.test(pattern)) {
+    return "a repeated group of alternatives is not allowed in :regex (it can take exponential time)";
+  }
   return null;
 }
 

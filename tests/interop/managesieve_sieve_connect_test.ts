@@ -1,11 +1,14 @@
 /**
  * Interop: sieve-connect, a ManageSieve client, drives the real server's managesieve port
  * non-interactively over STARTTLS (trusting the server's self-signed CA): upload, check, list,
- * activate, download, deactivate, delete; a script with an error is refused with its line.
+ * activate, download, deactivate, delete; a script with an error is refused with its line; and
+ * a script uploaded and activated with it files SMTP-delivered mail where IMAP then sees it.
  * Needs `sieve-connect` (scripts/install-interop.sh installs it).
  */
 import { assert, assertEquals, assertStringIncludes } from "../helpers/assert.ts";
 import { cli, startServer, type TestServer } from "../helpers/server.ts";
+import { readReply, send } from "../helpers/mail.ts";
+import { LineClient } from "../helpers/tls.ts";
 
 const ALICE = "alice@example.com";
 const PASSWORD = "pw-alice";
@@ -125,5 +128,65 @@ Deno.test("sieve-connect uploads, lists, activates and downloads a script", asyn
     await server.stop();
     await Deno.remove(work, { recursive: true }).catch(() => {});
     await Deno.remove(server.dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("a script uploaded with sieve-connect files SMTP mail and sets flags IMAP sees", async () => {
+  const server = await startServer();
+  const work = await Deno.makeTempDir({ prefix: "postern-sieve-connect-" });
+  try {
+    const added = await cli(server.configPath, ["account", "add", ALICE, "--password", PASSWORD]);
+    assertEquals(added.code, 0, added.stderr);
+    await Deno.writeTextFile(
+      `${work}/filter.siv`,
+      'require ["fileinto", "envelope", "imap4flags", "mailbox"];\r\n' +
+        'if envelope :domain :is "from" "lists.example.net" {\r\n' +
+        '  fileinto :create :flags "\\\\Seen" "Lists";\r\n  stop;\r\n}\r\n',
+    );
+    const upload = await sieveConnect(server, [
+      "--localsieve",
+      `${work}/filter.siv`,
+      "--remotesieve",
+      "filter",
+      "--upload",
+    ]);
+    assertEquals(upload.code, 0, upload.output);
+    const activate = await sieveConnect(server, ["--remotesieve", "filter", "--activate"]);
+    assertEquals(activate.code, 0, activate.output);
+
+    const smtp = await LineClient.connect(server.ports.smtp);
+    try {
+      await readReply(smtp);
+      await send(smtp, "EHLO lists.example.net");
+      for (const from of ["news@lists.example.net", "friend@example.org"]) {
+        await send(smtp, `MAIL FROM:<${from}>`);
+        await send(smtp, `RCPT TO:<${ALICE}>`);
+        await send(smtp, "DATA");
+        const reply = await send(smtp, `From: ${from}\r\nSubject: hi\r\n\r\nHello.\r\n.`);
+        assert(reply.startsWith("250"), reply);
+      }
+    } finally {
+      await smtp.close();
+    }
+    const ca = await Deno.readTextFile(`${server.dir}/data/tls/self-signed.crt`);
+    const imap = await LineClient.connect(server.ports.imaps, { implicitTls: { ca } });
+    try {
+      await imap.readLine();
+      const command = async (tag: string, text: string) => {
+        await imap.write(`${tag} ${text}\r\n`);
+        return (await imap.readUntil((line) => line.startsWith(`${tag} `))).join("\n");
+      };
+      await command("a", `LOGIN ${ALICE} ${PASSWORD}`);
+      assertStringIncludes(
+        await command("b", "STATUS Lists (MESSAGES UNSEEN)"),
+        "MESSAGES 1 UNSEEN 0",
+      );
+      assertStringIncludes(await command("c", "STATUS INBOX (MESSAGES)"), "MESSAGES 1");
+    } finally {
+      await imap.close();
+    }
+  } finally {
+    await server.stop();
+    await Deno.remove(work, { recursive: true });
   }
 });

@@ -74,6 +74,7 @@ Deno.test("sieve match: :regex groups, and patterns that could backtrack forever
   );
   assertEquals(checkRegex("(a+)+$") !== null, true);
   assertEquals(checkRegex("(x*)*y") !== null, true);
+  assertEquals(checkRegex("^(a|aa)*b") !== null, true);
   assertEquals(checkRegex("[") !== null, true);
   assertEquals(checkRegex("^(foo|bar)[0-9]+$"), null);
 });
