@@ -52,6 +52,9 @@ export async function openApp(loaded: LoadedConfig): Promise<App> {
     maxActions: config.sieve.max_actions,
     maxRedirects: config.sieve.max_redirects,
     budget: config.sieve.max_steps,
+    maxScripts: config.sieve.max_scripts,
+    maxIncludeDepth: config.sieve.max_include_depth,
+    duplicatePeriod: config.sieve.duplicate_period,
   });
   const directory = new Directory(store, {
     subAddressSeparator: config.directory.sub_address_separator,

@@ -195,6 +195,10 @@ export const configSchema = z.object({
     max_redirects: z.number().int().min(0).max(1000).default(4),
     /** Actions of any kind one script run may take. */
     max_actions: z.number().int().min(1).max(10_000).default(32),
+    /** How deep `include` may nest scripts (RFC 6609). */
+    max_include_depth: z.number().int().min(1).max(100).default(10),
+    /** How long `duplicate` remembers a message without :seconds (RFC 7352). */
+    duplicate_period: duration().default("7d"),
     /** Work one script run may do (commands, tests, compared values) before it is stopped. */
     max_steps: z.number().int().min(1000).max(100_000_000).default(1_000_000),
   }).strict().default({}),

@@ -85,6 +85,10 @@ export interface SieveLimits {
   maxRedirects: number;
   /** Steps (commands, tests, compared values) one run may take. */
   budget: number;
+  /** How deep included scripts may nest (RFC 6609); [sieve] max_include_depth. */
+  maxIncludeDepth?: number;
+  /** duplicate's period without :seconds (RFC 7352 3.2 leaves it to the site); seconds. */
+  duplicatePeriod?: number;
 }
 
 export interface FileInto {
@@ -147,9 +151,8 @@ export interface SieveOutcome {
 }
 
 const DEFAULT_DAYS = 7;
-/** include (RFC 6609): how deep included scripts may nest. */
+/** The [sieve] defaults, for callers (tests, tools) that pass no value. */
 const MAX_INCLUDE_DEPTH = 10;
-/** duplicate's period when the script gives no :seconds (RFC 7352 3.2 leaves it to the site). */
 const DEFAULT_DUPLICATE_SECONDS = 7 * 86400;
 
 /**
@@ -752,7 +755,10 @@ class Run {
           : this.#headerValues([this.#string(bound.tags.get("header")) || "message-id"])[0];
         if (id === undefined || (!bound.tags.has("uniqueid") && id.trim() === "")) return false;
         const handle = bound.tags.has("handle") ? this.#string(bound.tags.get("handle")) : null;
-        const seconds = this.#number(bound.tags.get("seconds"), DEFAULT_DUPLICATE_SECONDS);
+        const seconds = this.#number(
+          bound.tags.get("seconds"),
+          this.limits.duplicatePeriod ?? DEFAULT_DUPLICATE_SECONDS,
+        );
         const last = bound.tags.has("last");
         const key = `${handle ?? ""}\u0000${bound.tags.has("uniqueid") ? id : id.trim()}`;
         const seen = this.env.duplicate?.(key, seconds, last) ?? false;
@@ -1045,8 +1051,9 @@ class Run {
     if (this.#includeStack.includes(key)) {
       throw new RuntimeFailure(at, `include loop: "${name}" includes itself`);
     }
-    if (this.#includeStack.length >= MAX_INCLUDE_DEPTH) {
-      throw new RuntimeFailure(at, `includes nested more than ${MAX_INCLUDE_DEPTH} deep`);
+    const maxDepth = this.limits.maxIncludeDepth ?? MAX_INCLUDE_DEPTH;
+    if (this.#includeStack.length >= maxDepth) {
+      throw new RuntimeFailure(at, `includes nested more than ${maxDepth} deep`);
     }
     const included = global ? null : this.env.include?.(name) ?? null;
     if (!included) {

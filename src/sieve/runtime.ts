@@ -15,6 +15,8 @@ const log = logger("sieve");
 export interface SieveRuntimeLimits extends SieveLimits {
   maxScriptSize: number;
   maxNesting: number;
+  /** Distinct personal scripts one delivery loads for include: [sieve] max_scripts. */
+  maxScripts: number;
 }
 
 export interface ActiveScript {
@@ -24,9 +26,6 @@ export interface ActiveScript {
   /** The personal scripts it includes (RFC 6609), directly or not, compiled, by name. */
   includes: ReadonlyMap<string, IncludedScript>;
 }
-
-/** How many distinct personal scripts one delivery loads for include (RFC 6609). */
-const MAX_INCLUDED_SCRIPTS = 32;
 
 export class SieveRuntime {
   readonly #cache = new CompiledCache(256);
@@ -68,7 +67,7 @@ export class SieveRuntime {
     const loaded = new Map<string, IncludedScript>();
     const pending = includedNames(script.commands);
     const tried = new Set<string>();
-    while (pending.length && tried.size < MAX_INCLUDED_SCRIPTS) {
+    while (pending.length && tried.size < this.limits.maxScripts) {
       const name = pending.shift()!;
       if (tried.has(name)) continue;
       tried.add(name);

@@ -356,6 +356,7 @@ Deno.test("SieveRuntime: the active script comes with the personal scripts it in
     budget: 100_000,
     maxScriptSize: 65536,
     maxNesting: 32,
+    maxScripts: 32,
   });
   const active = await runtime.scriptFor(1);
   assertEquals([...active!.includes.keys()].sort(), ["a", "b"]);
@@ -490,6 +491,7 @@ async function withDelivery(
       budget: 100_000,
       maxScriptSize: 65536,
       maxNesting: 32,
+      maxScripts: 32,
     });
     const mailboxes = await store.listMailboxes(account.id, { counts: false });
     await work(async (script, message = MULTIPART) => {
