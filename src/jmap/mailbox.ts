@@ -12,7 +12,6 @@
 import { StoreError } from "../store/types.ts";
 import type { MailboxRole, MailboxSummary } from "../store/types.ts";
 import {
-  allowOnly,
   type Args,
   fail,
   invalidProperties,
@@ -21,7 +20,6 @@ import {
   MethodError,
   type MethodSpec,
   optionalBoolean,
-  requireAccount,
   SetFailure,
 } from "./method.ts";
 import {
@@ -29,10 +27,10 @@ import {
   currentState,
   pick,
   queryChangesOf,
-  queryWindow,
   readGetArgs,
   resolveCreationId,
   selectProperties,
+  standardQuery,
   standardSet,
 } from "./standard.ts";
 import { fromJmapId, toJmapId } from "./ids.ts";
@@ -430,31 +428,7 @@ async function queryIds(args: Args, ctx: MethodContext): Promise<string[]> {
 }
 
 async function query(args: Args, ctx: MethodContext): Promise<Args> {
-  allowOnly(args, [
-    "accountId",
-    "filter",
-    "sort",
-    "position",
-    "anchor",
-    "anchorOffset",
-    "limit",
-    "calculateTotal",
-    "sortAsTree",
-    "filterAsTree",
-  ]);
-  requireAccount(args, ctx);
-  const state = await currentState(ctx);
-  const ids = await queryIds(args, ctx);
-  const window = queryWindow(ids, args, 10_000);
-  return {
-    accountId: ctx.accountId,
-    queryState: state,
-    canCalculateChanges: true,
-    position: window.position,
-    ids: window.ids,
-    ...(optionalBoolean(args, "calculateTotal", false) ? { total: ids.length } : {}),
-    ...(window.limit !== undefined ? { limit: window.limit } : {}),
-  };
+  return await standardQuery(args, ctx, () => queryIds(args, ctx), ["sortAsTree", "filterAsTree"]);
 }
 
 async function queryChanges(args: Args, ctx: MethodContext): Promise<Args> {

@@ -30,9 +30,9 @@ import {
   currentState,
   parseState,
   pick,
-  queryWindow,
   readGetArgs,
   selectProperties,
+  standardQuery,
 } from "./standard.ts";
 import { evaluateFilter, readComparators, visitConditions } from "./filter.ts";
 
@@ -159,29 +159,7 @@ async function queryIds(args: Args, ctx: MethodContext): Promise<string[]> {
 }
 
 async function query(args: Args, ctx: MethodContext): Promise<Args> {
-  allowOnly(args, [
-    "accountId",
-    "filter",
-    "sort",
-    "position",
-    "anchor",
-    "anchorOffset",
-    "limit",
-    "calculateTotal",
-  ]);
-  requireAccount(args, ctx);
-  const queryState = await currentState(ctx);
-  const ids = await queryIds(args, ctx);
-  const window = queryWindow(ids, args, ctx.limits.maxObjectsInGet);
-  return {
-    accountId: ctx.accountId,
-    queryState,
-    canCalculateChanges: true,
-    position: window.position,
-    ids: window.ids,
-    ...(optionalBoolean(args, "calculateTotal", false) ? { total: ids.length } : {}),
-    ...(window.limit !== undefined ? { limit: window.limit } : {}),
-  };
+  return await standardQuery(args, ctx, () => queryIds(args, ctx));
 }
 
 /** RFC 8620 5.6 over one object: once the state moved, the quota is removed and re-added. */

@@ -46,10 +46,10 @@ import {
   currentState,
   pick,
   queryChangesOf,
-  queryWindow,
   readGetArgs,
   resolveCreationId,
   selectProperties,
+  standardQuery,
   standardSet,
 } from "./standard.ts";
 
@@ -374,29 +374,7 @@ async function queryIds(args: Args, ctx: MethodContext): Promise<string[]> {
 }
 
 async function query(args: Args, ctx: MethodContext): Promise<Args> {
-  allowOnly(args, [
-    "accountId",
-    "filter",
-    "sort",
-    "position",
-    "anchor",
-    "anchorOffset",
-    "limit",
-    "calculateTotal",
-  ]);
-  requireAccount(args, ctx);
-  const queryState = await currentState(ctx);
-  const ids = await queryIds(args, ctx);
-  const window = queryWindow(ids, args, ctx.limits.maxObjectsInGet);
-  return {
-    accountId: ctx.accountId,
-    queryState,
-    canCalculateChanges: true,
-    position: window.position,
-    ids: window.ids,
-    ...(optionalBoolean(args, "calculateTotal", false) ? { total: ids.length } : {}),
-    ...(window.limit !== undefined ? { limit: window.limit } : {}),
-  };
+  return await standardQuery(args, ctx, () => queryIds(args, ctx));
 }
 
 async function queryChanges(args: Args, ctx: MethodContext): Promise<Args> {

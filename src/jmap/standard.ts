@@ -18,6 +18,7 @@ import {
   isPlainObject,
   type MethodContext,
   MethodError,
+  optionalBoolean,
   optionalInt,
   optionalStringList,
   optionalUnsigned,
@@ -451,5 +452,41 @@ export async function queryChangesOf(
     ...(args.calculateTotal === true ? { total: ids.length } : {}),
     removed,
     added,
+  };
+}
+
+/**
+ * A whole /query (RFC 8620 5.5) for a type whose results fit in memory: the arguments checked,
+ * `ids` computes the full sorted result, the window and total applied.
+ */
+export async function standardQuery(
+  args: Args,
+  ctx: MethodContext,
+  ids: () => Promise<string[]>,
+  extra: string[] = [],
+): Promise<Args> {
+  allowOnly(args, [
+    "accountId",
+    "filter",
+    "sort",
+    "position",
+    "anchor",
+    "anchorOffset",
+    "limit",
+    "calculateTotal",
+    ...extra,
+  ]);
+  requireAccount(args, ctx);
+  const queryState = await currentState(ctx);
+  const all = await ids();
+  const window = queryWindow(all, args, ctx.limits.maxObjectsInGet);
+  return {
+    accountId: ctx.accountId,
+    queryState,
+    canCalculateChanges: true,
+    position: window.position,
+    ids: window.ids,
+    ...(optionalBoolean(args, "calculateTotal", false) ? { total: all.length } : {}),
+    ...(window.limit !== undefined ? { limit: window.limit } : {}),
   };
 }

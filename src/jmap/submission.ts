@@ -19,7 +19,6 @@
  */
 import type { Capability } from "./registry.ts";
 import {
-  allowOnly,
   type Args,
   fail,
   invalidProperties,
@@ -27,8 +26,6 @@ import {
   type MethodContext,
   MethodError,
   type MethodSpec,
-  optionalBoolean,
-  requireAccount,
   SetFailure,
 } from "./method.ts";
 import {
@@ -36,10 +33,10 @@ import {
   currentState,
   pick,
   queryChangesOf,
-  queryWindow,
   readGetArgs,
   resolveCreationId,
   selectProperties,
+  standardQuery,
   standardSet,
 } from "./standard.ts";
 import { fromJmapId, toJmapId } from "./ids.ts";
@@ -240,29 +237,7 @@ async function queryIds(args: Args, ctx: MethodContext): Promise<string[]> {
 }
 
 async function query(args: Args, ctx: MethodContext): Promise<Args> {
-  allowOnly(args, [
-    "accountId",
-    "filter",
-    "sort",
-    "position",
-    "anchor",
-    "anchorOffset",
-    "limit",
-    "calculateTotal",
-  ]);
-  requireAccount(args, ctx);
-  const state = await currentState(ctx);
-  const ids = await queryIds(args, ctx);
-  const window = queryWindow(ids, args, ctx.limits.maxObjectsInGet);
-  return {
-    accountId: ctx.accountId,
-    queryState: state,
-    canCalculateChanges: true,
-    position: window.position,
-    ids: window.ids,
-    ...(optionalBoolean(args, "calculateTotal", false) ? { total: ids.length } : {}),
-    ...(window.limit !== undefined ? { limit: window.limit } : {}),
-  };
+  return await standardQuery(args, ctx, () => queryIds(args, ctx));
 }
 
 async function queryChanges(args: Args, ctx: MethodContext): Promise<Args> {
