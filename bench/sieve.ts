@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { configSchema } from "../src/config/schema.ts";
 import { compileSieve } from "../src/sieve/compile.ts";
-import { IMPLEMENTED_EXTENSIONS, runSieve, type SieveEnvironment } from "../src/sieve/interpret.ts";
+import { runSieve, type SieveEnvironment } from "../src/sieve/interpret.ts";
 import { type MimePart, parseMime } from "../src/mail/mime.ts";
 import { makeMessage } from "./corpus.ts";
 
@@ -75,7 +75,6 @@ export function run(argv: string[]): Promise<void> {
   const options = {
     maxSize: Math.max(config.sieve.max_script_size, source.length),
     maxNesting: config.sieve.max_nesting_depth,
-    enabled: new Set(IMPLEMENTED_EXTENSIONS),
   };
 
   let started = performance.now();

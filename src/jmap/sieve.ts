@@ -18,7 +18,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import { NOTIFY_METHODS } from "../sieve/extensions.ts";
-import { IMPLEMENTED_EXTENSIONS } from "../sieve/interpret.ts";
+import { SUPPORTED_EXTENSIONS } from "../sieve/extensions.ts";
 import { scriptChecker } from "../sieve/managesieve/checker.ts";
 import { MAX_SCRIPT_NAME_CHARACTERS, type ScriptFailure, SieveScripts } from "../sieve/scripts.ts";
 import type { SieveScriptEntry } from "../store/types.ts";
@@ -69,7 +69,7 @@ export const capabilities: Capability[] = [{
     maxSizeScript: config.sieve.max_script_size,
     maxNumberScripts: config.sieve.max_scripts,
     maxNumberRedirects: config.sieve.max_redirects,
-    sieveExtensions: [...IMPLEMENTED_EXTENSIONS],
+    sieveExtensions: [...SUPPORTED_EXTENSIONS],
     notificationMethods: NOTIFY_METHODS.length > 0 ? [...NOTIFY_METHODS] : null,
     externalLists: null,
   }),

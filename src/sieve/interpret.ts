@@ -28,7 +28,7 @@
  */
 import type { Argument, Command, Position, Script, Test } from "./ast.ts";
 import { SieveError } from "./ast.ts";
-import { bindArguments, signatureOf } from "./extensions.ts";
+import { bindArguments, signatureOf, SUPPORTED_EXTENSIONS } from "./extensions.ts";
 import {
   checkRegex,
   type Comparator,
@@ -154,48 +154,6 @@ const DEFAULT_DAYS = 7;
 /** The [sieve] defaults, for callers (tests, tools) that pass no value. */
 const MAX_INCLUDE_DEPTH = 10;
 const DEFAULT_DUPLICATE_SECONDS = 7 * 86400;
-
-/**
- * The capabilities this interpreter carries out completely: ManageSieve advertises these, and
- * scripts requiring anything else are refused when uploaded (extensions.ts knows more syntax).
- */
-export const IMPLEMENTED_EXTENSIONS: readonly string[] = [
-  "fileinto",
-  "reject",
-  "ereject",
-  "envelope",
-  "encoded-character",
-  "comparator-i;ascii-numeric",
-  "comparator-i;octet",
-  "relational",
-  "subaddress",
-  "vacation",
-  "vacation-seconds",
-  "imap4flags",
-  "copy",
-  "body",
-  "variables",
-  "date",
-  "editheader",
-  "index",
-  "mailbox",
-  "regex",
-  "spamtest",
-  "spamtestplus",
-  "virustest",
-  "environment",
-  "ihave",
-  "enotify",
-  "mime",
-  "foreverypart",
-  "extracttext",
-  "duplicate",
-  "special-use",
-  "mailboxid",
-  "include",
-  "replace",
-  "enclose",
-];
 
 interface Bound {
   tags: Map<string, Argument | true>;
@@ -1146,7 +1104,7 @@ class Run {
   }
 }
 
-const IHAVE = new Set<string>(IMPLEMENTED_EXTENSIONS);
+const IHAVE = new Set<string>(SUPPORTED_EXTENSIONS);
 
 /** Every part of the message, the root first, depth first, into message/rfc822 too. */
 function allParts(root: MimePart): MimePart[] {

@@ -6,9 +6,7 @@ import type { Store } from "../store/types.ts";
 import { logger } from "../observability/log.ts";
 import type { Command, Script } from "./ast.ts";
 import { CompiledCache } from "./compile.ts";
-import { IMPLEMENTED_EXTENSIONS, type IncludedScript, type SieveLimits } from "./interpret.ts";
-
-const IMPLEMENTED: ReadonlySet<string> = new Set(IMPLEMENTED_EXTENSIONS);
+import type { IncludedScript, SieveLimits } from "./interpret.ts";
 
 const log = logger("sieve");
 
@@ -54,7 +52,6 @@ export class SieveRuntime {
     return this.#cache.compile(content, {
       maxSize: this.limits.maxScriptSize,
       maxNesting: this.limits.maxNesting,
-      enabled: IMPLEMENTED,
     });
   }
 

@@ -5,12 +5,7 @@
  */
 import { assertEquals } from "../helpers/assert.ts";
 import { compileSieve } from "../../src/sieve/compile.ts";
-import {
-  IMPLEMENTED_EXTENSIONS,
-  runSieve,
-  type SieveEnvironment,
-  type SieveOutcome,
-} from "../../src/sieve/interpret.ts";
+import { runSieve, type SieveEnvironment, type SieveOutcome } from "../../src/sieve/interpret.ts";
 import { parseMime } from "../../src/mail/mime.ts";
 import { SieveRuntime } from "../../src/sieve/runtime.ts";
 import type { Store, StoredEmail } from "../../src/store/types.ts";
@@ -57,7 +52,6 @@ function run(
   const compiled = compileSieve(source, {
     maxSize: 65536,
     maxNesting: 32,
-    enabled: new Set(IMPLEMENTED_EXTENSIONS),
   });
   if (!compiled.ok) throw new Error(compiled.errors[0].message);
   const raw = new TextEncoder().encode(message);
@@ -276,7 +270,6 @@ function personal(scripts: Record<string, string>): Partial<SieveEnvironment> {
       const compiled = compileSieve(scripts[name], {
         maxSize: 65536,
         maxNesting: 32,
-        enabled: new Set(IMPLEMENTED_EXTENSIONS),
       });
       if (!compiled.ok) throw new Error(compiled.errors[0].message);
       return { script: compiled.script, requires: compiled.requires };

@@ -7,11 +7,8 @@
  * check('require "fileinto";\nfileinto "Spam";'); // { ok: true }
  */
 import { compileSieve } from "../compile.ts";
-import { NOTIFY_METHODS } from "../extensions.ts";
-import { IMPLEMENTED_EXTENSIONS } from "../interpret.ts";
+import { NOTIFY_METHODS, SUPPORTED_EXTENSIONS } from "../extensions.ts";
 
-/** Scripts may require what delivery carries out (the parser knows more). */
-const IMPLEMENTED: ReadonlySet<string> = new Set(IMPLEMENTED_EXTENSIONS);
 import type { ScriptCheck } from "../scripts.ts";
 
 export interface CheckLimits {
@@ -27,7 +24,6 @@ export function scriptChecker(limits: CheckLimits): (source: string) => ScriptCh
     const result = compileSieve(source, {
       maxSize: limits.maxSize,
       maxNesting: limits.maxNesting,
-      enabled: IMPLEMENTED,
     });
     if (result.ok) return { ok: true };
     return {
@@ -44,7 +40,7 @@ export function scriptChecker(limits: CheckLimits): (source: string) => ScriptCh
 
 /** The SIEVE capability (RFC 5804 1.7): every supported extension, space-separated. */
 export function sieveCapability(): string {
-  return IMPLEMENTED_EXTENSIONS.join(" ");
+  return SUPPORTED_EXTENSIONS.join(" ");
 }
 
 /** The NOTIFY capability (RFC 5804 1.7): enotify's methods, or null without them. */
