@@ -28,6 +28,8 @@ import { parseAddressList } from "./address.ts";
 import { logger } from "../observability/log.ts";
 import { prepareSubmission } from "../smtp/submission_message.ts";
 import { rfc5322Date } from "../smtp/received.ts";
+import { composeMessage, encodeText, formatAddress } from "./compose.ts";
+import { htmlToText } from "./html.ts";
 import { ownsSender } from "../smtp/submission_auth.ts";
 import type { EnqueueInput } from "../smtp/outbound/queue.ts";
 
@@ -295,76 +297,37 @@ export function buildReply(
   now: Date,
 ): Uint8Array {
   const subject = settings.subject ?? `Auto: ${original.subject}`;
-  const from = account.displayName
-    ? `${encodeWord(account.displayName)} <${account.address}>`
-    : `<${account.address}>`;
-  const head = [
-    `From: ${from}`,
-    `To: <${to}>`,
-    `Subject: ${encodeWord(subject)}`,
-    `Date: ${rfc5322Date(now)}`,
-    "Auto-Submitted: auto-replied",
-    "Precedence: bulk",
-    "MIME-Version: 1.0",
+  const headers: [string, string][] = [
+    [
+      "From",
+      account.displayName
+        ? formatAddress({ name: account.displayName, email: account.address })
+        : `<${account.address}>`,
+    ],
+    ["To", `<${to}>`],
+    ["Subject", encodeText(subject)],
+    ["Date", rfc5322Date(now)],
+    ["Auto-Submitted", "auto-replied"],
+    ["Precedence", "bulk"],
   ];
   const originalId = fields.find(([name]) => name === "message-id")?.[1].trim();
   if (originalId && /^<[^<>\s]+>$/.test(originalId)) {
     const references = fields.find(([name]) => name === "references")?.[1].trim();
-    head.push(`In-Reply-To: ${originalId}`);
-    head.push(`References: ${references ? `${references} ` : ""}${originalId}`);
+    headers.push(["In-Reply-To", originalId]);
+    headers.push(["References", `${references ? `${references} ` : ""}${originalId}`]);
   }
   const text = settings.textBody ??
     (settings.htmlBody !== null
       ? htmlToText(settings.htmlBody)
       : `I am away and will read your message "${original.subject}" when I am back.\n`);
-  let body: string;
-  if (settings.htmlBody === null) {
-    head.push("Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: base64");
-    body = base64Lines(text);
-  } else {
-    const boundary = `=_vacation_${crypto.randomUUID()}`;
-    head.push(`Content-Type: multipart/alternative; boundary="${boundary}"`);
-    body = [
-      `--${boundary}`,
-      "Content-Type: text/plain; charset=utf-8",
-      "Content-Transfer-Encoding: base64",
-      "",
-      base64Lines(text),
-      `--${boundary}`,
-      "Content-Type: text/html; charset=utf-8",
-      "Content-Transfer-Encoding: base64",
-      "",
-      base64Lines(settings.htmlBody),
-      `--${boundary}--`,
-      "",
-    ].join("\r\n");
-  }
-  return new TextEncoder().encode(`${head.join("\r\n")}\r\n\r\n${body}`);
-}
-
-function encodeWord(text: string): string {
-  const clean = text.replace(/[\r\n]+/g, " ");
-  if (/^[\x20-\x7e]*$/.test(clean)) return clean;
-  return `=?UTF-8?B?${base64(new TextEncoder().encode(clean))}?=`;
-}
-
-function base64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
-  return btoa(binary);
-}
-
-function base64Lines(text: string): string {
-  const encoded = base64(new TextEncoder().encode(text.replace(/\r?\n/g, "\r\n")));
-  const lines: string[] = [];
-  for (let i = 0; i < encoded.length; i += 76) lines.push(encoded.slice(i, i + 76));
-  return lines.join("\r\n") + "\r\n";
-}
-
-function htmlToText(html: string): string {
-  return html.replace(/<(br|\/p|\/div)[^>]*>/gi, "\n").replace(/<[^>]*>/g, "")
-    .replace(/&nbsp;/g, " ").replace(/&lt;/g, "<").replace(/&gt;/g, ">")
-    .replace(/&quot;/g, '"').replace(/&amp;/g, "&");
+  const plain = { type: "text/plain", text };
+  return composeMessage(
+    headers,
+    settings.htmlBody === null ? plain : {
+      type: "multipart/alternative",
+      parts: [plain, { type: "text/html", text: settings.htmlBody }],
+    },
+  );
 }
 
 /**

@@ -1,6 +1,11 @@
 /** The vacation responder's "should we reply" decision, one test per RFC 3834 rule. */
 import { assertEquals } from "../helpers/assert.ts";
+import { parseMime } from "../../src/mail/mime.ts";
+import { decodeEncodedWords, parseHeaderFields, unfold } from "../../src/mail/headers.ts";
+import type { Account } from "../../src/store/types.ts";
+import type { ParsedMessage } from "../../src/mail/ingest.ts";
 import {
+  buildReply,
   isAutomaticService,
   returnPathOf,
   shouldReply,
@@ -100,4 +105,31 @@ Deno.test("vacation: the envelope sender is the Return-Path field on top", () =>
   );
   assertEquals(returnPathOf([["return-path", " <>"]]), "");
   assertEquals(returnPathOf([["received", " x"], ["return-path", " <b@c>"]]), null);
+});
+
+Deno.test("vacation: the reply threads, and a long non-ASCII subject stays valid RFC 2047", () => {
+  const subject = "Große Überraschung ".repeat(8).trim();
+  const account = { address: ME, displayName: "Ålice Ünderwood" } as Account;
+  const original = { subject: "hi" } as ParsedMessage;
+  const reply = buildReply(
+    { ...enabled, subject, textBody: "Away.\n" },
+    account,
+    "bob@remote.test",
+    original,
+    [["message-id", "<m1@remote.test>"]],
+    now,
+  );
+  const text = new TextDecoder().decode(reply);
+  for (const word of text.match(/=\?[^?]+\?[BQ]\?[^?]*\?=/g) ?? []) {
+    assertEquals(word.length <= 75, true, word); // RFC 2047 2
+  }
+  const mime = parseMime(reply, { maxHeaderSize: 65536, maxDepth: 10, maxParts: 10 });
+  const fields = new Map(
+    parseHeaderFields(reply, mime.headerStart, mime.headerEnd)
+      .map((f) => [f.name.toLowerCase(), decodeEncodedWords(unfold(f.raw)).trim()]),
+  );
+  assertEquals(fields.get("subject"), subject);
+  assertEquals(fields.get("from"), "Ålice Ünderwood <alice@example.com>");
+  assertEquals(fields.get("in-reply-to"), "<m1@remote.test>");
+  assertEquals(fields.get("auto-submitted"), "auto-replied");
 });
