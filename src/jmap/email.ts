@@ -70,6 +70,11 @@ const DEFAULT_PROPERTIES = [
   "attachments",
 ];
 
+/** Email/parse's default (RFC 8621 4.9): Email/get's, less what only a stored email has. */
+export const PARSE_DEFAULT_PROPERTIES: readonly string[] = DEFAULT_PROPERTIES.filter(
+  (name) => !(METADATA as readonly string[]).includes(name),
+);
+
 const BODY_PART_PROPERTIES = [
   "partId",
   "blobId",

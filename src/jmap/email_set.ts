@@ -33,7 +33,7 @@ import { currentState, resolveCreationId, standardSet } from "./standard.ts";
 import { blobId, fromJmapId, toJmapId } from "./ids.ts";
 import { readBlob } from "./blob_access.ts";
 import { buildEmail } from "./email_build.ts";
-import { checkEmailProperties, MAIL, readBodyArgs } from "./email.ts";
+import { checkEmailProperties, MAIL, PARSE_DEFAULT_PROPERTIES, readBodyArgs } from "./email.ts";
 import { renderEmailProperties } from "./email_render.ts";
 import { sha256Hex } from "../store/blobs.ts";
 
@@ -303,26 +303,6 @@ function copy(args: Args, ctx: MethodContext): Promise<Args> {
   throw new MethodError("fromAccountNotFound");
 }
 
-const PARSE_DEFAULTS = [
-  "messageId",
-  "inReplyTo",
-  "references",
-  "sender",
-  "from",
-  "to",
-  "cc",
-  "bcc",
-  "replyTo",
-  "subject",
-  "sentAt",
-  "hasAttachment",
-  "preview",
-  "bodyValues",
-  "textBody",
-  "htmlBody",
-  "attachments",
-];
-
 async function parse(args: Args, ctx: MethodContext): Promise<Args> {
   allowOnly(args, [
     "accountId",
@@ -343,7 +323,7 @@ async function parse(args: Args, ctx: MethodContext): Promise<Args> {
     throw new MethodError("requestTooLarge", `at most ${ctx.limits.maxObjectsInGet} blobs`);
   }
   const properties = args.properties === undefined || args.properties === null
-    ? PARSE_DEFAULTS
+    ? PARSE_DEFAULT_PROPERTIES
     : args.properties;
   if (!Array.isArray(properties) || properties.some((p) => typeof p !== "string")) {
     fail("properties must be a list of strings");
