@@ -34,7 +34,13 @@ function requiresOf(script: Script): Set<string> {
 
 function run(
   source: string,
-  options: { message?: string; from?: string; to?: string; mailboxes?: string[] } = {},
+  options: {
+    message?: string;
+    from?: string;
+    to?: string;
+    mailboxes?: string[];
+    budget?: number;
+  } = {},
 ): SieveOutcome {
   const script = parseSieve(source, { maxSize: 65536, maxNesting: 32 });
   const raw = new TextEncoder().encode(options.message ?? MESSAGE);
@@ -52,7 +58,7 @@ function run(
       mailboxExists: (name) => mailboxes.has(name),
       now: new Date("2026-09-01T12:00:00Z"),
     },
-    { maxActions: 32, maxRedirects: 4, budget: 100_000 },
+    { maxActions: 32, maxRedirects: 4, budget: options.budget ?? 100_000 },
     requiresOf(script),
   );
 }
@@ -155,11 +161,15 @@ Deno.test("sieve run: redirect, reject, vacation and their limits", () => {
   assertEquals(away.vacation?.period, 3 * 86400);
   assertEquals(away.vacation?.subject, "Away");
   assertEquals(away.keep, { flags: [] });
-  const budget = run(
-    'require "variables"; ' +
-      Array.from({ length: 200 }, () => 'if header :contains "subject" "x" { stop; }').join(" "),
-  );
-  assertEquals(budget.errors, []);
+  // 200 tests fit the budget of 1,000 steps; a budget of 100 stops the run, which keeps the
+  // message and drops the script's fileinto.
+  const tests = 'require "fileinto"; ' +
+    Array.from({ length: 200 }, () => 'if header :contains "subject" "x" { stop; }').join(" ") +
+    ' fileinto "Work";';
+  assertEquals(stored(run(tests, { budget: 1000 })), ["fileinto Work"]);
+  const stopped = run(tests, { budget: 100 });
+  assertMatch(stopped.errors[0], /execution budget/);
+  assertEquals(stored(stopped), ["keep"]);
 });
 
 Deno.test("sieve run: date, editheader and body", () => {
