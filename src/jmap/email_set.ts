@@ -215,9 +215,11 @@ async function set(args: Args, ctx: MethodContext): Promise<Args> {
       if (added.includes("$junk")) training.spam.push(emailId);
       if (added.includes("$notjunk")) training.ham.push(emailId);
       if (junkMailbox !== null && before && update.mailboxes) {
-        const after = (await store.jmapEmails(accountId, [emailId]))[0]?.mailboxIds ?? [];
+        // Where it is now follows from where it was and the patch; no second read.
+        const { set, add = [], remove = [] } = update.mailboxes;
         const wasJunk = before.includes(junkMailbox);
-        const isJunk = after.includes(junkMailbox);
+        const isJunk = !remove.includes(junkMailbox) &&
+          ((set ?? before).includes(junkMailbox) || add.includes(junkMailbox));
         if (!wasJunk && isJunk) training.spam.push(emailId);
         if (wasJunk && !isJunk) training.ham.push(emailId);
       }
