@@ -23,7 +23,7 @@ import { decodeEncodedWords, parseHeaderFields, unfold } from "../mail/headers.t
 import { matchAny } from "./match.ts";
 import { logger } from "../observability/log.ts";
 import { latin1 } from "../mail/charset.ts";
-import { encodeText } from "../mail/compose.ts";
+import { composeMessage, encodeText } from "../mail/compose.ts";
 import { keywordOf } from "../imap/flags.ts";
 import {
   automaticHostname,
@@ -399,22 +399,19 @@ async function reject(
   now: Date,
 ): Promise<void> {
   if (!outcome.reject || !mayAnswer(input, returnPath)) return;
-  const subject = fields.find(([n]) => n === "subject")?.[1] ?? "";
-  const text = `Your message to ${input.envelopeTo} was rejected:\r\n\r\n` +
-    `${outcome.reject.reason.replace(/\r?\n/g, "\r\n")}\r\n`;
-  const message = [
-    `From: <${input.account.address}>`,
-    `To: <${returnPath}>`,
-    `Subject: Rejected: ${subject.replace(/[\r\n]+/g, " ")}`,
-    `Date: ${rfc5322Date(now)}`,
-    "Auto-Submitted: auto-replied (rejected)",
-    "MIME-Version: 1.0",
-    "Content-Type: text/plain; charset=utf-8",
-    "Content-Transfer-Encoding: 8bit",
-    "",
-    text,
-  ].join("\r\n");
-  await sendAutomatic(input, returnPath, new TextEncoder().encode(message), "reject");
+  // The Subject field as received (it may hold encoded words already; decoded for re-encoding).
+  const subject = decodeEncodedWords(fields.find(([n]) => n === "subject")?.[1] ?? "");
+  const message = composeMessage([
+    ["From", `<${input.account.address}>`],
+    ["To", `<${returnPath}>`],
+    ["Subject", encodeText(`Rejected: ${subject}`)],
+    ["Date", rfc5322Date(now)],
+    ["Auto-Submitted", "auto-replied (rejected)"],
+  ], {
+    type: "text/plain",
+    text: `Your message to ${input.envelopeTo} was rejected:\n\n${outcome.reject.reason}\n`,
+  });
+  await sendAutomatic(input, returnPath, message, "reject");
 }
 
 async function vacation(
@@ -521,20 +518,20 @@ async function notify(input: SieveDelivery, outcome: SieveOutcome, now: Date): P
     if (recipients.length === 0) continue;
     const subject = input.parsed.subject;
     const title = mailto.subject ?? notification.message ?? `New mail: ${subject}`;
-    const message = [
-      `From: <${input.account.address}>`,
-      `To: ${mailto.to.map((a) => `<${a}>`).join(", ") || "undisclosed-recipients:;"}`,
-      ...(mailto.cc.length ? [`Cc: ${mailto.cc.map((a) => `<${a}>`).join(", ")}`] : []),
-      `Subject: ${title.replace(/[\r\n]+/g, " ")}`,
-      `Date: ${rfc5322Date(now)}`,
-      "Auto-Submitted: auto-notified",
-      "MIME-Version: 1.0",
-      "Content-Type: text/plain; charset=utf-8",
-      "",
-      `New mail for ${input.account.address}: ${subject}`,
-      "",
-    ].join("\r\n");
-    const bytes = new TextEncoder().encode(message);
+    const headers: [string, string][] = [
+      ["From", `<${input.account.address}>`],
+      ["To", mailto.to.map((a) => `<${a}>`).join(", ") || "undisclosed-recipients:;"],
+      ...(mailto.cc.length
+        ? [["Cc", mailto.cc.map((a) => `<${a}>`).join(", ")] as [string, string]]
+        : []),
+      ["Subject", encodeText(title)],
+      ["Date", rfc5322Date(now)],
+      ["Auto-Submitted", "auto-notified"],
+    ];
+    const bytes = composeMessage(headers, {
+      type: "text/plain",
+      text: `New mail for ${input.account.address}: ${subject}\n`,
+    });
     for (const to of recipients) await sendAutomatic(input, to, bytes, "notify");
   }
 }

@@ -14,7 +14,10 @@ import { BlobStore } from "../../src/store/blobs.ts";
 import { ChangeBus } from "../../src/store/bus.ts";
 import { MessagePath } from "../../src/mail/ingest.ts";
 import { DEFAULT_MAILBOXES } from "../../src/directory/mailboxes.ts";
-import type { Directory } from "../../src/directory/directory.ts";
+import { Directory } from "../../src/directory/directory.ts";
+import { AuthLimiter } from "../../src/directory/ratelimit.ts";
+import { LoginCache } from "../../src/directory/login_cache.ts";
+import { decodeEncodedWords, parseHeaderFields, unfold } from "../../src/mail/headers.ts";
 import { deliverWithSieve, parseMailto } from "../../src/sieve/deliver.ts";
 
 const MULTIPART = [
@@ -487,13 +490,24 @@ async function withDelivery(
       maxScripts: 32,
     });
     const mailboxes = await store.listMailboxes(account.id, { counts: false });
+    const directory = new Directory(store, {
+      subAddressSeparator: "+",
+      defaultQuota: 0,
+      argon2: { memoryKiB: 8, iterations: 1, parallelism: 1 },
+      limiter: new AuthLimiter({
+        maxFailuresPerIp: 10,
+        maxFailuresPerAccount: 10,
+        windowSeconds: 60,
+      }),
+      loginCache: new LoginCache({ ttlSeconds: 0 }),
+    });
     await work(async (script, message = MULTIPART) => {
       await store.putSieveScript(account.id, "main", script, 10);
       await store.setActiveSieveScript(account.id, "main");
       const active = await runtime.scriptFor(account.id);
       return await deliverWithSieve({
         path,
-        directory: {} as Directory,
+        directory,
         account,
         parsed: path.prepare(new TextEncoder().encode(message)),
         envelopeTo: account.address,
@@ -506,6 +520,7 @@ async function withDelivery(
       accountId: account.id,
       mailboxId: (role) => mailboxes.find((m) => m.role === role)!.id,
     });
+    directory.close();
   } finally {
     await blobs.close();
     await store.close();
@@ -574,4 +589,34 @@ Deno.test("date: a Received field's date-time is the part after its last semicol
     message,
   );
   assertEquals(filed(outcome), ["T10:30:10", "First"]);
+});
+
+Deno.test("delivery: reject and notify queue valid mail, non-ASCII subjects as encoded words", async () => {
+  await withDelivery(async (deliver, { store, blobs }) => {
+    const message = "Return-Path: <alice@remote.test>\r\nFrom: alice@remote.test\r\n" +
+      "To: bob@example.com\r\nSubject: =?UTF-8?B?R3LDvMOfZQ==?=\r\n\r\nHello.\r\n";
+    const kept = await deliver(
+      `require ["reject", "enotify"]; notify "mailto:carol@remote.test"; reject "Nein, danke ü";`,
+      message,
+    );
+    assertEquals(kept, null); // rejected: nothing stored
+    const queued = await store.listQueue();
+    assertEquals(queued.map((q) => [q.returnPath, q.recipients[0].address]).sort(), [
+      ["", "alice@remote.test"],
+      ["", "carol@remote.test"],
+    ]);
+    for (const item of queued) {
+      const bytes = await blobs.get(item.blobHash);
+      const mime = parseMime(bytes, { maxHeaderSize: 65536, maxDepth: 10, maxParts: 10 });
+      const header = new TextDecoder().decode(bytes.subarray(0, mime.headerEnd));
+      assertEquals(/[^\x00-\x7f]/.test(header), false, header); // 7-bit header
+      const subject = parseHeaderFields(bytes, mime.headerStart, mime.headerEnd)
+        .find((f) => f.name.toLowerCase() === "subject")!;
+      const decoded = decodeEncodedWords(unfold(subject.raw)).trim();
+      assertEquals(
+        decoded,
+        item.recipients[0].address === "alice@remote.test" ? "Rejected: Grüße" : "New mail: Grüße",
+      );
+    }
+  });
 });
