@@ -3,6 +3,7 @@
 # smtp-source for `bench smtp`). Best effort: a benchmark still prints Postern's own figures
 # when a peer cannot be installed.
 set -uo pipefail
+bash "$(dirname "$0")/install-dav-peers.sh" || echo "could not install the DAV peers"
 if [[ -x /usr/sbin/dovecot && -x /usr/lib/dovecot/lmtp && -x /usr/lib/dovecot/imap &&
   -x /usr/sbin/postfix && -x /usr/sbin/smtp-source ]]; then exit 0; fi
 SUDO=""
