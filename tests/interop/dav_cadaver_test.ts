@@ -100,6 +100,8 @@ export async function cadaverScenario(url: string, user: string, password: strin
     assertStringIncludes(mkcol.output, "succeeded", transcript);
     assert(!/fail|error/i.test(cd.output), transcript);
     assertStringIncludes(put.output, "succeeded", transcript);
+    // The upload went into the new collection, so "cd" worked.
+    assertStringIncludes(put.output, "/interop/data.bin'", transcript);
     // "ls" prints one line per member: name, size, date.
     assert(/^\s*data\.bin\s+512\s/m.test(listed.output), transcript);
     assertStringIncludes(get.output, "succeeded", transcript);
