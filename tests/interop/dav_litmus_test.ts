@@ -34,26 +34,34 @@ export function assertLitmusClean(results: Map<string, LitmusSuiteResult>): void
 
 Deno.test("litmus passes every test against Postern's WebDAV file space (Radicale alongside)", async () => {
   const radicale = await startRadicale();
-  const server = await startServer();
   try {
-    const added = await cli(server.configPath, ["account", "add", LOGIN, "--password", PASSWORD]);
-    assertEquals(added.code, 0, added.stderr);
-    const files = `http://127.0.0.1:${server.ports.http}/dav/files/${encodeURIComponent(LOGIN)}/`;
-    const [postern, reference] = await Promise.all([
-      runLitmus(files, LOGIN, PASSWORD),
-      runLitmus(`${radicale.url}${radicale.user}/`, radicale.user, radicale.password),
-    ]);
-    console.log(formatLitmusTable({ Postern: postern, Radicale: reference }));
-    for (const [suite, result] of postern) {
-      for (const failure of result.failures) console.log(`Postern ${suite}: ${failure}`);
-      for (const warning of result.warningTexts) {
-        console.log(`Postern ${suite}: WARNING ${warning}`);
+    const server = await startServer();
+    try {
+      const added = await cli(server.configPath, [
+        "account",
+        "add",
+        LOGIN,
+        "--password",
+        PASSWORD,
+      ]);
+      assertEquals(added.code, 0, added.stderr);
+      const login = encodeURIComponent(LOGIN);
+      const files = `http://127.0.0.1:${server.ports.http}/dav/files/${login}/`;
+      const [postern, reference] = await Promise.all([
+        runLitmus(files, LOGIN, PASSWORD),
+        runLitmus(`${radicale.url}${radicale.user}/`, radicale.user, radicale.password),
+      ]);
+      console.log(formatLitmusTable({ Postern: postern, Radicale: reference }));
+      for (const [suite, result] of postern) {
+        for (const failure of result.failures) console.log(`Postern ${suite}: ${failure}`);
+        for (const text of result.warningTexts) console.log(`Postern ${suite}: WARNING ${text}`);
       }
+      assertLitmusClean(postern);
+    } finally {
+      await server.stop();
+      await Deno.remove(server.dir, { recursive: true }).catch(() => {});
     }
-    assertLitmusClean(postern);
   } finally {
-    await server.stop();
     await radicale.stop();
-    await Deno.remove(server.dir, { recursive: true }).catch(() => {});
   }
 });
