@@ -23,7 +23,7 @@ export interface LitmusSuiteResult {
   warnings: number;
   /** "name: reason" for each failed test. */
   failures: string[];
-  /** The text of each warning litmus printed. */
+  /** "name: text" for each warning litmus printed. */
   warningTexts: string[];
 }
 
@@ -57,7 +57,8 @@ export async function runLitmus(
 }
 
 const RUNNING = /^-> running `([^']+)':/;
-const TEST_LINE = /^\s*\d+\.\s(\S+?)\.*\s+(pass|FAIL|SKIPPED|XFAIL|OOPS)(.*)$/;
+const TEST_LINE = /^\s*(?:\d+\.\s(\S+?))?\.*\s+(pass|FAIL|SKIPPED|XFAIL|OOPS)(.*)$/;
+const WARNED_TEST = /^\s*\d+\.\s(\S+?)\.*\s+WARNING:/;
 const SUMMARY = /^<- summary for `([^']+)': of (\d+) tests run: (\d+) passed, (\d+) failed\./;
 const ALL_SKIPPED = /^<- all tests skipped for `([^']+)'/;
 const WARNINGS_ISSUED = /^-> (\d+) warnings? (?:was|were) issued\./;
@@ -79,6 +80,7 @@ export function parseLitmusReport(
   let current: LitmusSuiteResult | null = null;
   let countedWarnings = 0;
   let continued = false;
+  let testName = "";
   for (const raw of report.split("\n")) {
     // No colour codes: litmus colours its output only on a terminal.
     const line = raw.slice(raw.lastIndexOf("\r") + 1);
@@ -100,12 +102,15 @@ export function parseLitmusReport(
     } else if ((match = WARNINGS_ISSUED.exec(line))) {
       current.warnings = Number(match[1]);
     } else if ((match = WARNING.exec(line))) {
-      // Printed on the test's line, before its result is redrawn on the next one.
+      // Printed on the test's line; its result then follows on a line of dots without the
+      // number and name (" ....... pass (with 1 warning)").
+      testName = WARNED_TEST.exec(line)?.[1] ?? testName;
       countedWarnings++;
       current.warnings = countedWarnings;
-      current.warningTexts.push(match[1].trim());
+      current.warningTexts.push(`${testName}: ${match[1].trim()}`);
     } else if ((match = TEST_LINE.exec(line))) {
-      const [, name, result, rest] = match;
+      const [, numbered, result, rest] = match;
+      const name = numbered ?? testName;
       if (result === "pass" || result === "XFAIL") {
         current.passed++;
       } else if (result === "FAIL" || result === "OOPS") {
