@@ -16,7 +16,8 @@
  *   (RFC 6350 3.2); a leading BOM; blank lines; lower-case names; vCard 2.1 leftovers inside a 3.0
  *   or 4.0 card: nameless parameters (`TEL;WORK:` is TYPE=WORK, `;QUOTED-PRINTABLE` is
  *   ENCODING) and quoted-printable soft line breaks (RFC 2045 6.7), which are joined so the value
- *   stays valid quoted-printable. Underscores are accepted in names (seen in exports; RFC 6350 3.3
+ *   stays valid quoted-printable (a line starting with a space or tab is a fold even then).
+ *   Underscores are accepted in names (seen in exports; RFC 6350 3.3
  *   has only ALPHA / DIGIT / "-").
  * - Strict where it matters: control characters (RFC 6350 3.3 VALUE-CHAR), unpaired surrogates,
  *   unterminated quotes, content outside BEGIN:VCARD/END:VCARD, nesting, and a missing or
@@ -144,15 +145,16 @@ export function parseVCards(text: string, limits: VCardLimits): VCard[] {
     }
     if (CONTROL.test(raw)) throw new VCardError("control character", line);
     if (pending !== null) {
+      // Folding first (RFC 6350 3.2): a fold may fall right after a quoted-printable "=".
+      if (raw.startsWith(" ") || raw.startsWith("\t")) {
+        extend(pending, raw.slice(1));
+        continue;
+      }
       const last = pending.parts[pending.parts.length - 1];
       if (pending.quotedPrintable && last.endsWith("=")) {
         // RFC 2045 6.7 soft line break: "=" at the end joins the next line as it is.
         pending.parts[pending.parts.length - 1] = last.slice(0, -1);
         extend(pending, raw);
-        continue;
-      }
-      if (raw.startsWith(" ") || raw.startsWith("\t")) {
-        extend(pending, raw.slice(1)); // RFC 6350 3.2 unfolding
         continue;
       }
       builder.add(parseContentLine(pending.parts.join(""), pending.line), pending.line);
@@ -331,24 +333,35 @@ export function paramText(value: string): string {
   return value.replace(/\^([n^'])/g, (_, c: string) => c === "n" ? "\n" : c === "'" ? '"' : "^");
 }
 
+// Escaped octets are decoded in runs with the declared charset; characters written as
+// themselves stay as they are.
 function decodeQuotedPrintable(value: string, charset: string): string {
-  const bytes: number[] = [];
-  for (let i = 0; i < value.length; i++) {
-    const hex = value[i] === "=" ? value.slice(i + 1, i + 3) : "";
-    if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
-      bytes.push(parseInt(hex, 16));
-      i += 2;
-    } else {
-      for (const byte of new TextEncoder().encode(value[i])) bytes.push(byte);
-    }
-  }
   let decoder: TextDecoder;
   try {
     decoder = new TextDecoder(charset);
   } catch {
     decoder = new TextDecoder("utf-8");
   }
-  return decoder.decode(new Uint8Array(bytes));
+  let out = "";
+  let octets: number[] = [];
+  let literal = 0;
+  const flush = () => {
+    if (octets.length > 0) out += decoder.decode(Uint8Array.from(octets));
+    octets = [];
+  };
+  for (let i = value.indexOf("="); i >= 0; i = value.indexOf("=", i + 1)) {
+    const hex = value.slice(i + 1, i + 3);
+    if (!/^[0-9A-Fa-f]{2}$/.test(hex)) continue;
+    if (i > literal) {
+      flush();
+      out += value.slice(literal, i);
+    }
+    octets.push(parseInt(hex, 16));
+    literal = i + 3;
+    i += 2;
+  }
+  flush();
+  return out + value.slice(literal);
 }
 
 /**

@@ -199,6 +199,8 @@ Deno.test("vCard 2.1 leftovers in a 3.0 card: nameless parameters and quoted-pri
     "deux lignes=",
     "",
     "LABEL;HOME;QUOTED-PRINTABLE:Stra=DFe 1",
+    "X-MOOD;ENCODING=QUOTED-PRINTABLE;CHARSET=ISO-8859-1:=E9t=E9 \u{1F600} =ZZ =",
+    "",
     "FN:Qp",
     "END:VCARD",
   ]));
@@ -212,6 +214,17 @@ Deno.test("vCard 2.1 leftovers in a 3.0 card: nameless parameters and quoted-pri
   // No CHARSET: UTF-8, so the lone Latin-1 octet becomes U+FFFD instead of failing.
   assertEquals(propertyText(label), "Stra\uFFFDe 1");
   assertEquals(find(card, "FN")[0].value, "Qp");
+  // A declared charset decodes its octets; raw characters and bad escapes pass through.
+  assertEquals(propertyText(find(card, "X-MOOD")[0]), "\u00e9t\u00e9 \u{1F600} =ZZ ");
+});
+
+Deno.test("a fold right after a quoted-printable '=' is a fold, not a soft line break", () => {
+  const card = parseOne(
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:f\r\nNOTE;ENCODING=QUOTED-PRINTABLE:Caf=\r\n C3=A9\r\n" +
+      "END:VCARD\r\n",
+  );
+  assertEquals(find(card, "NOTE")[0].value, "Caf=C3=A9");
+  assertEquals(propertyText(find(card, "NOTE")[0]), "Caf\u00e9");
 });
 
 Deno.test("propertyText undoes text escapes; paramText undoes RFC 6868 carets", () => {
