@@ -14,3 +14,7 @@ export { ICalError, type ICalLimits, type VComponent, type VProperty } from "./c
 export { parseICalendar, serializeICalendar } from "./parse.ts";
 export type { Instance } from "./instances.ts";
 export { expandInstances } from "./timerange.ts";
+export { type CalendarObjectCheck, checkCalendarObject } from "./validate.ts";
+export { CalendarFilterError, checkCalendarFilter, matchCalendarFilter } from "./filter.ts";
+export { renderCalendarData } from "./render.ts";
+export { freeBusy } from "./freebusy.ts";
