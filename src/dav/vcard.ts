@@ -17,8 +17,7 @@
  *   or 4.0 card: nameless parameters (`TEL;WORK:` is TYPE=WORK, `;QUOTED-PRINTABLE` is
  *   ENCODING) and quoted-printable soft line breaks (RFC 2045 6.7), which are joined so the value
  *   stays valid quoted-printable (a line starting with a space or tab is a fold even then).
- *   Underscores are accepted in names (seen in exports; RFC 6350 3.3
- *   has only ALPHA / DIGIT / "-").
+ *   Underscores are accepted in names (seen in exports; RFC 6350 3.3 has only ALPHA / DIGIT / "-").
  * - Strict where it matters: control characters (RFC 6350 3.3 VALUE-CHAR), unpaired surrogates,
  *   unterminated quotes, content outside BEGIN:VCARD/END:VCARD, nesting, and a missing or
  *   repeated VERSION are refused. A VERSION other than 3.0 or 4.0 is `VCardVersionError` so a PUT
