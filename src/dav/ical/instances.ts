@@ -224,14 +224,14 @@ export function* groupInstances(
   }
   const seen = new Set<number>();
   let steps = 0;
-  const emit = function* (civil: number, startUtc: number, endUtc: number): Generator<Instance> {
-    if (exdates.has(startUtc) || exdateDays.has(Math.floor(civil / DAY))) return;
-    if (overridden.has(startUtc) || !inWindow(startUtc, endUtc)) return;
+  const occurrence = (civil: number, startUtc: number, endUtc: number): Instance | null => {
+    if (exdates.has(startUtc) || exdateDays.has(Math.floor(civil / DAY))) return null;
+    if (overridden.has(startUtc) || !inWindow(startUtc, endUtc)) return null;
     if (++x.produced > x.limits.maxInstances) {
       x.truncated = true;
-      return;
+      return null;
     }
-    yield { start: startUtc, end: endUtc, recurrenceId: startUtc, component: master };
+    return { start: startUtc, end: endUtc, recurrenceId: startUtc, component: master };
   };
 
   for (const prop of rdates) {
@@ -248,7 +248,8 @@ export function* groupInstances(
         : endOf(x, time, startUtc, { nominal: period.duration! });
       if (seen.has(startUtc)) continue;
       seen.add(startUtc);
-      yield* emit(time.civil, startUtc, endUtc);
+      const instance = occurrence(time.civil, startUtc, endUtc);
+      if (instance) yield instance;
       if (x.truncated) return;
     }
   }
@@ -264,15 +265,22 @@ export function* groupInstances(
   const firstUtc = x.zones.toUtc(start);
   if (!seen.has(firstUtc)) {
     seen.add(firstUtc);
-    yield* emit(start.civil, firstUtc, endOf(x, start, firstUtc, ends));
-    if (x.truncated || rule === null) return;
+    const first = occurrence(start.civil, firstUtc, endOf(x, start, firstUtc, ends));
+    if (first) yield first;
+    if (x.truncated) return;
   }
   if (rule === null) return;
   const span = "exact" in ends ? ends.exact : Math.abs(ends.nominal.days) * DAY +
     Math.abs(ends.nominal.ms);
+  // Civil time runs ahead of UTC by the zone's offset; 3 hours cover any DST shift near it.
+  const offset = start.kind === "utc" ? 0 : x.zones.zoneOf(start).offsetAt(windowStart - span);
   const skipTo = rule.count === null && Number.isFinite(windowStart)
-    ? windowStart - span - 2 * DAY
+    ? windowStart - span + offset - (start.kind === "utc" ? 0 : 3 * HOUR)
     : undefined;
+  const endOffset = start.kind === "utc" || !Number.isFinite(windowEnd)
+    ? 0
+    : x.zones.zoneOf(start).offsetAt(windowEnd) + 3 * HOUR;
+  const stopAfter = windowEnd + endOffset;
   const state = { truncated: false, deadline: x.deadline };
   let count = 1;
   for (const civil of recurrenceCivil(rule, start.civil, state, skipTo)) {
@@ -282,12 +290,13 @@ export function* groupInstances(
       return;
     }
     if (rule.count !== null && ++count > rule.count) return;
-    if (civil > windowEnd + 15 * HOUR) return;
+    if (civil > stopAfter) return;
     const time = { ...start, civil };
     const startUtc = x.zones.toUtc(time);
     if (untilPassed(rule, start, civil, startUtc)) return;
     if (seen.has(startUtc)) continue;
-    yield* emit(civil, startUtc, endOf(x, time, startUtc, ends));
+    const instance = occurrence(civil, startUtc, endOf(x, time, startUtc, ends));
+    if (instance) yield instance;
     if (x.truncated) return;
   }
   if (state.truncated) x.truncated = true;

@@ -55,6 +55,7 @@ export const WEEKDAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
 const FREQUENCIES = ["SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"];
 const YEAR = 365.2425 * DAY;
 const GREGORIAN_CYCLE_YEARS = 400;
+const END_OF_9999 = Date.UTC(9999, 11, 31, 23, 59, 59);
 
 function numberList(text: string, min: number, max: number, signed: boolean, part: string) {
   return text.split(",").map((item) => {
@@ -172,14 +173,42 @@ export function weekdayOf(dayNum: number): number {
   return (((dayNum + 3) % 7) + 7) % 7;
 }
 
+/** Days since 1970-01-01 of a proleptic Gregorian date (no Date objects: this is hot). */
 function dayNumOf(y: number, m: number, d: number): number {
-  const date = new Date(Date.UTC(2000, m - 1, d));
-  date.setUTCFullYear(y);
-  return Math.floor(date.getTime() / DAY);
+  const year = m <= 2 ? y - 1 : y;
+  const era = Math.floor(year / 400);
+  const yearOfEra = year - era * 400;
+  const dayOfYear = Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) +
+    dayOfYear;
+  return era * 146097 + dayOfEra - 719468;
 }
 
+/** The [year, month, day] of a day number; the inverse of dayNumOf. */
+function dateOf(dayNum: number): [number, number, number] {
+  const z = dayNum + 719468;
+  const era = Math.floor(z / 146097);
+  const dayOfEra = z - era * 146097;
+  const yearOfEra = Math.floor(
+    (dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36524) -
+      Math.floor(dayOfEra / 146096)) / 365,
+  );
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) -
+    Math.floor(yearOfEra / 100));
+  const mp = Math.floor((5 * dayOfYear + 2) / 153);
+  const d = dayOfYear - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  return [yearOfEra + era * 400 + (m <= 2 ? 1 : 0), m, d];
+}
+
+function isLeapYear(y: number): boolean {
+  return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+}
+
+const MONTH_LENGTHS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function daysInMonth(y: number, m: number): number {
-  return dayNumOf(m === 12 ? y + 1 : y, m === 12 ? 1 : m + 1, 1) - dayNumOf(y, m, 1);
+  return m === 2 && isLeapYear(y) ? 29 : MONTH_LENGTHS[m - 1];
 }
 
 function fieldsOf(civil: number) {
@@ -202,7 +231,7 @@ function week1Start(year: number, wkst: number): number {
 
 function weekMatches(dayNum: number, wkst: number, byWeekNo: number[]): boolean {
   const weekStart = dayNum - ((weekdayOf(dayNum) - wkst + 7) % 7);
-  const weekYear = new Date((weekStart + 3) * DAY).getUTCFullYear();
+  const weekYear = dateOf(weekStart + 3)[0];
   const first = week1Start(weekYear, wkst);
   const weekNo = (weekStart - first) / 7 + 1;
   const weeks = (week1Start(weekYear + 1, wkst) - first) / 7;
@@ -260,15 +289,12 @@ export function* recurrenceCivil(
     : null;
 
   const dayMatches = (dayNum: number): boolean => {
-    const date = new Date(dayNum * DAY);
-    const y = date.getUTCFullYear();
-    const m = date.getUTCMonth() + 1;
-    const d = date.getUTCDate();
+    const [y, m, d] = dateOf(dayNum);
     if (rule.byMonth && !rule.byMonth.includes(m)) return false;
     if (rule.byWeekNo && !weekMatches(dayNum, rule.wkst, rule.byWeekNo)) return false;
     const jan1 = dayNumOf(y, 1, 1);
     const yearDay = dayNum - jan1 + 1;
-    const yearLength = dayNumOf(y + 1, 1, 1) - jan1;
+    const yearLength = isLeapYear(y) ? 366 : 365;
     if (rule.byYearDay) {
       const neg = yearDay - yearLength - 1;
       if (!rule.byYearDay.some((n) => n === yearDay || n === neg)) return false;
@@ -338,6 +364,8 @@ export function* recurrenceCivil(
     k = Math.max(0, Math.floor((position - base) / step));
   }
   let lastHit = Math.max(dtstart, skipTo ?? dtstart);
+  let cachedDay = NaN;
+  let cachedDayMatches = false;
   let periods = 0;
 
   for (;; k++) {
@@ -372,9 +400,18 @@ export function* recurrenceCivil(
     } else {
       periodStart = (base + k * step) * unit;
       const day = Math.floor(periodStart / DAY);
-      const f = fieldsOf(periodStart);
+      if (day !== cachedDay) {
+        cachedDay = day;
+        cachedDayMatches = dayMatches(day);
+      }
+      const msOfDay = periodStart - day * DAY;
+      const f = {
+        hour: Math.floor(msOfDay / HOUR),
+        minute: Math.floor((msOfDay % HOUR) / MINUTE),
+        second: Math.floor((msOfDay % MINUTE) / SECOND),
+      };
       let skipUntil: number | null = null;
-      if (!dayMatches(day)) skipUntil = (day + 1) * DAY;
+      if (!cachedDayMatches) skipUntil = (day + 1) * DAY;
       else if (rule.byHour && !rule.byHour.includes(f.hour)) {
         skipUntil = Math.floor(periodStart / HOUR + 1) * HOUR;
       } else if (freq === "SECONDLY" && rule.byMinute && !rule.byMinute.includes(f.minute)) {
@@ -396,7 +433,7 @@ export function* recurrenceCivil(
         times = rule.bySecond && !rule.bySecond.includes(f.second) ? [] : [offset];
       }
     }
-    if (new Date(periodStart).getUTCFullYear() > 9999) return;
+    if (periodStart >= END_OF_9999) return;
 
     const total = days.length * times.length;
     let hit = false;
