@@ -273,7 +273,9 @@ export function* groupInstances(
   const span = "exact" in ends ? ends.exact : Math.abs(ends.nominal.days) * DAY +
     Math.abs(ends.nominal.ms);
   // Civil time runs ahead of UTC by the zone's offset; 3 hours cover any DST shift near it.
-  const offset = start.kind === "utc" ? 0 : x.zones.zoneOf(start).offsetAt(windowStart - span);
+  const offset = start.kind === "utc" || !Number.isFinite(windowStart)
+    ? 0
+    : x.zones.zoneOf(start).offsetAt(windowStart - span);
   const skipTo = rule.count === null && Number.isFinite(windowStart)
     ? windowStart - span + offset - (start.kind === "utc" ? 0 : 3 * HOUR)
     : undefined;

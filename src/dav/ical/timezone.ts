@@ -23,6 +23,8 @@ export interface Zone {
 export const UTC_ZONE: Zone = { offsetAt: () => 0 };
 
 const ianaZones = new Map<string, Zone>();
+/** The last instant a Date can hold, less a day so local fields stay representable. */
+const MAX_INSTANT = 8.64e15 - DAY;
 
 /** The IANA zone `name` as Intl knows it, or null. */
 export function ianaZone(name: string): Zone | null {
@@ -46,7 +48,9 @@ export function ianaZone(name: string): Zone | null {
   }
   const zone: Zone = {
     offsetAt(utc: number): number {
-      const whole = Math.floor(utc / SECOND) * SECOND;
+      if (Number.isNaN(utc)) return 0;
+      const whole = Math.floor(Math.min(Math.max(utc, -MAX_INSTANT), MAX_INSTANT) / SECOND) *
+        SECOND;
       const fields: Record<string, number> = {};
       let bc = false;
       for (const part of format.formatToParts(whole)) {
