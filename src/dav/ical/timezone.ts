@@ -7,6 +7,9 @@
  *   refuses them, and expansion treats such times as floating.
  * - Local times in a gap are shifted forward by the gap's length; in an overlap the first
  *   occurrence is meant (RFC 5545 3.3.5, "FORM #3").
+ * - An IANA zone's offsets are read from Intl once per year and zone: sampled weekly, each change
+ *   located to the second by bisection (a change undone within a week would be missed; none
+ *   zone has had one since 1970). Lookups are then a table scan, not an Intl call.
  * - A VTIMEZONE's transitions are computed lazily, decades at a time, from each STANDARD and
  *   DAYLIGHT observance's DTSTART, RRULE and RDATE; onsets are local in TZOFFSETFROM.
  * - Floating times and DATEs use `floatingZone` (an IANA name) or UTC.
@@ -25,6 +28,7 @@ export const UTC_ZONE: Zone = { offsetAt: () => 0 };
 const ianaZones = new Map<string, Zone>();
 /** The last instant a Date can hold, less a day so local fields stay representable. */
 const MAX_INSTANT = 8.64e15 - DAY;
+const WEEK = 7 * DAY;
 
 /** The IANA zone `name` as Intl knows it, or null. */
 export function ianaZone(name: string): Zone | null {
@@ -46,22 +50,55 @@ export function ianaZone(name: string): Zone | null {
   } catch {
     return null;
   }
+  const rawOffset = (utc: number): number => {
+    const fields: Record<string, number> = {};
+    let bc = false;
+    for (const part of format.formatToParts(utc)) {
+      if (part.type === "era") bc = part.value.startsWith("B");
+      else if (part.type !== "literal") fields[part.type] = parseInt(part.value, 10);
+    }
+    const local = new Date(
+      Date.UTC(2000, fields.month - 1, fields.day, fields.hour, fields.minute, fields.second),
+    );
+    local.setUTCFullYear(bc ? 1 - fields.year : fields.year);
+    return local.getTime() - utc;
+  };
+  const years = new Map<number, { starts: number[]; offsets: number[] }>();
+  const yearTable = (year: number) => {
+    const cached = years.get(year);
+    if (cached) return cached;
+    const from = new Date(Date.UTC(2000, 0, 1)).setUTCFullYear(year);
+    const to = new Date(Date.UTC(2000, 0, 1)).setUTCFullYear(year + 1);
+    const table = { starts: [from], offsets: [rawOffset(from)] };
+    let previous = from;
+    for (let t = from + WEEK; previous < to; t += WEEK) {
+      const at = Math.min(t, to);
+      const offset = rawOffset(at);
+      const before = table.offsets[table.offsets.length - 1];
+      if (offset !== before) {
+        let lo = previous;
+        let hi = at;
+        while (hi - lo > SECOND) {
+          const mid = Math.floor((lo + hi) / 2 / SECOND) * SECOND;
+          if (rawOffset(mid) === before) lo = mid;
+          else hi = mid;
+        }
+        table.starts.push(hi);
+        table.offsets.push(offset);
+      }
+      previous = at;
+    }
+    years.set(year, table);
+    return table;
+  };
   const zone: Zone = {
     offsetAt(utc: number): number {
       if (Number.isNaN(utc)) return 0;
-      const whole = Math.floor(Math.min(Math.max(utc, -MAX_INSTANT), MAX_INSTANT) / SECOND) *
-        SECOND;
-      const fields: Record<string, number> = {};
-      let bc = false;
-      for (const part of format.formatToParts(whole)) {
-        if (part.type === "era") bc = part.value.startsWith("B");
-        else if (part.type !== "literal") fields[part.type] = parseInt(part.value, 10);
-      }
-      const local = new Date(
-        Date.UTC(2000, fields.month - 1, fields.day, fields.hour, fields.minute, fields.second),
-      );
-      local.setUTCFullYear(bc ? 1 - fields.year : fields.year);
-      return local.getTime() - whole;
+      const at = Math.floor(Math.min(Math.max(utc, -MAX_INSTANT), MAX_INSTANT) / SECOND) * SECOND;
+      const { starts, offsets } = yearTable(new Date(at).getUTCFullYear());
+      let i = starts.length - 1;
+      while (i > 0 && starts[i] > at) i--;
+      return offsets[i];
     },
   };
   ianaZones.set(name, zone);
