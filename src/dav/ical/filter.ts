@@ -40,8 +40,8 @@ import {
   type Instance,
   newExpansion,
 } from "./instances.ts";
-import { alarmReach, alarmTriggers, instanceOverlaps } from "./timerange.ts";
-import { DAY, parsePeriod, parseTimeText, parseUtcAttribute } from "./values.ts";
+import { alarmReach, alarmTriggers, instanceOverlaps, periodsOf } from "./timerange.ts";
+import { parseTimeText, parseUtcAttribute } from "./values.ts";
 
 export class CalendarFilterError extends Error {
   constructor(
@@ -238,16 +238,7 @@ function componentInRange(m: Matcher, c: VComponent, parent: VComponent, element
 }
 
 function freeBusyInRange(x: Expansion, c: VComponent, range: Range): boolean {
-  const periods: [number, number][] = [];
-  for (const prop of propertiesNamed(c, "FREEBUSY")) {
-    for (const value of prop.value.split(",")) {
-      const p = parsePeriod(value.trim(), null);
-      if (p === null) continue;
-      const s = x.zones.toUtc(p.start);
-      const e = p.end ? x.zones.toUtc(p.end) : s + p.duration!.days * DAY + p.duration!.ms;
-      periods.push([s, e]);
-    }
-  }
+  const periods = propertiesNamed(c, "FREEBUSY").flatMap((prop) => periodsOf(x, prop));
   if (periods.length > 0) return periods.some(([s, e]) => range.start < e && range.end > s);
   const start = timeOf(x, c, "DTSTART");
   const end = timeOf(x, c, "DTEND");

@@ -21,8 +21,8 @@ import {
 } from "./component.ts";
 import { newExpansion } from "./instances.ts";
 import { serializeICalendar } from "./parse.ts";
-import { expandInstances } from "./timerange.ts";
-import { DAY, formatUtc, parsePeriod } from "./values.ts";
+import { expandInstances, periodsOf } from "./timerange.ts";
+import { formatUtc } from "./values.ts";
 
 const BUSY_TYPES = ["BUSY", "BUSY-UNAVAILABLE", "BUSY-TENTATIVE"] as const;
 
@@ -71,15 +71,7 @@ export function freeBusy(
       for (const prop of propertiesNamed(c, "FREEBUSY")) {
         const type = (param(prop, "FBTYPE") ?? "BUSY").toUpperCase();
         if (type === "FREE") continue;
-        for (const value of prop.value.split(",")) {
-          const period = parsePeriod(value.trim(), null);
-          if (period === null) continue;
-          const s = x.zones.toUtc(period.start);
-          const e = period.end
-            ? x.zones.toUtc(period.end)
-            : s + period.duration!.days * DAY + period.duration!.ms;
-          add(type, s, e);
-        }
+        for (const [s, e] of periodsOf(x, prop)) add(type, s, e);
       }
     }
   }

@@ -23,19 +23,10 @@ import {
   type VComponent,
   type VProperty,
 } from "./component.ts";
-import { type Instance, newExpansion } from "./instances.ts";
+import { groupComponents, groupInstances, type Instance, newExpansion } from "./instances.ts";
 import { serializeICalendar } from "./parse.ts";
-import { expandInstances, instanceOverlaps } from "./timerange.ts";
-import { groupComponents, groupInstances } from "./instances.ts";
-import {
-  DAY,
-  formatDate,
-  formatLocal,
-  formatUtc,
-  parsePeriod,
-  parseUtcAttribute,
-  propertyTime,
-} from "./values.ts";
+import { expandInstances, instanceOverlaps, periodsOf } from "./timerange.ts";
+import { formatDate, formatLocal, formatUtc, parseUtcAttribute, propertyTime } from "./values.ts";
 
 function rangeOf(element: XmlElement): { start: number; end: number } | null {
   const start = parseUtcAttribute(element.attributes.get("start") ?? "");
@@ -126,7 +117,13 @@ function limitRecurrenceSet(
   };
 }
 
-function limitFreeBusy(root: VComponent, range: { start: number; end: number }): VComponent {
+function limitFreeBusy(
+  root: VComponent,
+  range: { start: number; end: number },
+  limits: ICalLimits,
+): VComponent {
+  const x = newExpansion(root, limits);
+  const overlaps = ([s, e]: [number, number]) => range.start < e && range.end > s;
   return {
     ...root,
     components: root.components.map((c) => {
@@ -134,15 +131,9 @@ function limitFreeBusy(root: VComponent, range: { start: number; end: number }):
       const copy = cloneComponent(c);
       copy.properties = copy.properties.flatMap((p) => {
         if (p.name !== "FREEBUSY") return [p];
-        const kept = p.value.split(",").filter((value) => {
-          const period = parsePeriod(value.trim(), null);
-          if (period === null) return false;
-          const s = period.start.civil;
-          const e = period.end
-            ? period.end.civil
-            : s + period.duration!.days * DAY + period.duration!.ms;
-          return range.start < e && range.end > s;
-        });
+        const kept = p.value.split(",").filter((value) =>
+          periodsOf(x, { ...p, value }).some(overlaps)
+        );
         return kept.length === 0 ? [] : [{ ...p, value: kept.join(",") }];
       });
       return copy;
@@ -194,7 +185,7 @@ export function renderCalendarData(
   const freeBusyRange = freeBusyElement ? rangeOf(freeBusyElement) : null;
   if (expandRange) out = expand(out, expandRange, limits);
   else if (limitRange) out = limitRecurrenceSet(out, limitRange, limits);
-  if (freeBusyRange) out = limitFreeBusy(out, freeBusyRange);
+  if (freeBusyRange) out = limitFreeBusy(out, freeBusyRange, limits);
   const comp = kids.find((k) => k.name === "comp");
   if (comp) out = select(out, comp);
   return serializeICalendar(out);

@@ -7,7 +7,7 @@
  * - Instances come from `instances.ts` for a slightly larger closed window; the exact
  *   comparisons of the RFC 4791 9.9 tables are made here, per component type.
  */
-import { type ICalLimits, param, property, type VComponent } from "./component.ts";
+import { type ICalLimits, param, property, type VComponent, type VProperty } from "./component.ts";
 import {
   type Expansion,
   groupComponents,
@@ -15,7 +15,7 @@ import {
   type Instance,
   newExpansion,
 } from "./instances.ts";
-import { DAY, parseDuration, propertyTime } from "./values.ts";
+import { DAY, parseDuration, parsePeriod, propertyTime } from "./values.ts";
 
 /** Whether an instance overlaps [rangeStart, rangeEnd) by the RFC 4791 9.9 table for its type. */
 export function instanceOverlaps(
@@ -40,6 +40,21 @@ export function instanceOverlaps(
   }
   if (end > start) return rangeStart < end && rangeEnd > start;
   return rangeStart <= start && rangeEnd > start;
+}
+
+/** The UTC [start, end) of each PERIOD value of a property such as FREEBUSY (RFC 5545 3.3.9). */
+export function periodsOf(x: Expansion, prop: VProperty): [number, number][] {
+  const periods: [number, number][] = [];
+  for (const value of prop.value.split(",")) {
+    const period = parsePeriod(value.trim(), param(prop, "TZID") ?? null);
+    if (period === null) continue;
+    const start = x.zones.toUtc(period.start);
+    const end = period.end !== null
+      ? x.zones.toUtc(period.end)
+      : start + period.duration!.days * DAY + period.duration!.ms;
+    periods.push([start, Math.max(start, end)]);
+  }
+  return periods;
 }
 
 /**

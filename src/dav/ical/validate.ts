@@ -27,8 +27,8 @@ import {
 import { groupComponents, groupInstances, newExpansion, ownInterval } from "./instances.ts";
 import { parseICalendar } from "./parse.ts";
 import { parseRecurRule } from "./recur.ts";
-import { alarmReach, alarmTriggers } from "./timerange.ts";
-import { DAY, HOUR, parseDuration, parsePeriod, parseTimeText, propertyTime } from "./values.ts";
+import { alarmReach, alarmTriggers, periodsOf } from "./timerange.ts";
+import { HOUR, parseDuration, parsePeriod, parseTimeText, propertyTime } from "./values.ts";
 
 export type CalendarObjectCheck =
   | {
@@ -61,11 +61,11 @@ const DATE_PROPERTIES = [
 ];
 const FLOATING_SLACK = 14 * HOUR;
 
+type Precondition = Extract<CalendarObjectCheck, { ok: false }>["precondition"];
+
+/** A reason to refuse the object, with the precondition to answer it with. */
 class Refusal extends Error {
-  constructor(
-    readonly precondition: "valid-calendar-data" | "valid-calendar-object-resource",
-    message: string,
-  ) {
+  constructor(readonly precondition: Precondition, message: string) {
     super(message);
   }
 }
@@ -156,7 +156,7 @@ function structure(root: VComponent, supported: string[]): { uid: string; type: 
     }
   }
   if (!supported.map((s) => s.toUpperCase()).includes(type)) {
-    throw new Refusal("valid-calendar-object-resource", `supported:${type}`);
+    throw new Refusal("supported-calendar-component", `${type} is not supported by this calendar`);
   }
   return { uid: [...uids][0]!, type };
 }
@@ -183,15 +183,7 @@ function span(root: VComponent, limits: ICalLimits): { start: number | null; end
         }
       }
       for (const prop of propertiesNamed(c, "FREEBUSY")) {
-        for (const value of prop.value.split(",")) {
-          const period = parsePeriod(value.trim(), null);
-          if (period === null) continue;
-          const s = x.zones.toUtc(period.start);
-          const e = period.end
-            ? x.zones.toUtc(period.end)
-            : s + period.duration!.days * DAY + period.duration!.ms;
-          see(s, e);
-        }
+        for (const [s, e] of periodsOf(x, prop)) see(s, e);
       }
     }
     for (const prop of c.properties) {
@@ -260,13 +252,6 @@ export function checkCalendarObject(
     return { ok: true, uid, componentType: type, timeStart: start, timeEnd: end };
   } catch (error) {
     if (error instanceof Refusal) {
-      if (error.message.startsWith("supported:")) {
-        return {
-          ok: false,
-          precondition: "supported-calendar-component",
-          message: `${error.message.slice(10)} is not supported by this calendar`,
-        };
-      }
       return { ok: false, precondition: error.precondition, message: error.message };
     }
     if (error instanceof ICalError) {
