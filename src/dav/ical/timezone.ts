@@ -230,6 +230,19 @@ export function vtimezoneZone(vtimezone: VComponent): Zone | null {
   };
 }
 
+/**
+ * An IANA zone named by a TZID, also when it ends a path such as Mozilla's
+ * "/mozilla.org/20050126_1/America/New_York" (RFC 5545 3.2.19 allows any unique prefix).
+ */
+function ianaZoneInPath(tzid: string): Zone | null {
+  const parts = tzid.split("/").filter((p) => p !== "");
+  for (let n = Math.min(3, parts.length); n >= 1; n--) {
+    const zone = ianaZone(parts.slice(-n).join("/"));
+    if (zone) return zone;
+  }
+  return null;
+}
+
 /** Resolves the TZIDs of one object and converts its times to UTC. */
 export class ZoneResolver {
   private readonly zones = new Map<string, Zone | null>();
@@ -248,7 +261,7 @@ export class ZoneResolver {
   zone(tzid: string): Zone | null {
     if (this.zones.has(tzid)) return this.zones.get(tzid)!;
     const vtimezone = this.vtimezones.get(tzid);
-    const zone = (vtimezone && vtimezoneZone(vtimezone)) || ianaZone(tzid.replace(/^\//, ""));
+    const zone = (vtimezone && vtimezoneZone(vtimezone)) || ianaZoneInPath(tzid);
     this.zones.set(tzid, zone);
     return zone;
   }
