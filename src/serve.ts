@@ -17,6 +17,7 @@ import { pop3Service } from "./pop3/server.ts";
 import { managesieveService } from "./sieve/managesieve/server.ts";
 import { createHttpApp } from "./http/app.ts";
 import { JmapService, mountJmap } from "./jmap/http.ts";
+import { DavService, mountDav } from "./dav/http.ts";
 import { useVacationOutbox } from "./mail/vacation.ts";
 import { ApiTokens } from "./directory/tokens.ts";
 import { serveControl } from "./http/control.ts";
@@ -131,7 +132,18 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
     expireUploads();
     const uploadExpiry = setInterval(expireUploads, UPLOAD_EXPIRY_INTERVAL_MS);
     cleanups.push(() => Promise.resolve(clearInterval(uploadExpiry)));
-    const httpApp = createHttpApp({ ready: () => ready }, [(http) => mountJmap(http, jmap)]);
+    const dav = new DavService(app, jmap.tokens);
+    // Sync tokens older than [dav] sync_token_retention stop being answerable (RFC 6578 3.2).
+    const pruneTombstones = () =>
+      app.store.dav.pruneTombstones(Date.now() - config.dav.sync_token_retention * 1000)
+        .catch((error) => log.warn("pruning DAV tombstones failed", { error }));
+    pruneTombstones();
+    const tombstonePruning = setInterval(pruneTombstones, UPLOAD_EXPIRY_INTERVAL_MS);
+    cleanups.push(() => Promise.resolve(clearInterval(tombstonePruning)));
+    const httpApp = createHttpApp({ ready: () => ready }, [
+      (http) => mountJmap(http, jmap),
+      (http) => mountDav(http, dav),
+    ]);
     const httpServers: Deno.HttpServer[] = [];
     for (const service of ["http", "https"] as const) {
       const address = parseListenAddress(config.listeners[service]);

@@ -222,6 +222,28 @@ export const configSchema = z.object({
     /** Push connections (EventSource and WebSocket) one account may hold. */
     max_push_connections: z.number().int().min(1).max(10_000).default(10),
   }).strict().default({}),
+  dav: z.object({
+    /** Largest XML request body (PROPFIND, PROPPATCH, REPORT, LOCK, MKCOL). */
+    max_xml_size: size().default("1M"),
+    /** Element nesting and element count of one XML body. */
+    max_xml_depth: z.number().int().min(8).max(1000).default(64),
+    max_xml_elements: z.number().int().min(100).max(10_000_000).default(50_000),
+    /** Largest calendar object (iCalendar) or contact (vCard). */
+    max_object_size: size().default("1M"),
+    /** Largest file in the WebDAV file space. */
+    max_file_size: size().default("1G"),
+    /** Instances one recurrence expansion may produce, and the time it may take (ms). */
+    max_instances: z.number().int().min(100).max(1_000_000).default(10_000),
+    expansion_budget_ms: z.number().int().min(10).max(60_000).default(250),
+    /** Answer PROPFIND with Depth: infinity (off: 403 propfind-finite-depth, RFC 4918 9.1). */
+    allow_depth_infinity: z.boolean().default(false),
+    /** Longest lock a client may take; longer requests get this. */
+    max_lock_timeout: duration().default("1h"),
+    /** Sync tokens stay valid at least this long after a member is removed. */
+    sync_token_retention: duration().default("90d"),
+    /** Serve DAV on the plain `http` listener to other machines (passwords in clear). */
+    allow_plaintext_http: z.boolean().default(false),
+  }).strict().default({}),
   queue: z.object({
     /** Outbound deliveries (SMTP transactions) in flight at once. */
     concurrency: z.number().int().min(1).max(1000).default(16),

@@ -59,19 +59,27 @@ export function parseDavPath(path: string, prefix: string): DavPath | null {
 }
 
 /**
+ * One path segment percent-encoded (RFC 3986 3.3); "@" stays as it is (a pchar), so hrefs
+ * with addresses read as clients write them.
+ *
+ * @example
+ * encodeSegment("my file@x"); // "my%20file@x"
+ */
+export function encodeSegment(segment: string): string {
+  return encodeURIComponent(segment)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replaceAll("%40", "@");
+}
+
+/**
  * The URL path for segments under `prefix`, each percent-encoded (RFC 3986 segment rules).
  *
  * @example
  * davHref("/dav/", ["calendars", "alice@example.com", "work"], true);
- * // "/dav/calendars/alice%40example.com/work/"
+ * // "/dav/calendars/alice@example.com/work/"
  */
 export function davHref(prefix: string, segments: string[], collection: boolean): string {
-  const encoded = segments.map((s) =>
-    encodeURIComponent(s).replace(
-      /[!'()*]/g,
-      (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-    )
-  );
+  const encoded = segments.map(encodeSegment);
   const path = prefix + encoded.join("/");
   return collection && segments.length > 0 ? `${path}/` : path;
 }

@@ -104,7 +104,7 @@ export function clientIp(c: Context): string {
 
 /** Authenticates the request; the account, or the response to send instead. */
 export async function authenticate(
-  service: JmapService,
+  service: { app: App; tokens: TokenVerifier | null },
   request: Request,
   ip: string,
 ): Promise<Account | Response> {

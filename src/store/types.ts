@@ -4,6 +4,8 @@
  * never sees SQL. Errors a caller can cause are StoreError values with a code.
  */
 
+import type { DavStore } from "./dav_types.ts";
+
 /** "blob_missing": the email names a blob the store no longer has; write it and retry. */
 export type StoreErrorCode = "conflict" | "not_found" | "quota" | "invalid" | "blob_missing";
 
@@ -368,6 +370,8 @@ export interface AttemptResult {
 
 export interface Store {
   close(): Promise<void>;
+  /** Calendars, address books and files (src/store/dav_types.ts). */
+  readonly dav: DavStore;
 
   /** Creates the domain and its DKIM keys in one transaction. */
   createDomain(name: string, dkimKeys?: DkimKey[]): Promise<Domain>;

@@ -310,6 +310,56 @@ export const MIGRATIONS: Migration[] = [
       CREATE UNIQUE INDEX sieve_scripts_active ON sieve_scripts(account_id) WHERE active = 1;
     `,
   },
+  {
+    version: 10,
+    description: "DAV: calendars, address books and files as one tree of nodes per account",
+    sql: `
+      CREATE TABLE dav_nodes (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+        parent_id INTEGER REFERENCES dav_nodes(id) ON DELETE CASCADE, -- NULL: a root
+        name TEXT NOT NULL,                        -- NFC (src/dav/paths.ts)
+        kind TEXT NOT NULL,                        -- root, collection, calendar, ..., resource
+        content_type TEXT,
+        size INTEGER NOT NULL DEFAULT 0,
+        blob_hash TEXT,                            -- files
+        content TEXT,                              -- calendar and address objects
+        etag TEXT,
+        uid TEXT,
+        component TEXT,
+        time_start INTEGER,
+        time_end INTEGER,
+        props TEXT,                                -- JSON: Clark name -> XML
+        modseq INTEGER NOT NULL,                   -- collections: CTag and sync base
+        sync_floor INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX dav_nodes_name ON dav_nodes(account_id, coalesce(parent_id, 0), name);
+      CREATE INDEX dav_nodes_parent ON dav_nodes(parent_id, modseq);
+      CREATE INDEX dav_nodes_uid ON dav_nodes(parent_id, uid) WHERE uid IS NOT NULL;
+      CREATE INDEX dav_nodes_blob ON dav_nodes(blob_hash) WHERE blob_hash IS NOT NULL;
+
+      -- Members removed from a collection, for sync-collection (RFC 6578).
+      CREATE TABLE dav_tombstones (
+        collection_id INTEGER NOT NULL REFERENCES dav_nodes(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        modseq INTEGER NOT NULL,
+        removed_at INTEGER NOT NULL,
+        PRIMARY KEY (collection_id, name)
+      ) WITHOUT ROWID;
+      CREATE INDEX dav_tombstones_modseq ON dav_tombstones(collection_id, modseq);
+
+      -- A collection shared with another local account (RFC 3744 grant).
+      CREATE TABLE dav_shares (
+        collection_id INTEGER NOT NULL REFERENCES dav_nodes(id) ON DELETE CASCADE,
+        sharee_id INTEGER NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+        access TEXT NOT NULL CHECK (access IN ('read', 'read-write')),
+        PRIMARY KEY (collection_id, sharee_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX dav_shares_sharee ON dav_shares(sharee_id);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

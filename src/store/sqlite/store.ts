@@ -15,6 +15,7 @@ import { migrate } from "./migrations.ts";
 import { SqliteQueue } from "./queue.ts";
 import { SqliteMailboxOps, toMailbox } from "./mailbox_ops.ts";
 import { SqliteEmailOps } from "./email_ops.ts";
+import { SqliteDavStore } from "./dav_store.ts";
 import { nextId, referenceBlob, type Row, Sql } from "./sql.ts";
 import {
   type Account,
@@ -134,6 +135,7 @@ export class SqliteStore implements Store {
   readonly #queue: SqliteQueue;
   readonly #mailboxes: SqliteMailboxOps;
   readonly #emails: SqliteEmailOps;
+  readonly dav: SqliteDavStore;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new DatabaseSync(options.path, { enableForeignKeyConstraints: true });
@@ -155,6 +157,7 @@ export class SqliteStore implements Store {
       bumpModseq: (accountId) => this.#bumpModseq(accountId),
       logChange: (...args) => this.#logChange(...args),
     }, this.#mailboxes);
+    this.dav = new SqliteDavStore(this.#sql, (accountId) => this.#bumpModseq(accountId));
   }
 
   async close(): Promise<void> {
@@ -370,6 +373,14 @@ export class SqliteStore implements Store {
           id,
         );
         this.#sql.run("DELETE FROM uploads WHERE account_id = ?", id);
+        this.#sql.run(
+          `UPDATE blobs SET refcount = refcount - (
+             SELECT count(*) FROM dav_nodes WHERE dav_nodes.blob_hash = blobs.hash AND account_id = ?)
+           WHERE hash IN (SELECT blob_hash FROM dav_nodes WHERE account_id = ?)`,
+          id,
+          id,
+        );
+        this.#sql.run("DELETE FROM dav_nodes WHERE account_id = ?", id);
         this.#sql.run("DELETE FROM jmap_objects WHERE account_id = ?", id);
         this.#sql.run(
           "DELETE FROM expunged WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)",

@@ -1,0 +1,362 @@
+/**
+ * CalDAV, CardDAV and WebDAV over the real HTTP listener: the discovery sequence DAVx5 and iOS
+ * replay, objects in and out with their entity tags, queries, sync-collection, and the safety
+ * limits (XML bombs, deep documents, path escapes).
+ */
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { cli, type TestServer, withServer } from "../helpers/server.ts";
+
+const LOGIN = "carol@example.com";
+const PASSWORD = "carol-dav-password";
+
+interface Dav {
+  request(
+    method: string,
+    path: string,
+    body?: string,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; text: string; headers: Headers }>;
+}
+
+async function davClient(server: TestServer, login = LOGIN, password = PASSWORD): Promise<Dav> {
+  const added = await cli(server.configPath, ["account", "add", login, "--password", password]);
+  assertEquals(added.code, 0, added.stderr);
+  const base = `http://127.0.0.1:${server.ports.http}`;
+  const auth = `Basic ${btoa(`${login}:${password}`)}`;
+  return {
+    async request(method, path, body, headers = {}) {
+      const response = await fetch(`${base}${path}`, {
+        method,
+        body,
+        redirect: "manual",
+        headers: { authorization: auth, ...headers },
+      });
+      return { status: response.status, text: await response.text(), headers: response.headers };
+    },
+  };
+}
+
+const XML = { "content-type": "application/xml; charset=utf-8" };
+
+function propfind(props: string): string {
+  return `<?xml version="1.0"?><d:propfind xmlns:d="DAV:" ` +
+    `xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:cr="urn:ietf:params:xml:ns:carddav" ` +
+    `xmlns:cs="http://calendarserver.org/ns/"><d:prop>${props}</d:prop></d:propfind>`;
+}
+
+/** The text of every element with this local name (any prefix). */
+function texts(xml: string, name: string): string[] {
+  const pattern = new RegExp(
+    `<(?:[A-Za-z0-9]+:)?${name}(?:\\s[^>]*)?>([\\s\\S]*?)</(?:[A-Za-z0-9]+:)?${name}>`,
+    "g",
+  );
+  return [...xml.matchAll(pattern)].map((m) => m[1]);
+}
+
+function hrefs(xml: string): string[] {
+  return texts(xml, "href");
+}
+
+const EVENT = (uid: string, start: string, extra = "") =>
+  [
+    "BEGIN:VCALENDAR",
+    "VERSION:2.0",
+    "PRODID:-//Postern tests//EN",
+    "BEGIN:VEVENT",
+    `UID:${uid}`,
+    "DTSTAMP:20260101T000000Z",
+    `DTSTART:${start}`,
+    "DURATION:PT1H",
+    `SUMMARY:Event ${uid}`,
+    ...(extra ? [extra] : []),
+    "END:VEVENT",
+    "END:VCALENDAR",
+    "",
+  ].join("\r\n");
+
+const CARD = (uid: string, name: string) =>
+  [
+    "BEGIN:VCARD",
+    "VERSION:3.0",
+    `UID:${uid}`,
+    `FN:${name}`,
+    `EMAIL:${uid}@example.org`,
+    "END:VCARD",
+    "",
+  ]
+    .join("\r\n");
+
+Deno.test("dav discovery: well-known, principal, home sets, collections, sync-collection", async () => {
+  await withServer(async (server) => {
+    const dav = await davClient(server);
+    const wellKnown = await dav.request("PROPFIND", "/.well-known/caldav", undefined, {
+      depth: "0",
+    });
+    assertEquals(wellKnown.status, 301);
+    assertEquals(wellKnown.headers.get("location"), "/dav/");
+    const cardWellKnown = await dav.request("GET", "/.well-known/carddav");
+    assertEquals(cardWellKnown.status, 301);
+
+    const root = await dav.request("PROPFIND", "/dav/", propfind("<d:current-user-principal/>"), {
+      depth: "0",
+      ...XML,
+    });
+    assertEquals(root.status, 207);
+    assert(root.headers.get("dav")?.includes("calendar-access"));
+    const principal = hrefs(texts(root.text, "current-user-principal")[0])[0];
+    assertEquals(principal, `/dav/principals/${LOGIN}/`);
+
+    const homes = await dav.request(
+      "PROPFIND",
+      principal,
+      propfind(
+        "<c:calendar-home-set/><cr:addressbook-home-set/><c:calendar-user-address-set/>" +
+          "<d:displayname/><c:schedule-inbox-URL/>",
+      ),
+      { depth: "0", ...XML },
+    );
+    assertEquals(homes.status, 207);
+    const calendarHome = hrefs(texts(homes.text, "calendar-home-set")[0])[0];
+    const bookHome = hrefs(texts(homes.text, "addressbook-home-set")[0])[0];
+    assertEquals(calendarHome, `/dav/calendars/${LOGIN}/`);
+    assertEquals(bookHome, `/dav/addressbooks/${LOGIN}/`);
+    assert(hrefs(texts(homes.text, "calendar-user-address-set")[0]).includes(`mailto:${LOGIN}`));
+
+    const calendars = await dav.request(
+      "PROPFIND",
+      calendarHome,
+      propfind(
+        "<d:resourcetype/><d:displayname/><cs:getctag/><d:sync-token/>" +
+          "<c:supported-calendar-component-set/>",
+      ),
+      { depth: "1", ...XML },
+    );
+    assertEquals(calendars.status, 207);
+    const listed = hrefs(calendars.text);
+    assert(listed.includes(`${calendarHome}default/`), listed.join(" "));
+    assert(calendars.text.includes("calendar/>") || calendars.text.includes(":calendar/>"));
+
+    const books = await dav.request(
+      "PROPFIND",
+      bookHome,
+      propfind("<d:resourcetype/><d:displayname/>"),
+      { depth: "1", ...XML },
+    );
+    assert(hrefs(books.text).includes(`${bookHome}default/`));
+
+    // An initial sync lists nothing; after a PUT the new token reports exactly that member.
+    const calendar = `${calendarHome}default/`;
+    const initial = await dav.request(
+      "REPORT",
+      calendar,
+      `<d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level>` +
+        `<d:prop><d:getetag/></d:prop></d:sync-collection>`,
+      { depth: "0", ...XML },
+    );
+    assertEquals(initial.status, 207);
+    const token = texts(initial.text, "sync-token")[0];
+    assert(token);
+    const put = await dav.request("PUT", `${calendar}a.ics`, EVENT("a", "20261201T100000Z"), {
+      "content-type": "text/calendar",
+      "if-none-match": "*",
+    });
+    assertEquals(put.status, 201);
+    const next = await dav.request(
+      "REPORT",
+      calendar,
+      `<d:sync-collection xmlns:d="DAV:"><d:sync-token>${token}</d:sync-token>` +
+        `<d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>`,
+      { depth: "0", ...XML },
+    );
+    assertEquals(next.status, 207);
+    assertEquals(hrefs(next.text), [`${calendar}a.ics`]);
+    assertEquals(texts(next.text, "getetag"), [put.headers.get("etag")]);
+
+    // A deletion shows as a 404 member; a stale foreign token is refused.
+    const token2 = texts(next.text, "sync-token")[0];
+    assertEquals((await dav.request("DELETE", `${calendar}a.ics`)).status, 204);
+    const after = await dav.request(
+      "REPORT",
+      calendar,
+      `<d:sync-collection xmlns:d="DAV:"><d:sync-token>${token2}</d:sync-token>` +
+        `<d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>`,
+      { depth: "0", ...XML },
+    );
+    assert(after.text.includes("404"), after.text);
+    assertEquals(hrefs(after.text), [`${calendar}a.ics`]);
+    const bad = await dav.request(
+      "REPORT",
+      calendar,
+      `<d:sync-collection xmlns:d="DAV:"><d:sync-token>urn:postern:sync:999999:1</d:sync-token>` +
+        `<d:sync-level>1</d:sync-level><d:prop/></d:sync-collection>`,
+      { depth: "0", ...XML },
+    );
+    assertEquals(bad.status, 403);
+    assert(bad.text.includes("valid-sync-token"));
+  });
+});
+
+Deno.test("dav objects: PUT validates, ETags drive conditional requests, UIDs stay unique", async () => {
+  await withServer(async (server) => {
+    const dav = await davClient(server);
+    const calendar = `/dav/calendars/${LOGIN}/default/`;
+    const put = await dav.request("PUT", `${calendar}x.ics`, EVENT("x", "20261201T100000Z"));
+    assertEquals(put.status, 201);
+    const etag = put.headers.get("etag")!;
+    const got = await dav.request("GET", `${calendar}x.ics`);
+    assertEquals(got.text, EVENT("x", "20261201T100000Z"));
+    assertEquals(got.headers.get("etag"), etag);
+    assertEquals(
+      (await dav.request("GET", `${calendar}x.ics`, undefined, { "if-none-match": etag })).status,
+      304,
+    );
+    // A stale If-Match loses; the right one wins.
+    const stale = await dav.request("PUT", `${calendar}x.ics`, EVENT("x", "20261202T100000Z"), {
+      "if-match": '"stale"',
+    });
+    assertEquals(stale.status, 412);
+    const update = await dav.request("PUT", `${calendar}x.ics`, EVENT("x", "20261202T100000Z"), {
+      "if-match": etag,
+    });
+    assertEquals(update.status, 204);
+    assert(update.headers.get("etag") !== etag);
+    // Same UID under another name: no-uid-conflict.
+    const twin = await dav.request("PUT", `${calendar}twin.ics`, EVENT("x", "20261203T100000Z"));
+    assertEquals(twin.status, 409);
+    assert(twin.text.includes("no-uid-conflict"));
+    // Not iCalendar at all, and a vCard in a calendar: 403 with the precondition.
+    const junk = await dav.request("PUT", `${calendar}junk.ics`, "hello\r\n");
+    assertEquals(junk.status, 403);
+    assert(junk.text.includes("valid-calendar"), junk.text);
+    const book = `/dav/addressbooks/${LOGIN}/default/`;
+    const card = await dav.request("PUT", `${book}c.vcf`, CARD("c1", "Ann Example"));
+    assertEquals(card.status, 201);
+    const badCard = await dav.request("PUT", `${book}d.vcf`, EVENT("d", "20261201T100000Z"));
+    assertEquals(badCard.status, 403);
+    assert(badCard.text.includes("valid-address-data"), badCard.text);
+    // The stored vCard comes back byte for byte through multiget.
+    const multiget = await dav.request(
+      "REPORT",
+      book,
+      `<cr:addressbook-multiget xmlns:d="DAV:" xmlns:cr="urn:ietf:params:xml:ns:carddav">` +
+        `<d:prop><d:getetag/><cr:address-data/></d:prop><d:href>${book}c.vcf</d:href>` +
+        `<d:href>${book}missing.vcf</d:href></cr:addressbook-multiget>`,
+      { depth: "1", ...XML },
+    );
+    assertEquals(multiget.status, 207);
+    assertEquals(
+      texts(multiget.text, "address-data")[0].replaceAll("&#13;", "\r"),
+      CARD("c1", "Ann Example"),
+    );
+    assert(multiget.text.includes("404"));
+  });
+});
+
+Deno.test("dav calendar-query: time ranges honour recurrence; addressbook-query matches text", async () => {
+  await withServer(async (server) => {
+    const dav = await davClient(server);
+    const calendar = `/dav/calendars/${LOGIN}/default/`;
+    assertEquals(
+      (await dav.request("PUT", `${calendar}once.ics`, EVENT("once", "20261201T100000Z"))).status,
+      201,
+    );
+    assertEquals(
+      (await dav.request(
+        "PUT",
+        `${calendar}weekly.ics`,
+        EVENT("weekly", "20260105T090000Z", "RRULE:FREQ=WEEKLY"),
+      )).status,
+      201,
+    );
+    const query = (start: string, end: string) =>
+      dav.request(
+        "REPORT",
+        calendar,
+        `<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">` +
+          `<d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name="VCALENDAR">` +
+          `<c:comp-filter name="VEVENT"><c:time-range start="${start}" end="${end}"/>` +
+          `</c:comp-filter></c:comp-filter></c:filter></c:calendar-query>`,
+        { depth: "1", ...XML },
+      );
+    // 2030-03-04 is a Monday: only the weekly series has an instance then.
+    const far = await query("20300304T000000Z", "20300305T000000Z");
+    assertEquals(far.status, 207);
+    assertEquals(hrefs(far.text), [`${calendar}weekly.ics`]);
+    // A Tuesday: nothing.
+    assertEquals(hrefs((await query("20300305T000000Z", "20300306T000000Z")).text), []);
+    const december = await query("20261201T000000Z", "20261202T000000Z");
+    assertEquals(hrefs(december.text), [`${calendar}once.ics`]);
+
+    const book = `/dav/addressbooks/${LOGIN}/default/`;
+    await dav.request("PUT", `${book}ann.vcf`, CARD("ann", "Ann Example"));
+    await dav.request("PUT", `${book}bob.vcf`, CARD("bob", "Bob Other"));
+    const cards = await dav.request(
+      "REPORT",
+      book,
+      `<cr:addressbook-query xmlns:d="DAV:" xmlns:cr="urn:ietf:params:xml:ns:carddav">` +
+        `<d:prop><d:getetag/></d:prop><cr:filter><cr:prop-filter name="FN">` +
+        `<cr:text-match match-type="contains">ann</cr:text-match></cr:prop-filter></cr:filter>` +
+        `</cr:addressbook-query>`,
+      { depth: "1", ...XML },
+    );
+    assertEquals(cards.status, 207);
+    assertEquals(hrefs(cards.text), [`${book}ann.vcf`]);
+  });
+});
+
+Deno.test("dav safety: XML bombs, deep documents, an infinite RRULE and path escapes", async () => {
+  await withServer(async (server) => {
+    const dav = await davClient(server);
+    const laughs = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">` +
+      `<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>` +
+      `<d:propfind xmlns:d="DAV:"><d:prop><d:displayname>&lol2;</d:displayname></d:prop></d:propfind>`;
+    const bomb = await dav.request("PROPFIND", `/dav/files/${LOGIN}/`, laughs, {
+      depth: "0",
+      ...XML,
+    });
+    assertEquals(bomb.status, 400);
+    assert(/DOCTYPE/i.test(bomb.text), bomb.text);
+    const deep = "<a>".repeat(10_000) + "</a>".repeat(10_000);
+    const nested = await dav.request("PROPFIND", `/dav/files/${LOGIN}/`, deep, {
+      depth: "0",
+      ...XML,
+    });
+    assertEquals(nested.status, 400);
+    for (
+      const path of [
+        "/dav/files/x/../../etc/passwd",
+        "/dav/files/%2e%2e%2fetc",
+        "/dav/files/a%2Fb",
+        "/dav/files/a%00b",
+      ]
+    ) {
+      const response = await dav.request("GET", path);
+      assert(response.status === 400 || response.status === 404, `${path}: ${response.status}`);
+    }
+    const other = await dav.request("PROPFIND", "/dav/calendars/someone@example.com/", undefined, {
+      depth: "0",
+    });
+    assertEquals(other.status, 403);
+    // An every-second series without end, queried over 100 years: answered, and the server lives.
+    const calendar = `/dav/calendars/${LOGIN}/default/`;
+    const infinite = EVENT("forever", "20260101T000000Z", "RRULE:FREQ=SECONDLY").replace(
+      "DURATION:PT1H",
+      "DURATION:PT1S",
+    );
+    assertEquals((await dav.request("PUT", `${calendar}forever.ics`, infinite)).status, 201);
+    const query = await dav.request(
+      "REPORT",
+      calendar,
+      `<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">` +
+        `<d:prop><c:calendar-data><c:expand start="20260101T000000Z" end="21260101T000000Z"/>` +
+        `</c:calendar-data></d:prop><c:filter><c:comp-filter name="VCALENDAR">` +
+        `<c:comp-filter name="VEVENT"><c:time-range start="20260101T000000Z" end="21260101T000000Z"/>` +
+        `</c:comp-filter></c:comp-filter></c:filter></c:calendar-query>`,
+      { depth: "1", ...XML },
+    );
+    assertEquals(query.status, 207);
+    const health = await fetch(`http://127.0.0.1:${server.ports.http}/healthz/live`);
+    assertEquals(health.status, 200);
+    await health.body?.cancel();
+  });
+});
