@@ -195,6 +195,9 @@ export function mountDav(http: Hono, service: DavService): void {
     );
   }
   const handler = (c: Context<Env>) => handle(service, c);
+  // Clients given only the server's address (python-caldav, some desktop clients) PROPFIND the
+  // root for current-user-principal; it answers as /dav/ does (redirects are not followed there).
+  app.on(["PROPFIND", "OPTIONS"], "/", handler);
   app.all("/dav", handler);
   app.all("/dav/*", handler);
 }
@@ -229,7 +232,9 @@ async function handle(service: DavService, c: Context<Env>): Promise<Response> {
     );
   }
   const account = result;
-  const parsed = parseDavPath(url.pathname, DAV_PREFIX);
+  const parsed = url.pathname === "/"
+    ? { segments: [], trailingSlash: true }
+    : parseDavPath(url.pathname, DAV_PREFIX);
   if (!parsed) {
     await request.body?.cancel().catch(() => {});
     return textResponse(400, "The request path is not allowed.");
