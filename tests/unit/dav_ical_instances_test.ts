@@ -199,14 +199,25 @@ Deno.test("an override moves an instance out of one range and into another", () 
     ["2026-01-30T09:00:00Z", "2026-01-12T09:00:00Z"],
   ]);
   assertEquals(late[0].component.properties.find((p) => p.name === "SUMMARY")?.value, "moved");
-  // RANGE=THISANDFUTURE overrides at least replace their own instance.
+});
+
+Deno.test("a RANGE=THISANDFUTURE override moves its instance and every later one", () => {
   const future = `${WEEKLY}\n${
     event(
-      "RECURRENCE-ID;RANGE=THISANDFUTURE:20260119T090000Z\nDTSTART:20260119T120000Z\nDTEND:20260119T130000Z",
+      "RECURRENCE-ID;RANGE=THISANDFUTURE:20260119T090000Z\nDTSTART:20260119T120000Z\nDTEND:20260119T133000Z\nSUMMARY:later",
       "w",
     )
   }`;
-  assertEquals(starts(future).length, 4);
+  assertEquals(starts(future), [
+    "2026-01-05T09:00:00Z/2026-01-05T10:00:00Z",
+    "2026-01-12T09:00:00Z/2026-01-12T10:00:00Z",
+    "2026-01-19T12:00:00Z/2026-01-19T13:30:00Z",
+    "2026-01-26T12:00:00Z/2026-01-26T13:30:00Z",
+  ]);
+  const last = expand(future, "2026-01-26T12:30:00Z", "2026-01-26T13:00:00Z").instances;
+  assertEquals(last.map((i) => [iso(i.recurrenceId!), i.component.properties.at(-1)?.value]), [
+    ["2026-01-26T09:00:00Z", "later"],
+  ]);
 });
 
 Deno.test("an infinite rule queried 100 years later is cheap; an unbounded one is truncated", () => {

@@ -6,7 +6,8 @@
  * - DTSTART is always the first instance and counts toward COUNT (RFC 5545 3.3.10); RDATEs
  *   (DATE, DATE-TIME or PERIOD) are added, EXDATEs removed, and an instance whose
  *   RECURRENCE-ID matches an override is replaced by that override's own DTSTART/DTEND
- *   (RFC 5545 3.8.4.4). RANGE=THISANDFUTURE overrides replace just their own instance.
+ *   (RFC 5545 3.8.4.4). A RANGE=THISANDFUTURE override also replaces every later instance,
+ *   moved by the same offset and given its duration (RFC 5545 3.2.13).
  * - Durations follow RFC 5545 3.8.5.3 and RFC 4791 9.9: DTEND (or DUE) gives the exact duration
  *   of every instance; DURATION's days are nominal (same local time after a DST change) and its
  *   time part exact; a DATE start without either lasts one day, a DATE-TIME start zero.
@@ -183,11 +184,16 @@ export function* groupInstances(
 ): Generator<Instance> {
   const inWindow = (start: number, end: number) => start <= windowEnd && end >= windowStart;
   const overridden = new Set<number>();
+  const futures: { rid: number; shift: number; length: number; component: VComponent }[] = [];
   for (const c of group.overrides) {
     const rid = recurrenceIdOf(x, c);
     if (rid === null) continue;
     overridden.add(rid);
     const own = ownInterval(x, c) ?? { start: rid, end: rid };
+    const range = param(property(c, "RECURRENCE-ID")!, "RANGE")?.toUpperCase();
+    if (range === "THISANDFUTURE" && Number.isFinite(own.start) && Number.isFinite(own.end)) {
+      futures.push({ rid, shift: own.start - rid, length: own.end - own.start, component: c });
+    }
     if (!inWindow(own.start, own.end)) continue;
     if (++x.produced > x.limits.maxInstances) {
       x.truncated = true;
@@ -224,14 +230,35 @@ export function* groupInstances(
   }
   const seen = new Set<number>();
   let steps = 0;
+  // RFC 5545 3.8.4.4: a RANGE=THISANDFUTURE override shifts and replaces every later instance
+  // (the latest such override before an instance wins).
+  futures.sort((a, b) => a.rid - b.rid);
+  const reach = futures.reduce((r, f) => Math.max(r, Math.abs(f.shift) + f.length), 0);
   const occurrence = (civil: number, startUtc: number, endUtc: number): Instance | null => {
     if (exdates.has(startUtc) || exdateDays.has(Math.floor(civil / DAY))) return null;
-    if (overridden.has(startUtc) || !inWindow(startUtc, endUtc)) return null;
+    if (overridden.has(startUtc)) return null;
+    let instance: Instance = {
+      start: startUtc,
+      end: endUtc,
+      recurrenceId: startUtc,
+      component: master,
+    };
+    const future = futures.findLast((f) => f.rid < startUtc);
+    if (future) {
+      const shifted = startUtc + future.shift;
+      instance = {
+        ...instance,
+        start: shifted,
+        end: shifted + future.length,
+        component: future.component,
+      };
+    }
+    if (!inWindow(instance.start, instance.end)) return null;
     if (++x.produced > x.limits.maxInstances) {
       x.truncated = true;
       return null;
     }
-    return { start: startUtc, end: endUtc, recurrenceId: startUtc, component: master };
+    return instance;
   };
 
   for (const prop of rdates) {
@@ -270,8 +297,8 @@ export function* groupInstances(
     if (x.truncated) return;
   }
   if (rule === null) return;
-  const span = "exact" in ends ? ends.exact : Math.abs(ends.nominal.days) * DAY +
-    Math.abs(ends.nominal.ms);
+  const span = reach + ("exact" in ends ? ends.exact : Math.abs(ends.nominal.days) * DAY +
+    Math.abs(ends.nominal.ms));
   // Civil time runs ahead of UTC by the zone's offset; 3 hours cover any DST shift near it.
   const offset = start.kind === "utc" || !Number.isFinite(windowStart)
     ? 0
@@ -282,7 +309,7 @@ export function* groupInstances(
   const endOffset = start.kind === "utc" || !Number.isFinite(windowEnd)
     ? 0
     : x.zones.zoneOf(start).offsetAt(windowEnd) + 3 * HOUR;
-  const stopAfter = windowEnd + endOffset;
+  const stopAfter = windowEnd + endOffset + reach;
   const state = { truncated: false, deadline: x.deadline };
   let count = 1;
   for (const civil of recurrenceCivil(rule, start.civil, state, skipTo)) {
