@@ -587,3 +587,32 @@ Deno.test("free-busy: merging, clipping, TRANSPARENT, CANCELLED and stored VFREE
     "FREEBUSY;FBTYPE=BUSY-UNAVAILABLE:20260105T100000Z/20260105T120000Z",
   ]);
 });
+
+Deno.test("an open-ended time-range years after an infinite SECONDLY rule starts still matches", () => {
+  const daily = ics(
+    "BEGIN:VEVENT\nUID:d\nDTSTAMP:20260101T000000Z\nDTSTART:20260105T090000Z\nRRULE:FREQ=SECONDLY\nSUMMARY:tick\nEND:VEVENT",
+    false,
+  );
+  const tiny = { ...LIMITS, maxInstances: 5 };
+  const filter = xml(`<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">
+    <C:time-range start="20300101T000000Z"/></C:comp-filter></C:comp-filter></C:filter>`);
+  // Walking the four years of seconds before the range would exhaust the budget first.
+  assert(matchCalendarFilter(parseICalendar(daily, tiny), filter, { limits: tiny }));
+});
+
+Deno.test("expand keeps all-day instances as DATEs and floating times floating", () => {
+  const text = ics(
+    "BEGIN:VEVENT\nUID:a\nDTSTAMP:20260101T000000Z\nDTSTART;VALUE=DATE:20260105\nRRULE:FREQ=DAILY;COUNT=3\nEXDATE;VALUE=DATE:20260106\nSUMMARY:off\nEND:VEVENT",
+    false,
+  );
+  const calendarData = xml(
+    `<C:calendar-data><C:expand start="20260101T000000Z" end="20260201T000000Z"/></C:calendar-data>`,
+  );
+  const out = renderCalendarData(text, parseICalendar(text, LIMITS), calendarData, LIMITS);
+  assertEquals(out.split("\r\n").filter((l) => /^(DTSTART|RECURRENCE-ID|RRULE|EXDATE)/.test(l)), [
+    "DTSTART;VALUE=DATE:20260105",
+    "RECURRENCE-ID;VALUE=DATE:20260105",
+    "DTSTART;VALUE=DATE:20260107",
+    "RECURRENCE-ID;VALUE=DATE:20260107",
+  ]);
+});

@@ -213,9 +213,13 @@ function componentInRange(m: Matcher, c: VComponent, parent: VComponent, element
       if (!matched) {
         matched = new Set();
         for (const group of groupComponents(m.root)) {
+          // Stop once every member of the group matched: an open range over an infinite rule
+          // then costs one instance, not maxInstances.
+          let unmatched = group.overrides.length + (group.master ? 1 : 0);
           for (const i of groupInstances(m.x, group, range.start, range.end)) {
             if (!matched.has(i.component) && instanceOverlaps(i, range.start, range.end)) {
               matched.add(i.component);
+              if (--unmatched === 0) break;
             }
           }
         }
