@@ -125,6 +125,11 @@ export function checkHttpConditions(
     const ok = etag !== null && (tags.includes("*") || tags.includes(etag));
     if (!ok) return textResponse(412, "If-Match does not match the current entity tag.");
   }
+  // RFC 6638 3.2.10: schedule tags are entity tags here.
+  const ifScheduleTag = request.headers.get("if-schedule-tag-match");
+  if (ifScheduleTag !== null && (etag === null || ifScheduleTag.trim() !== etag)) {
+    return textResponse(412, "If-Schedule-Tag-Match does not match the schedule tag.");
+  }
   const ifNoneMatch = request.headers.get("if-none-match");
   if (ifNoneMatch !== null) {
     const tags = ifNoneMatch.split(",").map((t) => t.trim().replace(/^W\//, ""));

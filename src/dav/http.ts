@@ -268,7 +268,7 @@ async function handle(service: DavService, c: Context<Env>): Promise<Response> {
 
 /** The DAV header (RFC 4918 10.1, RFC 4791 5.1, RFC 6352 6.1, RFC 3744, RFC 5689, RFC 6638). */
 export const DAV_COMPLIANCE =
-  "1, 2, 3, access-control, calendar-access, addressbook, extended-mkcol";
+  "1, 2, 3, access-control, calendar-access, addressbook, extended-mkcol, calendar-auto-schedule";
 
 function defaultCollections(account: Account) {
   const displayname = (name: string) =>

@@ -26,9 +26,15 @@ import { handleReport } from "./report.ts";
 import { handleLock, handleUnlock } from "./lock_methods.ts";
 import { validateObject } from "./objects.ts";
 import { checkAccess, handleAcl } from "./sharing.ts";
+import {
+  deliverScheduling,
+  handleOutboxPost,
+  planScheduling,
+  type SchedulePlan,
+} from "./schedule.ts";
 
 export const ALLOW = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, MKCALENDAR, COPY, MOVE, " +
-  "PROPFIND, PROPPATCH, REPORT, LOCK, UNLOCK, ACL";
+  "PROPFIND, PROPPATCH, REPORT, LOCK, UNLOCK, ACL, POST";
 
 export async function handleMethod(dav: DavRequest): Promise<Response> {
   const target = dav.target;
@@ -77,6 +83,11 @@ export async function handleMethod(dav: DavRequest): Promise<Response> {
     case "COPY":
     case "MOVE":
       return await handleCopyMove(dav);
+    case "POST":
+      if (target.type === "node" && target.node.kind === "schedule-outbox") {
+        return await handleOutboxPost(dav, target.owner);
+      }
+      return textResponse(405, "POST goes to the schedule outbox only.", { allow: ALLOW });
     default:
       return textResponse(405, `${dav.method} is not allowed here.`, { allow: ALLOW });
   }
@@ -97,6 +108,7 @@ async function handleGet(dav: DavRequest): Promise<Response> {
     etag,
     "last-modified": node.updatedAt.toUTCString(),
   };
+  if (node.component) headers["schedule-tag"] = etag;
   if (node.isCollection) {
     const members = await dav.app.store.dav.children(node.id);
     const text = members.map((m) => (m.isCollection ? `${m.name}/` : m.name)).join("\n");
@@ -180,6 +192,7 @@ async function handlePut(dav: DavRequest): Promise<Response> {
   const etag = `"${hash.slice(0, 32)}"`;
   let input: DavResourceInput;
   let uniqueUid = false;
+  let plan: SchedulePlan | null = null;
   if (space === "files") {
     if (parent.kind !== "root" && parent.kind !== "collection") {
       return textResponse(403, "Files go in the file space's collections.");
@@ -198,6 +211,21 @@ async function handlePut(dav: DavRequest): Promise<Response> {
     if (validated instanceof Response) return validated;
     input = { ...validated, size: bytes.length, etag };
     uniqueUid = true;
+    if (parent.kind === "calendar" && target.access === "owner") {
+      const before = existing
+        ? (await dav.app.store.dav.contents([existing.id])).get(existing.id) ?? null
+        : null;
+      plan = await planScheduling(dav, target.owner, before, validated.content);
+      if (plan && plan.stored !== validated.content) {
+        const stored = new TextEncoder().encode(plan.stored);
+        input = {
+          ...input,
+          content: plan.stored,
+          size: stored.length,
+          etag: `"${sha256Hex(stored).slice(0, 32)}"`,
+        };
+      }
+    }
   }
   const name = existing ? existing.name : (target as { name: string }).name;
   const result = await dav.app.store.dav.putResource(parent.id, name, input, { uniqueUid });
@@ -218,10 +246,13 @@ async function handlePut(dav: DavRequest): Promise<Response> {
         return textResponse(409, "The parent collection is gone.");
     }
   }
-  return new Response(null, {
-    status: result.created ? 201 : 204,
-    headers: { etag: result.node.etag ?? etag },
-  });
+  if (plan) await deliverScheduling(dav, target.owner, plan);
+  // A stored object that differs from the request (scheduling added SCHEDULE-STATUS) gets no
+  // ETag in the answer, so the client fetches it again (RFC 4791 5.3.4).
+  const headers: Record<string, string> = result.node.etag === etag
+    ? { etag, "schedule-tag": etag }
+    : {};
+  return new Response(null, { status: result.created ? 201 : 204, headers });
 }
 
 async function handleDelete(dav: DavRequest): Promise<Response> {
@@ -238,8 +269,15 @@ async function handleDelete(dav: DavRequest): Promise<Response> {
   const key = targetKey(dav);
   const guard = await guardWrite(dav, etagOf(node), { paths: [key, parentKey(key)], trees: [key] });
   if (guard) return guard;
+  const parent = target.chain[target.chain.length - 2];
+  let plan: SchedulePlan | null = null;
+  if (!node.isCollection && parent.kind === "calendar" && target.access === "owner") {
+    const before = (await dav.app.store.dav.contents([node.id])).get(node.id) ?? null;
+    plan = await planScheduling(dav, target.owner, before, null);
+  }
   await dav.app.store.dav.remove(node.id);
   dav.service.locks.removeWithin(key);
+  if (plan) await deliverScheduling(dav, target.owner, plan);
   return new Response(null, { status: 204 });
 }
 
@@ -414,6 +452,9 @@ async function handleCopyMove(dav: DavRequest): Promise<Response> {
     if (result.reason === "exists") return textResponse(412, "The destination exists.");
     if (result.reason === "quota") {
       return preconditionFailed(507, DAV_NS, "quota-not-exceeded", "The account is full.");
+    }
+    if (result.reason === "cycle") {
+      return textResponse(409, "The destination is inside the source, or contains it.");
     }
     return textResponse(409, "The destination's parent collection is gone.");
   }

@@ -283,6 +283,12 @@ export function liveProperties(
   if (!node.isCollection) {
     add(DAV_NS, "resourcetype", () => wrap(DAV_NS, "resourcetype", []));
     add(DAV_NS, "getcontentlength", () => wrap(DAV_NS, "getcontentlength", [String(node.size)]));
+    // RFC 6638 3.2.10: our schedule tag is the entity tag (it changes on every change).
+    add(
+      CALDAV_NS,
+      "schedule-tag",
+      () => node.component ? wrap(CALDAV_NS, "schedule-tag", [etagOf(node)]) : null,
+    );
     add(
       DAV_NS,
       "getcontenttype",

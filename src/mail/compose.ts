@@ -202,7 +202,10 @@ function writePart(part: ComposePart): { header: string[]; body: string } {
     const body = texts.map((t) => `--${boundary}\r\n${t}\r\n`).join("") + `--${boundary}--`;
     return { header, body };
   }
-  let contentType = `${mediaType}/${mediaSubtype ?? "octet-stream"}`;
+  // A type given with parameters ("text/calendar; method=REQUEST") keeps them as written.
+  let contentType = part.type.includes(";")
+    ? part.type.trim()
+    : `${mediaType}/${mediaSubtype ?? "octet-stream"}`;
   let encoding: string;
   let body: string;
   if (part.text !== undefined) {

@@ -118,6 +118,8 @@ export interface DavStore {
   calendarCandidates(collectionId: number, start: number | null, end: number | null): Promise<
     DavNode[]
   >;
+  /** The account's calendar object with this UID (in any of its calendars), if any. */
+  findCalendarObject(accountId: number, uid: string): Promise<DavNode | null>;
   createCollection(
     parentId: number,
     name: string,

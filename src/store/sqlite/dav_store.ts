@@ -279,6 +279,18 @@ export class SqliteDavStore implements DavStore {
     });
   }
 
+  findCalendarObject(accountId: number, uid: string): Promise<DavNode | null> {
+    return attempt(() => {
+      const row = this.sql.get(
+        `SELECT ${COLUMNS} FROM dav_nodes WHERE uid = ? AND kind = 'resource' AND parent_id IN (
+           SELECT id FROM dav_nodes WHERE account_id = ? AND kind = 'calendar') LIMIT 1`,
+        uid,
+        accountId,
+      );
+      return row ? toNode(row) : null;
+    });
+  }
+
   calendarCandidates(
     collectionId: number,
     start: number | null,
