@@ -231,7 +231,8 @@ async function handle(service: DavService, c: Context<Env>): Promise<Response> {
       },
     );
   }
-  const account = result;
+  // Read afresh: the login cache may hold an older copy (quota-used-bytes must be current).
+  const account = (await service.app.store.getAccountById(result.id)) ?? result;
   const parsed = url.pathname === "/"
     ? { segments: [], trailingSlash: true }
     : parseDavPath(url.pathname, DAV_PREFIX);

@@ -13,6 +13,7 @@
  *   another calendar, a file anywhere in the file space).
  */
 import { sha256Hex } from "../store/blobs.ts";
+import { StoreError } from "../store/types.ts";
 import { readCapped } from "../jmap/http.ts";
 import { parseRange } from "../jmap/http.ts";
 import { type DavRequest, depthOf, preconditionFailed, readXml, textResponse } from "./http.ts";
@@ -114,31 +115,32 @@ async function handleGet(dav: DavRequest): Promise<Response> {
     const text = members.map((m) => (m.isCollection ? `${m.name}/` : m.name)).join("\n");
     return textResponse(200, text, headers);
   }
-  let bytes: Uint8Array;
-  if (node.blobHash) {
-    bytes = await dav.app.blobs.get(node.blobHash, node.size);
-  } else {
-    const content = (await dav.app.store.dav.contents([node.id])).get(node.id) ?? "";
-    bytes = new TextEncoder().encode(content);
-  }
   headers["content-type"] = contentTypeOf(node);
   headers["accept-ranges"] = "bytes";
-  const range = parseRange(dav.request.headers.get("range") ?? undefined, bytes.length);
+  const content = node.blobHash
+    ? null
+    : new TextEncoder().encode((await dav.app.store.dav.contents([node.id])).get(node.id) ?? "");
+  const size = content ? content.length : node.size;
+  const range = parseRange(dav.request.headers.get("range") ?? undefined, size);
   if (range === "invalid") {
     return new Response(null, {
       status: 416,
-      headers: { ...headers, "content-range": `bytes */${bytes.length}` },
+      headers: { ...headers, "content-range": `bytes */${size}` },
     });
   }
   const ifRange = dav.request.headers.get("if-range");
   const useRange = range !== null && (ifRange === null || ifRange === etag);
-  const body = useRange ? bytes.subarray(range!.start, range!.end + 1) : bytes;
-  if (useRange) headers["content-range"] = `bytes ${range!.start}-${range!.end}/${bytes.length}`;
-  headers["content-length"] = String(body.length);
-  return new Response(
-    dav.method === "HEAD" ? null : body as Uint8Array<ArrayBuffer>,
-    { status: useRange ? 206 : 200, headers },
-  );
+  const start = useRange ? range!.start : 0;
+  const end = useRange ? range!.end : size - 1;
+  if (useRange) headers["content-range"] = `bytes ${start}-${end}/${size}`;
+  headers["content-length"] = String(end - start + 1);
+  const status = useRange ? 206 : 200;
+  if (dav.method === "HEAD" || end < start) return new Response(null, { status, headers });
+  // File bytes are streamed from the blob store, never held whole in memory.
+  const body = content
+    ? content.subarray(start, end + 1) as Uint8Array<ArrayBuffer>
+    : await dav.app.blobs.stream(node.blobHash!, start, end);
+  return new Response(body, { status, headers });
 }
 
 /** The collection a new member named by the target would go in, or a Response. */
@@ -174,39 +176,43 @@ async function handlePut(dav: DavRequest): Promise<Response> {
   });
   if (guard) return guard;
   const space = target.space;
-  const limit = space === "files"
-    ? dav.service.limits.maxFileSize
-    : dav.service.limits.maxObjectSize;
-  const bytes = await readCapped(dav.request, limit);
-  if (bytes === null) {
-    return space === "files"
-      ? textResponse(413, `Files are limited to ${limit} bytes.`)
-      : preconditionFailed(
+  let input: DavResourceInput;
+  let uniqueUid = false;
+  let plan: SchedulePlan | null = null;
+  let etag: string;
+  if (space === "files") {
+    if (parent.kind !== "root" && parent.kind !== "collection") {
+      return textResponse(403, "Files go in the file space's collections.");
+    }
+    const limit = dav.service.limits.maxFileSize;
+    const declared = Number(dav.request.headers.get("content-length") ?? "NaN");
+    if (Number.isFinite(declared) && declared > limit) {
+      return textResponse(413, `Files are limited to ${limit} bytes.`);
+    }
+    // Streamed to the blob store while hashing: a large file never sits in memory.
+    const written = await dav.app.blobs.putStream(dav.request.body, limit);
+    if (!written) return textResponse(413, `Files are limited to ${limit} bytes.`);
+    const known = await dav.app.store.blobKnown(written.hash);
+    etag = `"${written.hash.slice(0, 32)}"`;
+    input = {
+      contentType: dav.request.headers.get("content-type") ?? "application/octet-stream",
+      size: written.size,
+      etag,
+      blobHash: written.hash,
+      blobWritten: !known,
+    };
+  } else {
+    const limit = dav.service.limits.maxObjectSize;
+    const bytes = await readCapped(dav.request, limit);
+    if (bytes === null) {
+      return preconditionFailed(
         403,
         space === "calendars" ? CALDAV_NS : CARDDAV_NS,
         "max-resource-size",
         `Objects are limited to ${limit} bytes.`,
       );
-  }
-  const hash = sha256Hex(bytes);
-  const etag = `"${hash.slice(0, 32)}"`;
-  let input: DavResourceInput;
-  let uniqueUid = false;
-  let plan: SchedulePlan | null = null;
-  if (space === "files") {
-    if (parent.kind !== "root" && parent.kind !== "collection") {
-      return textResponse(403, "Files go in the file space's collections.");
     }
-    const known = await dav.app.store.blobKnown(hash);
-    if (!known) await dav.app.blobs.put(hash, bytes);
-    input = {
-      contentType: dav.request.headers.get("content-type") ?? "application/octet-stream",
-      size: bytes.length,
-      etag,
-      blobHash: hash,
-      blobWritten: !known,
-    };
-  } else {
+    etag = `"${sha256Hex(bytes).slice(0, 32)}"`;
     const validated = validateObject(dav, parent, bytes);
     if (validated instanceof Response) return validated;
     input = { ...validated, size: bytes.length, etag };
@@ -228,7 +234,16 @@ async function handlePut(dav: DavRequest): Promise<Response> {
     }
   }
   const name = existing ? existing.name : (target as { name: string }).name;
-  const result = await dav.app.store.dav.putResource(parent.id, name, input, { uniqueUid });
+  let result;
+  try {
+    result = await dav.app.store.dav.putResource(parent.id, name, input, { uniqueUid });
+  } catch (error) {
+    // The same bytes were being collected as this upload arrived (rare): ask for a retry.
+    if (error instanceof StoreError && error.code === "blob_missing") {
+      return textResponse(503, "Busy; send the file again.", { "retry-after": "1" });
+    }
+    throw error;
+  }
   if (!result.ok) {
     switch (result.reason) {
       case "uid_conflict":

@@ -360,3 +360,78 @@ Deno.test("dav safety: XML bombs, deep documents, an infinite RRULE and path esc
     await health.body?.cancel();
   });
 });
+
+Deno.test("dav files: streamed uploads, ranges, the quota and the size limit", async () => {
+  await withServer(async (server) => {
+    const added = await cli(server.configPath, [
+      "account",
+      "add",
+      "erin@example.com",
+      "--password",
+      "erin-files-pw",
+      "--quota",
+      "3M",
+    ]);
+    assertEquals(added.code, 0, added.stderr);
+    const base = `http://127.0.0.1:${server.ports.http}/dav/files/erin@example.com`;
+    const auth = { authorization: `Basic ${btoa("erin@example.com:erin-files-pw")}` };
+    const bytes = new Uint8Array(2 * 1024 * 1024 + 7).map((_, i) => (i * 31 + 7) & 0xff);
+    // Sent as a stream in uneven chunks (no Content-Length).
+    const chunks = [
+      bytes.subarray(0, 1000),
+      bytes.subarray(1000, 1_500_000),
+      bytes.subarray(1_500_000),
+    ];
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next) controller.enqueue(next);
+        else controller.close();
+      },
+    });
+    const put = await fetch(`${base}/big.bin`, { method: "PUT", body: stream, headers: auth });
+    assertEquals(put.status, 201);
+    await put.body?.cancel();
+    const got = new Uint8Array(
+      await (await fetch(`${base}/big.bin`, { headers: auth })).arrayBuffer(),
+    );
+    assertEquals(got.length, bytes.length);
+    assertEquals(got, bytes);
+    const ranged = await fetch(`${base}/big.bin`, {
+      headers: { ...auth, range: "bytes=1000-1009" },
+    });
+    assertEquals(ranged.status, 206);
+    assertEquals(ranged.headers.get("content-range"), `bytes 1000-1009/${bytes.length}`);
+    assertEquals(new Uint8Array(await ranged.arrayBuffer()), bytes.subarray(1000, 1010));
+    const unsatisfiable = await fetch(`${base}/big.bin`, {
+      headers: { ...auth, range: "bytes=9999999-" },
+    });
+    assertEquals(unsatisfiable.status, 416);
+    await unsatisfiable.body?.cancel();
+    // The quota counts files: a second copy does not fit (3 MiB), a small file does.
+    const copy = await fetch(`${base}/big.bin`, {
+      method: "COPY",
+      headers: { ...auth, destination: `${base}/copy.bin` },
+    });
+    assertEquals(copy.status, 507);
+    assert((await copy.text()).includes("quota-not-exceeded"));
+    const again = await fetch(`${base}/other.bin`, { method: "PUT", body: bytes, headers: auth });
+    assertEquals(again.status, 507);
+    await again.body?.cancel();
+    const quota = await fetch(`${base}/`, {
+      method: "PROPFIND",
+      headers: { ...auth, depth: "0" },
+      body: `<d:propfind xmlns:d="DAV:"><d:prop><d:quota-used-bytes/><d:quota-available-bytes/>` +
+        `</d:prop></d:propfind>`,
+    });
+    const text = await quota.text();
+    const used = Number(texts(text, "quota-used-bytes")[0]);
+    assert(used >= bytes.length, text);
+    assertEquals(Number(texts(text, "quota-available-bytes")[0]), 3 * 1024 * 1024 - used);
+    // Deleting gives the space back.
+    assertEquals((await fetch(`${base}/big.bin`, { method: "DELETE", headers: auth })).status, 204);
+    const small = await fetch(`${base}/other.bin`, { method: "PUT", body: bytes, headers: auth });
+    assertEquals(small.status, 201);
+    await small.body?.cancel();
+  });
+});
