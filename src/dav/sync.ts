@@ -7,7 +7,7 @@
  *   (src/store/dav_types.ts), so a token stays valid until tombstones after it are pruned
  *   (`[dav] sync_token_retention`); then the client gets 403 valid-sync-token and resyncs.
  * - Only sync-level 1 (RFC 6578 3.3); infinite is refused with sync-traversal-supported.
- * - DAV:limit is not applied: the whole difference is answered at once.
+ * - DAV:limit is honoured by answering the oldest changes first (see syncCollection).
  */
 import { encodeSegment } from "./paths.ts";
 import type { DavNode } from "../store/dav_types.ts";
@@ -60,22 +60,53 @@ export async function syncCollection(
   }
   const names = child(body, DAV_NS, "prop")?.children ?? [];
   const baseHref = hrefOf(target.segments, true);
-  const entries: Entry[] = changes.changed.map((node) => ({
+  // DAV:limit (RFC 6578 3.8): answer the oldest changes up to the limit, cut where a modseq
+  // ends, with a token for that point and a 507 for the request URI saying there is more.
+  const limitText = child(child(body, DAV_NS, "limit") ?? body, DAV_NS, "nresults")?.text.trim();
+  const limit = limitText && /^\d{1,9}$/.test(limitText) ? Math.max(1, Number(limitText)) : null;
+  let changed = changes.changed;
+  let removed = changes.removed;
+  let tokenModseq = changes.modseq;
+  let truncated = false;
+  if (limit !== null && changed.length + removed.length > limit) {
+    const modseqs = [
+      ...changed.map((n) => n.modseq),
+      ...changes.removedModseq,
+    ].sort((a, b) => a - b);
+    let boundary = modseqs[limit - 1];
+    if (modseqs[limit] === boundary) {
+      const below = modseqs.filter((m) => m < boundary);
+      boundary = below.length ? below[below.length - 1] : boundary;
+    }
+    changed = changed.filter((n) => n.modseq <= boundary);
+    removed = removed.filter((_, i) => changes.removedModseq[i] <= boundary);
+    tokenModseq = boundary;
+    truncated = true;
+  }
+  const entries: Entry[] = changed.map((node) => ({
     kind: "node",
     href: `${baseHref}${encodeSegment(node.name)}${node.isCollection ? "/" : ""}`,
     node,
     space: target.space,
     owner: target.owner,
     depth: 1,
+    access: target.access,
   }));
   const responses = await render(entries, names);
-  for (const name of changes.removed) {
+  for (const name of removed) {
     responses.push(el(DAV_NS, "response", [
       el(DAV_NS, "href", [`${baseHref}${encodeSegment(name)}`]),
       el(DAV_NS, "status", ["HTTP/1.1 404 Not Found"]),
     ]));
   }
-  const token = `${PREFIX}${target.node.id}:${changes.modseq}`;
+  if (truncated) {
+    responses.push(el(DAV_NS, "response", [
+      el(DAV_NS, "href", [baseHref]),
+      el(DAV_NS, "status", ["HTTP/1.1 507 Insufficient Storage"]),
+      el(DAV_NS, "error", [el(DAV_NS, "number-of-matches-within-limits")]),
+    ]));
+  }
+  const token = `${PREFIX}${target.node.id}:${tokenModseq}`;
   return xmlResponse(
     207,
     el(DAV_NS, "multistatus", [...responses, el(DAV_NS, "sync-token", [token])]),

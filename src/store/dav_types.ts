@@ -86,8 +86,11 @@ export type DavPutResult =
   };
 
 export interface DavChanges {
+  /** Live members changed after the token, oldest change first. */
   changed: DavNode[];
+  /** Names removed after the token, and the modseq of each removal (same order). */
   removed: string[];
+  removedModseq: number[];
   modseq: number;
 }
 

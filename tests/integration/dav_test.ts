@@ -435,3 +435,37 @@ Deno.test("dav files: streamed uploads, ranges, the quota and the size limit", a
     await small.body?.cancel();
   });
 });
+
+Deno.test("dav sync-collection: DAV:limit pages through the changes with intermediate tokens", async () => {
+  await withServer(async (server) => {
+    const dav = await davClient(server);
+    const book = `/dav/addressbooks/${LOGIN}/default/`;
+    for (let i = 0; i < 5; i++) {
+      assertEquals(
+        (await dav.request("PUT", `${book}p${i}.vcf`, CARD(`p${i}`, `Person ${i}`))).status,
+        201,
+      );
+    }
+    const seen: string[] = [];
+    let token = "";
+    let pages = 0;
+    for (; pages < 10; pages++) {
+      const page = await dav.request(
+        "REPORT",
+        book,
+        `<d:sync-collection xmlns:d="DAV:"><d:sync-token>${token}</d:sync-token>` +
+          `<d:sync-level>1</d:sync-level><d:limit><d:nresults>2</d:nresults></d:limit>` +
+          `<d:prop><d:getetag/></d:prop></d:sync-collection>`,
+        { depth: "0", ...XML },
+      );
+      assertEquals(page.status, 207);
+      token = texts(page.text, "sync-token")[0];
+      const members = hrefs(page.text).filter((h) => h !== book);
+      seen.push(...members);
+      if (!page.text.includes("number-of-matches-within-limits")) break;
+      assertEquals(members.length, 2);
+    }
+    assertEquals(pages, 2);
+    assertEquals(seen.sort(), [0, 1, 2, 3, 4].map((i) => `${book}p${i}.vcf`));
+  });
+});

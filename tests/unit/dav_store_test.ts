@@ -459,7 +459,12 @@ Deno.test("changesSince reports exactly the members created, updated, removed an
     assertEquals(initial.removed, []);
     const t0 = initial.modseq;
     assertEquals(t0, (await at(store, alice.id, "files/box")).modseq);
-    assertEquals(await dav.changesSince(box.id, t0), { changed: [], removed: [], modseq: t0 });
+    assertEquals(await dav.changesSince(box.id, t0), {
+      changed: [],
+      removed: [],
+      removedModseq: [],
+      modseq: t0,
+    });
 
     await put(store, box, "a", file(2)); // update
     await put(store, box, "new", file(1)); // create

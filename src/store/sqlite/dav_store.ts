@@ -608,12 +608,18 @@ export class SqliteDavStore implements DavStore {
         collectionId,
         since,
       ).map(toNode);
-      const removed = since === 0 ? [] : this.sql.all(
-        "SELECT name FROM dav_tombstones WHERE collection_id = ? AND modseq > ? ORDER BY modseq",
+      const tombstones = since === 0 ? [] : this.sql.all(
+        `SELECT name, modseq FROM dav_tombstones WHERE collection_id = ? AND modseq > ?
+         ORDER BY modseq`,
         collectionId,
         since,
-      ).map((row) => row.name as string);
-      return { changed, removed, modseq: latest };
+      );
+      return {
+        changed,
+        removed: tombstones.map((row) => row.name as string),
+        removedModseq: tombstones.map((row) => row.modseq as number),
+        modseq: latest,
+      };
     });
   }
 
