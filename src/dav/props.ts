@@ -78,6 +78,7 @@ const WRITABLE = new Set([
   clark(DAV_NS, "displayname"),
   clark(CALDAV_NS, "calendar-description"),
   clark(CALDAV_NS, "calendar-timezone"),
+  clark(CALDAV_NS, "calendar-timezone-id"),
   clark(CARDDAV_NS, "addressbook-description"),
   clark(APPLE_NS, "calendar-color"),
   clark(APPLE_NS, "calendar-order"),

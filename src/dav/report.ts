@@ -248,7 +248,7 @@ async function calendarQuery(dav: DavRequest, body: XmlElement): Promise<Respons
   const parsed = new Map<number, VComponent>();
   const entries: Entry[] = [];
   const base = collection ? hrefOf(target.segments, true) : null;
-  const floatingZone = undefined;
+  const floatingZone = queryTimezone(body, collection ?? target.chain[target.chain.length - 2]);
   for (const node of candidates) {
     const text = contents.get(node.id);
     if (text === undefined) continue;
@@ -461,4 +461,40 @@ function expandProperty(dav: DavRequest, body: XmlElement): Response {
     207,
     el(DAV_NS, "multistatus", [propResponse(dav, entry, { mode: "prop", names })]),
   );
+}
+
+/** An IANA zone name this runtime knows, or undefined. */
+function knownZone(name: string | undefined): string | undefined {
+  if (!name) return undefined;
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: name });
+    return name;
+  } catch {
+    return undefined;
+  }
+}
+
+function tzidIn(text: string | undefined): string | undefined {
+  return text ? /^TZID:(.+)$/m.exec(text.replaceAll("\r\n", "\n"))?.[1]?.trim() : undefined;
+}
+
+/**
+ * The zone floating times are read in for a query (RFC 4791 7.3, RFC 7809 5.2): the request's
+ * timezone-id or timezone, else the calendar's calendar-timezone-id or calendar-timezone;
+ * undefined (UTC) when none names a zone this runtime knows.
+ */
+function queryTimezone(body: XmlElement, calendar: DavNode): string | undefined {
+  const stored = (name: string) => {
+    const xml = calendar.props[`{${CALDAV_NS}}${name}`];
+    return xml ? /<[^>]*>([\s\S]*)<\/[^>]*>\s*$/.exec(xml)?.[1] : undefined;
+  };
+  const decode = (text: string | undefined) =>
+    text?.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&#13;/g, "\r").replace(
+      /&amp;/g,
+      "&",
+    );
+  return knownZone(child(body, CALDAV_NS, "timezone-id")?.text.trim()) ??
+    knownZone(tzidIn(child(body, CALDAV_NS, "timezone")?.text)) ??
+    knownZone(decode(stored("calendar-timezone-id"))?.trim()) ??
+    knownZone(tzidIn(decode(stored("calendar-timezone"))));
 }

@@ -469,3 +469,37 @@ Deno.test("dav sync-collection: DAV:limit pages through the changes with interme
     assertEquals(seen.sort(), [0, 1, 2, 3, 4].map((i) => `${book}p${i}.vcf`));
   });
 });
+
+Deno.test("dav calendar-query: floating times are read in the calendar's time zone", async () => {
+  await withServer(async (server) => {
+    const dav = await davClient(server);
+    const calendar = `/dav/calendars/${LOGIN}/default/`;
+    // 09:00 floating on 2026-12-01 is 14:00Z in New York (EST).
+    assertEquals(
+      (await dav.request("PUT", `${calendar}f.ics`, EVENT("f", "20261201T090000"))).status,
+      201,
+    );
+    const query = () =>
+      dav.request(
+        "REPORT",
+        calendar,
+        `<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">` +
+          `<d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name="VCALENDAR">` +
+          `<c:comp-filter name="VEVENT"><c:time-range start="20261201T133000Z" end="20261201T143000Z"/>` +
+          `</c:comp-filter></c:comp-filter></c:filter></c:calendar-query>`,
+        { depth: "1", ...XML },
+      );
+    assertEquals(hrefs((await query()).text), [], "read as UTC, 09:00 is outside the range");
+    const patch = await dav.request(
+      "PROPPATCH",
+      calendar,
+      `<d:propertyupdate xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop>` +
+        `<c:calendar-timezone-id>America/New_York</c:calendar-timezone-id></d:prop></d:set>` +
+        `</d:propertyupdate>`,
+      XML,
+    );
+    assertEquals(patch.status, 207);
+    assert(patch.text.includes("200 OK"), patch.text);
+    assertEquals(hrefs((await query()).text), [`${calendar}f.ics`]);
+  });
+});
