@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   imap: () => import("./imap.ts"),
   jmap: () => import("./jmap.ts"),
   sieve: () => import("./sieve.ts"),
+  dav: () => import("./dav.ts"),
 };
 
 const [name, ...args] = Deno.args;
