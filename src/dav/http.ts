@@ -240,7 +240,7 @@ async function handle(service: DavService, c: Context<Env>): Promise<Response> {
     await request.body?.cancel().catch(() => {});
     return textResponse(400, "The request path is not allowed.");
   }
-  await service.app.store.dav.ensureHome(account.id, defaultCollections(account));
+  await service.app.store.dav.ensureHome(account.id, defaultCollections());
   const target = await resolve(service.app, account, parsed.segments);
   const dav: DavRequest = {
     service,
@@ -271,12 +271,12 @@ async function handle(service: DavService, c: Context<Env>): Promise<Response> {
 export const DAV_COMPLIANCE =
   "1, 2, 3, access-control, calendar-access, addressbook, extended-mkcol, calendar-auto-schedule";
 
-function defaultCollections(account: Account) {
+/** The properties of the calendar and address book every account starts with. */
+export function defaultCollections() {
   const displayname = (name: string) =>
     toXml(el(DAV_NS, "displayname", [name])).replace(/^<\?xml[^>]*\?>/, "");
   return {
     calendarProps: { "{DAV:}displayname": displayname("Calendar") },
-    addressbookProps: { "{DAV:}displayname": displayname(`Contacts`) },
-    account,
+    addressbookProps: { "{DAV:}displayname": displayname("Contacts") },
   };
 }

@@ -143,6 +143,19 @@ async function handleGet(dav: DavRequest): Promise<Response> {
   return new Response(body, { status, headers });
 }
 
+/**
+ * If-Match / If-None-Match again inside the store's transaction, so two clients racing to
+ * create (If-None-Match: *) or to replace one version cannot both win.
+ */
+function storeConditions(request: Request): { ifMatch?: string; ifNoneMatch?: string } {
+  const ifMatch = request.headers.get("if-match")?.trim();
+  const ifNoneMatch = request.headers.get("if-none-match")?.trim();
+  return {
+    ...(ifMatch && !ifMatch.includes(",") ? { ifMatch } : {}),
+    ...(ifNoneMatch === "*" ? { ifNoneMatch } : {}),
+  };
+}
+
 /** The collection a new member named by the target would go in, or a Response. */
 function parentOf(dav: DavRequest): DavNode | Response {
   const target = dav.target;
@@ -236,7 +249,10 @@ async function handlePut(dav: DavRequest): Promise<Response> {
   const name = existing ? existing.name : (target as { name: string }).name;
   let result;
   try {
-    result = await dav.app.store.dav.putResource(parent.id, name, input, { uniqueUid });
+    result = await dav.app.store.dav.putResource(parent.id, name, input, {
+      uniqueUid,
+      ...storeConditions(dav.request),
+    });
   } catch (error) {
     // The same bytes were being collected as this upload arrived (rare): ask for a retry.
     if (error instanceof StoreError && error.code === "blob_missing") {

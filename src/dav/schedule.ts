@@ -21,7 +21,7 @@
  */
 import type { Account } from "../store/types.ts";
 import type { DavNode } from "../store/dav_types.ts";
-import { type DavRequest, preconditionFailed, xmlResponse } from "./http.ts";
+import { type DavRequest, defaultCollections, preconditionFailed, xmlResponse } from "./http.ts";
 import { readCapped } from "../jmap/http.ts";
 import { CALDAV_NS, DAV_NS, el, type XmlElement } from "./xml.ts";
 import { parseIcalTime } from "./ical_time.ts";
@@ -327,10 +327,7 @@ async function writeObject(dav: DavRequest, parent: DavNode, name: string, text:
 
 async function deliverLocally(dav: DavRequest, owner: Account, delivery: Delivery, to: Account) {
   const store = dav.app.store.dav;
-  await store.ensureHome(to.id, {
-    calendarProps: {},
-    addressbookProps: {},
-  });
+  await store.ensureHome(to.id, defaultCollections());
   const uid = uidOf(delivery.itip);
   if (!uid) return;
   const inbox = await store.lookup(to.id, ["calendars", "inbox"]);

@@ -503,3 +503,23 @@ Deno.test("dav calendar-query: floating times are read in the calendar's time zo
     assertEquals(hrefs((await query()).text), [`${calendar}f.ics`]);
   });
 });
+
+Deno.test("dav PUT: of clients racing to create one name with If-None-Match: *, one wins", async () => {
+  await withServer(async (server) => {
+    const dav = await davClient(server);
+    const path = `/dav/calendars/${LOGIN}/default/race.ics`;
+    const answers = await Promise.all(
+      Array.from(
+        { length: 8 },
+        (_, i) =>
+          dav.request("PUT", path, EVENT("race", `2026120${i + 1}T100000Z`), {
+            "if-none-match": "*",
+          }),
+      ),
+    );
+    const statuses = answers.map((a) => a.status).sort();
+    assertEquals(statuses, [201, 412, 412, 412, 412, 412, 412, 412]);
+    const winner = answers.find((a) => a.status === 201)!;
+    assertEquals((await dav.request("GET", path)).headers.get("etag"), winner.headers.get("etag"));
+  });
+});
