@@ -29,6 +29,8 @@ const ianaZones = new Map<string, Zone>();
 /** The last instant a Date can hold, less a day so local fields stay representable. */
 const MAX_INSTANT = 8.64e15 - DAY;
 const WEEK = 7 * DAY;
+/** Transitions one VTIMEZONE observance may produce (12,000 = monthly for 1,000 years). */
+const MAX_OBSERVANCE_TRANSITIONS = 12_000;
 
 /** The IANA zone `name` as Intl knows it, or null. */
 export function ianaZone(name: string): Zone | null {
@@ -143,6 +145,9 @@ interface Observance {
   rdates: number[];
 }
 
+/** VTIMEZONE transition tables computed and their entries (tests: the work stays small). */
+export const vtimezoneStats = { computations: 0, transitions: 0 };
+
 /** A zone defined by a VTIMEZONE component (RFC 5545 3.6.5); null if it defines nothing. */
 export function vtimezoneZone(vtimezone: VComponent): Zone | null {
   const observances: Observance[] = [];
@@ -171,6 +176,7 @@ export function vtimezoneZone(vtimezone: VComponent): Zone | null {
   let before = 0;
 
   const compute = (untilUtc: number) => {
+    vtimezoneStats.computations++;
     computedUntil = untilUtc;
     const list: { at: number; offset: number }[] = [];
     for (const o of observances) {
@@ -185,11 +191,15 @@ export function vtimezoneZone(vtimezone: VComponent): Zone | null {
       } catch {
         continue;
       }
+      // Real observances recur yearly (or monthly at most); a finer rule is not a time zone
+      // and would cost a transition per second: only its DTSTART and RDATEs count.
+      if (rule.freq !== "YEARLY" && rule.freq !== "MONTHLY") continue;
       const state = { truncated: false, deadline: Infinity };
       let count = 1;
+      let produced = 0;
       for (const civil of recurrenceCivil(rule, o.start, state)) {
         const at = civil - o.from;
-        if (at > untilUtc || list.length > 100_000) break;
+        if (at > untilUtc || ++produced > MAX_OBSERVANCE_TRANSITIONS) break;
         const until = rule.until;
         if (
           until !== null &&
@@ -204,6 +214,7 @@ export function vtimezoneZone(vtimezone: VComponent): Zone | null {
       }
     }
     list.sort((a, b) => a.at - b.at);
+    vtimezoneStats.transitions += list.length;
     transitions = list;
     const earliest = observances.reduce((a, b) => (b.start - b.from < a.start - a.from ? b : a));
     before = earliest.from;
@@ -213,7 +224,10 @@ export function vtimezoneZone(vtimezone: VComponent): Zone | null {
     offsetAt(utc: number): number {
       if (utc > computedUntil) {
         const year = new Date(Math.min(utc, 253402300799000)).getUTCFullYear();
-        compute(Date.UTC(Math.min(9999, year + 50), 0, 1));
+        // Fifty years ahead, or to the end once that passes year 9999: never just up to `utc`,
+        // which would recompute the table for every later instant asked.
+        const horizon = year + 50 > 9999 ? Infinity : Date.UTC(year + 50, 0, 1);
+        compute(Math.max(utc, horizon));
       }
       let lo = 0;
       let hi = transitions.length - 1;
