@@ -358,6 +358,26 @@ async function deliverLocally(dav: DavRequest, owner: Account, delivery: Deliver
     : null;
   const existingRoot = parse(existingText, dav.service.limits.ical);
   const me = to.address.toLowerCase();
+  const sender = owner.address.toLowerCase();
+  // A message may only touch the recipient's copy of the sender's own event: for a REQUEST or
+  // CANCEL the copy must name the sender as organizer, for a REPLY the recipient as organizer
+  // and the sender as an attendee. Anything else under that UID is someone else's and stays.
+  const existingOrganizer = existingRoot ? organizerOf(existingRoot) : undefined;
+  const organizedBy = existingOrganizer ? calAddress(existingOrganizer.value) : null;
+  const unrelated = existing !== null && (
+    !existingRoot ||
+    (delivery.method === "REPLY"
+      ? organizedBy !== me || !attendeesOf(existingRoot).has(sender)
+      : organizedBy !== sender)
+  );
+  if (unrelated) {
+    log.info("scheduling message left in the inbox: the UID names another event", {
+      from: owner.address,
+      to: to.address,
+      method: delivery.method,
+    });
+    return;
+  }
   if (delivery.method === "REQUEST") {
     const copy = cloneComponent(delivery.itip);
     copy.properties = copy.properties.filter((p) => p.name !== "METHOD");
