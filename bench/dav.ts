@@ -472,9 +472,10 @@ function printFigures(label: string, postern: Figures, radicale: Figures | null)
   line("radicale", radicale);
   const p = stats(postern.times);
   const r = stats(radicale.times);
+  // Two significant digits below 0.1, so an incremental sync's 0.0012x does not print as 0.00x.
+  const ratio = (x: number) => x < 0.1 ? x.toPrecision(2) : x.toFixed(2);
   console.log(
-    `  ratio postern/radicale: p50 ${(p.p50 / r.p50).toFixed(2)}x, ` +
-      `mean ${(p.mean / r.mean).toFixed(2)}x`,
+    `  ratio postern/radicale: p50 ${ratio(p.p50 / r.p50)}x, mean ${ratio(p.mean / r.mean)}x`,
   );
   const theirs = new Set(radicale.names);
   const ours = new Set(postern.names);
