@@ -414,6 +414,10 @@ export function toXml(root: XmlElement, options: ToXmlOptions = {}): string {
       out.push(item);
       continue;
     }
+    if (item.name === "") {
+      out.push(item.text); // rawXml(): already serialized
+      continue;
+    }
     const qname = qualify(item.ns, item.name);
     out.push(`<${qname}`);
     if (item === root) {
@@ -432,6 +436,25 @@ export function toXml(root: XmlElement, options: ToXmlOptions = {}): string {
     for (let i = item.children.length - 1; i >= 0; i--) work.push(item.children[i]);
   }
   return out.join("");
+}
+
+const NO_ATTRIBUTES: Map<string, string> = new Map();
+
+/**
+ * Markup written as it is by `toXml`, for responses built in bulk (a sync of 10,000 members):
+ * the caller escapes its text and uses only the prefixes `toXml` declares on the root (D: for
+ * DAV:, which a multistatus root always declares).
+ *
+ * @example
+ * rawXml("<D:getetag>&quot;1&quot;</D:getetag>");
+ */
+export function rawXml(markup: string): XmlElement {
+  return { ns: "", name: "", attributes: NO_ATTRIBUTES, children: [], text: markup };
+}
+
+/** Escapes text for element content (what toXml does). */
+export function escapeXmlText(text: string): string {
+  return escapeText(text);
 }
 
 /**

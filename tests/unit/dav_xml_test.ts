@@ -12,7 +12,9 @@ import {
   children,
   DAV_NS,
   el,
+  escapeXmlText,
   parseXml,
+  rawXml,
   toXml,
   type XmlElement,
   XmlError,
@@ -424,4 +426,18 @@ Deno.test("toXml and parseXml handle 100k-deep trees without recursion", () => {
     depth++;
   }
   assertEquals([depth, node.name, node.text], [100_000, "leaf", "bottom"]);
+});
+
+Deno.test("toXml writes rawXml markup as it is, inside declared prefixes", () => {
+  const xml = toXml(
+    el(DAV_NS, "multistatus", [rawXml("<D:response><D:href>/a&amp;b</D:href></D:response>")]),
+  );
+  assertEquals(
+    xml,
+    '<?xml version="1.0" encoding="utf-8"?><D:multistatus xmlns:D="DAV:">' +
+      "<D:response><D:href>/a&amp;b</D:href></D:response></D:multistatus>",
+  );
+  const parsed = parseXml(xml, { maxBytes: 1 << 20, maxDepth: 10, maxElements: 100 });
+  assertEquals(parsed.children[0].children[0].text, "/a&b");
+  assertEquals(escapeXmlText("a<b&c>"), "a&lt;b&amp;c&gt;");
 });
