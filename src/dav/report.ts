@@ -116,7 +116,6 @@ export async function renderObjectProp(
   dav: DavRequest,
   names: XmlElement[],
   entries: Entry[] = [],
-  parsed?: Map<number, VComponent | VCard>,
 ): Promise<Extra> {
   const calendarData = names.find((n) => n.ns === CALDAV_NS && n.name === "calendar-data");
   const addressData = names.find((n) => n.ns === CARDDAV_NS && n.name === "address-data");
@@ -135,8 +134,7 @@ export async function renderObjectProp(
       if (text === undefined) return null;
       try {
         if (isCalendar && node.component) {
-          const root = (parsed?.get(node.id) as VComponent | undefined) ??
-            (name.children.length ? parseICalendar(text, dav.service.limits.ical) : null);
+          const root = name.children.length ? parseICalendar(text, dav.service.limits.ical) : null;
           const value = root && name.children.length
             ? renderCalendarData(text, root, name, dav.service.limits.ical)
             : text;
@@ -146,8 +144,7 @@ export async function renderObjectProp(
           if (!name.children.length && !name.attributes.size) {
             return el(CARDDAV_NS, "address-data", [text]);
           }
-          const card = (parsed?.get(node.id) as VCard | undefined) ??
-            parseVCards(text, dav.service.limits.vcard)[0];
+          const card = parseVCards(text, dav.service.limits.vcard)[0];
           return el(CARDDAV_NS, "address-data", [renderAddressData(text, card, name)]);
         }
       } catch (error) {
@@ -283,23 +280,26 @@ async function calendarQuery(dav: DavRequest, body: XmlElement): Promise<Respons
     });
   }
   const names = requested(body);
-  const extra = await renderObjectProp(dav, names, [], parsed);
   const responses: XmlElement[] = [];
   for (const entry of entries) {
     const content = entry.kind === "node" ? contents.get(entry.node.id) : undefined;
-    const render = await extraWith(extra, entry, content, dav, names, parsed);
-    responses.push(propResponse(dav, entry, { mode: "prop", names }, render));
+    responses.push(
+      propResponse(
+        dav,
+        entry,
+        { mode: "prop", names },
+        calendarDataOf(dav, entry, content, parsed),
+      ),
+    );
   }
   return xmlResponse(207, el(DAV_NS, "multistatus", responses));
 }
 
-/** calendar-data from text already read (no second read per object). */
-function extraWith(
-  _extra: Extra,
+/** calendar-data from the text and tree a query already has (no second read or parse). */
+function calendarDataOf(
+  dav: DavRequest,
   entry: Entry,
   text: string | undefined,
-  dav: DavRequest,
-  _names: XmlElement[],
   parsed: Map<number, VComponent>,
 ): (name: XmlElement) => XmlElement | null | undefined {
   return (name) => {
