@@ -306,11 +306,16 @@ function uidOf(root: VComponent): string | null {
   return null;
 }
 
+/**
+ * Stores calendar text the server wrote (a copy, or an iTIP message in an inbox, whose METHOD
+ * the index check ignores) under `name` in `parent`.
+ */
 async function writeObject(dav: DavRequest, parent: DavNode, name: string, text: string) {
-  const check = checkCalendarObject(text, dav.service.limits.ical, [
-    ...DEFAULT_COMPONENTS,
-    "VFREEBUSY",
-  ]);
+  const check = checkCalendarObject(
+    text.replace(/^METHOD:.*\r\n/m, ""),
+    dav.service.limits.ical,
+    [...DEFAULT_COMPONENTS, "VFREEBUSY"],
+  );
   if (!check.ok) throw new Error(`scheduling produced an invalid object: ${check.message}`);
   const bytes = new TextEncoder().encode(text);
   await dav.app.store.dav.putResource(parent.id, name, {
@@ -332,25 +337,12 @@ async function deliverLocally(dav: DavRequest, owner: Account, delivery: Deliver
   if (!uid) return;
   const inbox = await store.lookup(to.id, ["calendars", "inbox"]);
   if (inbox) {
-    const itipText = serializeICalendar(delivery.itip);
-    const check = checkCalendarObject(
-      itipText.replace(/^METHOD:.*\r\n/m, ""),
-      dav.service.limits.ical,
-      [...DEFAULT_COMPONENTS, "VFREEBUSY"],
+    await writeObject(
+      dav,
+      inbox[1],
+      `${crypto.randomUUID()}.ics`,
+      serializeICalendar(delivery.itip),
     );
-    if (check.ok) {
-      const bytes = new TextEncoder().encode(itipText);
-      await store.putResource(inbox[1].id, `${crypto.randomUUID()}.ics`, {
-        contentType: "text/calendar; charset=utf-8",
-        content: itipText,
-        size: bytes.length,
-        etag: `"${sha256Hex(bytes).slice(0, 32)}"`,
-        uid: check.uid,
-        component: check.componentType,
-        timeStart: check.timeStart,
-        timeEnd: check.timeEnd,
-      }, {});
-    }
   }
   const existing = await store.findCalendarObject(to.id, uid);
   const existingText = existing

@@ -24,6 +24,9 @@
  *   can answer supported-address-data instead of valid-address-data (RFC 6352 6.3.2.1).
  * - `parseVCards` throws only `VCardError` (and its subclass); anything else escaping is a bug.
  */
+import { utf8Length } from "./utf8.ts";
+
+export { utf8Length };
 
 /** Limits a parse must stay within; they come from config, never from the parser. */
 export interface VCardLimits {
@@ -83,24 +86,6 @@ const NAME_CHAR = /[A-Za-z0-9_-]/;
 // vCard 2.1 nameless parameters that are encodings; every other nameless one is a TYPE.
 const ENCODINGS = new Set(["QUOTED-PRINTABLE", "BASE64", "8BIT", "7BIT"]);
 const FOLD_OCTETS = 75;
-
-/** UTF-8 octets of `text` (lone surrogates count as the 3 octets of U+FFFD). */
-export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit < 0x80) bytes += 1;
-    else if (unit < 0x800) bytes += 2;
-    else if (unit >= 0xd800 && unit < 0xdc00 && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next < 0xe000) {
-        bytes += 4;
-        i++;
-      } else bytes += 3;
-    } else bytes += 3;
-  }
-  return bytes;
-}
 
 interface PendingLine {
   parts: string[];

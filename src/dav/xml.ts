@@ -19,6 +19,7 @@
  *   text-match and property values need); whitespace-only text beside child elements is
  *   formatting and becomes "". Line ends are normalized to "\n" (XML 1.0 2.11).
  */
+import { utf8Length } from "./utf8.ts";
 
 export const DAV_NS = "DAV:";
 export const CALDAV_NS = "urn:ietf:params:xml:ns:caldav";
@@ -71,20 +72,6 @@ const SPACE = /[ \t\r\n]*/y;
 const INVALID_CHAR = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
 const WHITESPACE_ONLY = /^[ \t\r\n]*$/;
 const PREDEFINED: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
-
-function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit < 0x80) bytes += 1;
-    else if (unit < 0x800) bytes += 2;
-    else if (unit >= 0xd800 && unit <= 0xdbff) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
 
 function isXmlCodePoint(code: number): boolean {
   return code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) ||

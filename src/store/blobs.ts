@@ -73,13 +73,7 @@ export class BlobStore {
     } finally {
       file.close();
     }
-    const name = hash.slice(0, 2);
-    let folder = this.#folders.get(name);
-    if (!folder) {
-      folder = Deno.open(join(this.root, name), { read: true });
-      this.#folders.set(name, folder);
-    }
-    await (await folder).sync();
+    await this.#syncFolder(hash);
   }
 
   /**
@@ -119,13 +113,7 @@ export class BlobStore {
       const hash = hasher.digest("hex");
       await Deno.rename(temporary, this.pathOf(hash));
       kept = true;
-      const name = hash.slice(0, 2);
-      let folder = this.#folders.get(name);
-      if (!folder) {
-        folder = Deno.open(join(this.root, name), { read: true });
-        this.#folders.set(name, folder);
-      }
-      await (await folder).sync();
+      await this.#syncFolder(hash);
       return { hash, size };
     } finally {
       try {
@@ -173,6 +161,17 @@ export class BlobStore {
         close();
       },
     });
+  }
+
+  /** Makes the folder entry of a blob durable (its name, after the file's own fsync). */
+  async #syncFolder(hash: string): Promise<void> {
+    const name = hash.slice(0, 2);
+    let folder = this.#folders.get(name);
+    if (!folder) {
+      folder = Deno.open(join(this.root, name), { read: true });
+      this.#folders.set(name, folder);
+    }
+    await (await folder).sync();
   }
 
   async close(): Promise<void> {

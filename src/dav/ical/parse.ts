@@ -13,22 +13,11 @@
  * - Serialization folds at 75 octets (RFC 5545 3.1) and never inside a UTF-8 sequence.
  */
 import { ICalError, type ICalLimits, type VComponent, type VProperty } from "./component.ts";
+import { utf8Length } from "../utf8.ts";
+
+export { utf8Length };
 
 const NAME = /^[A-Za-z0-9-]+$/;
-
-export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit < 0x80) bytes += 1;
-    else if (unit < 0x800) bytes += 2;
-    else if (unit >= 0xd800 && unit <= 0xdbff) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
 
 function decodeCaret(value: string): string {
   if (!value.includes("^")) return value;
