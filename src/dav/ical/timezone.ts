@@ -244,6 +244,44 @@ export function vtimezoneZone(vtimezone: VComponent): Zone | null {
   };
 }
 
+/** Zones of VTIMEZONE definitions seen lately, by their observances (see sharedVtimezoneZone). */
+const vtimezoneCache = new Map<string, Zone | null>();
+const VTIMEZONE_CACHE_SIZE = 256;
+
+/**
+ * The zone of a VTIMEZONE, shared by every object carrying the same definition: a calendar's
+ * events repeat one VTIMEZONE, and computing its transitions per object cost more than the
+ * rest of a calendar-query. Keyed by the observances' defining properties; least recently used
+ * definitions go first.
+ */
+function sharedVtimezoneZone(vtimezone: VComponent): Zone | null {
+  const key = vtimezone.components
+    .filter((c) => c.name === "STANDARD" || c.name === "DAYLIGHT")
+    .map((c) =>
+      [
+        c.name,
+        ...c.properties
+          .filter((p) =>
+            ["DTSTART", "TZOFFSETFROM", "TZOFFSETTO", "RRULE", "RDATE"].includes(p.name)
+          )
+          .map((p) => `${p.name}:${p.value}`),
+      ].join("\n")
+    )
+    .join("\n\n");
+  if (vtimezoneCache.has(key)) {
+    const zone = vtimezoneCache.get(key)!;
+    vtimezoneCache.delete(key);
+    vtimezoneCache.set(key, zone);
+    return zone;
+  }
+  const zone = vtimezoneZone(vtimezone);
+  vtimezoneCache.set(key, zone);
+  if (vtimezoneCache.size > VTIMEZONE_CACHE_SIZE) {
+    vtimezoneCache.delete(vtimezoneCache.keys().next().value!);
+  }
+  return zone;
+}
+
 /**
  * An IANA zone named by a TZID, also when it ends a path such as Mozilla's
  * "/mozilla.org/20050126_1/America/New_York" (RFC 5545 3.2.19 allows any unique prefix).
@@ -275,7 +313,7 @@ export class ZoneResolver {
   zone(tzid: string): Zone | null {
     if (this.zones.has(tzid)) return this.zones.get(tzid)!;
     const vtimezone = this.vtimezones.get(tzid);
-    const zone = (vtimezone && vtimezoneZone(vtimezone)) || ianaZoneInPath(tzid);
+    const zone = (vtimezone && sharedVtimezoneZone(vtimezone)) || ianaZoneInPath(tzid);
     this.zones.set(tzid, zone);
     return zone;
   }
