@@ -246,9 +246,11 @@ async function calendarQuery(dav: DavRequest, body: XmlElement): Promise<Respons
   const entries: Entry[] = [];
   const base = collection ? hrefOf(target.segments, true) : null;
   const floatingZone = queryTimezone(body, collection ?? target.chain[target.chain.length - 2]);
+  const mustContain = requiredTexts(filter);
   for (const node of candidates) {
     const text = contents.get(node.id);
     if (text === undefined) continue;
+    if (mustContain.length && !containsAll(text, mustContain)) continue;
     let root: VComponent;
     try {
       root = parseICalendar(text, dav.service.limits.ical);
@@ -497,4 +499,49 @@ function queryTimezone(body: XmlElement, calendar: DavNode): string | undefined 
     knownZone(tzidIn(child(body, CALDAV_NS, "timezone")?.text)) ??
     knownZone(decode(stored("calendar-timezone-id"))?.trim()) ??
     knownZone(tzidIn(decode(stored("calendar-timezone"))));
+}
+
+/**
+ * Texts every matching object must contain somewhere, from the filter's text-match elements
+ * (RFC 4791 9.7: all conditions of a calendar filter must hold, so each non-negated text-match
+ * must match some property or parameter value). Only needles that read the same in the raw
+ * object (no characters iCalendar escapes or quotes) under a collation that folds at most
+ * ASCII are used; objects without them are skipped unparsed. Lowercased for i;ascii-casemap.
+ */
+function requiredTexts(filter: XmlElement): { needle: string; fold: boolean }[] {
+  const out: { needle: string; fold: boolean }[] = [];
+  const pending = [filter];
+  while (pending.length) {
+    const element = pending.pop()!;
+    for (const c of element.children) {
+      if (c.ns !== CALDAV_NS) continue;
+      if (c.name === "text-match") {
+        const collation = c.attributes.get("collation") ?? "i;ascii-casemap";
+        if (c.attributes.get("negate-condition") === "yes") continue;
+        if (collation !== "i;ascii-casemap" && collation !== "i;octet") continue;
+        if (c.text === "" || /[\\,;"\r\n]/.test(c.text)) continue;
+        const fold = collation === "i;ascii-casemap";
+        out.push({ needle: fold ? asciiLower(c.text) : c.text, fold });
+      } else if (
+        c.name === "comp-filter" || c.name === "prop-filter" || c.name === "param-filter"
+      ) {
+        pending.push(c);
+      }
+    }
+  }
+  return out;
+}
+
+function asciiLower(text: string): string {
+  return text.replace(/[A-Z]+/g, (run) => run.toLowerCase());
+}
+
+function containsAll(text: string, needles: { needle: string; fold: boolean }[]): boolean {
+  const unfolded = text.replace(/\r?\n[ \t]/g, "");
+  let lower: string | null = null;
+  for (const { needle, fold } of needles) {
+    const haystack = fold ? (lower ??= asciiLower(unfolded)) : unfolded;
+    if (!haystack.includes(needle)) return false;
+  }
+  return true;
 }

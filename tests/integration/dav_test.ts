@@ -523,3 +523,40 @@ Deno.test("dav PUT: of clients racing to create one name with If-None-Match: *, 
     assertEquals((await dav.request("GET", path)).headers.get("etag"), winner.headers.get("etag"));
   });
 });
+
+Deno.test("dav calendar-query: text-match on a folded SUMMARY, with and without negation", async () => {
+  await withServer(async (server) => {
+    const dav = await davClient(server);
+    const calendar = `/dav/calendars/${LOGIN}/default/`;
+    const folded = EVENT("b", "20261201T100000Z").replace(
+      "SUMMARY:Event b",
+      "SUMMARY:Quarterly BUD\r\n GET review",
+    );
+    assertEquals((await dav.request("PUT", `${calendar}b.ics`, folded)).status, 201);
+    assertEquals(
+      (await dav.request("PUT", `${calendar}l.ics`, EVENT("l", "20261201T120000Z"))).status,
+      201,
+    );
+    const query = (match: string) =>
+      dav.request(
+        "REPORT",
+        calendar,
+        `<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">` +
+          `<d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name="VCALENDAR">` +
+          `<c:comp-filter name="VEVENT"><c:prop-filter name="SUMMARY">${match}</c:prop-filter>` +
+          `</c:comp-filter></c:comp-filter></c:filter></c:calendar-query>`,
+        { depth: "1", ...XML },
+      );
+    assertEquals(hrefs((await query("<c:text-match>budget</c:text-match>")).text), [
+      `${calendar}b.ics`,
+    ]);
+    assertEquals(
+      hrefs((await query('<c:text-match negate-condition="yes">budget</c:text-match>')).text),
+      [`${calendar}l.ics`],
+    );
+    assertEquals(
+      hrefs((await query('<c:text-match collation="i;octet">budget</c:text-match>')).text),
+      [],
+    );
+  });
+});
