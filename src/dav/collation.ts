@@ -40,6 +40,16 @@ function fold(text: string, collation: string): string {
   }
 }
 
+/**
+ * `text` as `collation` compares it (what textMatches folds both sides with).
+ *
+ * @example
+ * foldText("Ann", "i;ascii-casemap"); // "ann"
+ */
+export function foldText(text: string, collation: string): string {
+  return fold(text, collation);
+}
+
 /** Throws UnsupportedCollationError unless `collation` is one this server implements. */
 export function checkCollation(collation: string): void {
   fold("", collation);

@@ -38,6 +38,7 @@ import {
   renderAddressData,
 } from "./card_filter.ts";
 import { parseIcalTime } from "./ical_time.ts";
+import { foldText } from "./collation.ts";
 
 export async function handleReport(dav: DavRequest): Promise<Response> {
   const body = await readXml(dav);
@@ -345,9 +346,11 @@ async function addressbookQuery(dav: DavRequest, body: XmlElement): Promise<Resp
   const names = requested(body);
   const responses: XmlElement[] = [];
   let truncated = false;
+  const cardNeedles = requiredCardTexts(filter);
   for (const node of nodes) {
     const text = contents.get(node.id);
     if (text === undefined) continue;
+    if (cardNeedles.length && !cardContainsAll(text, cardNeedles)) continue;
     let card: VCard;
     try {
       card = parseVCards(text, dav.service.limits.vcard)[0];
@@ -541,6 +544,53 @@ function containsAll(text: string, needles: { needle: string; fold: boolean }[])
   let lower: string | null = null;
   for (const { needle, fold } of needles) {
     const haystack = fold ? (lower ??= asciiLower(unfolded)) : unfolded;
+    if (!haystack.includes(needle)) return false;
+  }
+  return true;
+}
+
+/**
+ * Texts every card matching an addressbook-query must contain (RFC 6352 10.5: the filter's and
+ * each prop-filter's test decide: a condition is required when its test is allof or it is the
+ * only one). Needles with characters vCard escapes or quotes are not used.
+ */
+function requiredCardTexts(filter: XmlElement): { needle: string; collation: string }[] {
+  const out: { needle: string; collation: string }[] = [];
+  const add = (match: XmlElement | undefined) => {
+    if (!match || match.attributes.get("negate-condition") === "yes") return;
+    if (match.text === "" || /[\\,;"\r\n]/.test(match.text)) return;
+    const given = match.attributes.get("collation");
+    const collation = !given || given === "default" ? "i;unicode-casemap" : given;
+    try {
+      out.push({ needle: foldText(match.text, collation), collation });
+    } catch {
+      // An unknown collation was refused by checkAddressFilter already.
+    }
+  };
+  const props = children(filter, CARDDAV_NS, "prop-filter");
+  if (filter.attributes.get("test") !== "allof" && props.length !== 1) return out;
+  for (const prop of props) {
+    if (child(prop, CARDDAV_NS, "is-not-defined")) continue;
+    const matches = children(prop, CARDDAV_NS, "text-match");
+    const params = children(prop, CARDDAV_NS, "param-filter");
+    if (prop.attributes.get("test") !== "allof" && matches.length + params.length !== 1) continue;
+    for (const match of matches) add(match);
+    for (const param of params) add(child(param, CARDDAV_NS, "text-match"));
+  }
+  return out;
+}
+
+function cardContainsAll(text: string, needles: { needle: string; collation: string }[]): boolean {
+  // Quoted-printable values (vCard 2.1 leftovers) are decoded by the parser: no shortcut.
+  if (/quoted-printable/i.test(text)) return true;
+  const unfolded = text.replace(/\r?\n[ \t]/g, "");
+  const folded = new Map<string, string>();
+  for (const { needle, collation } of needles) {
+    let haystack = folded.get(collation);
+    if (haystack === undefined) {
+      haystack = foldText(unfolded, collation);
+      folded.set(collation, haystack);
+    }
     if (!haystack.includes(needle)) return false;
   }
   return true;

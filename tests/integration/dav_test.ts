@@ -560,3 +560,34 @@ Deno.test("dav calendar-query: text-match on a folded SUMMARY, with and without 
     );
   });
 });
+
+Deno.test("dav addressbook-query: anyof and allof, folded and case-folded names", async () => {
+  await withServer(async (server) => {
+    const dav = await davClient(server);
+    const book = `/dav/addressbooks/${LOGIN}/default/`;
+    const folded = CARD("k", "Katrin Kleinberg").replace(
+      "FN:Katrin Kleinberg",
+      "FN:Katrin KLEIN\r\n BERG",
+    );
+    assertEquals((await dav.request("PUT", `${book}k.vcf`, folded)).status, 201);
+    assertEquals((await dav.request("PUT", `${book}m.vcf`, CARD("m", "Max Muster"))).status, 201);
+    const query = (test: string, filters: string) =>
+      dav.request(
+        "REPORT",
+        book,
+        `<cr:addressbook-query xmlns:d="DAV:" xmlns:cr="urn:ietf:params:xml:ns:carddav">` +
+          `<d:prop><d:getetag/></d:prop><cr:filter test="${test}">${filters}</cr:filter>` +
+          `</cr:addressbook-query>`,
+        { depth: "1", ...XML },
+      );
+    const fn = (text: string) =>
+      `<cr:prop-filter name="FN"><cr:text-match>${text}</cr:text-match></cr:prop-filter>`;
+    assertEquals(hrefs((await query("anyof", fn("kleinberg"))).text), [`${book}k.vcf`]);
+    assertEquals(
+      hrefs((await query("anyof", fn("kleinberg") + fn("muster"))).text).sort(),
+      [`${book}k.vcf`, `${book}m.vcf`],
+    );
+    assertEquals(hrefs((await query("allof", fn("kleinberg") + fn("muster"))).text), []);
+    assertEquals(hrefs((await query("allof", fn("katrin") + fn("berg"))).text), [`${book}k.vcf`]);
+  });
+});
