@@ -2,7 +2,7 @@
  * Whether a write may go ahead: the If header (RFC 4918 10.4), the locks it must hold
  * (RFC 4918 7) and HTTP preconditions (If-Match / If-None-Match, RFC 9110 13.1).
  */
-import { type DavRequest, preconditionFailed, textResponse, xmlResponse } from "./http.ts";
+import { type DavRequest, textResponse, xmlResponse } from "./http.ts";
 import { evaluateIf, type Lock, lockKey, parseIfHeader, submittedTokens } from "./locks.ts";
 import { DAV_PREFIX, hrefOf, resolve } from "./resolve.ts";
 import { parseDavPath } from "./paths.ts";
@@ -143,5 +143,3 @@ export function checkHttpConditions(
   }
   return null;
 }
-
-export { preconditionFailed };

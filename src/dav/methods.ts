@@ -20,7 +20,7 @@ import { type DavRequest, depthOf, preconditionFailed, readXml, textResponse } f
 import { checkHttpConditions, etagOf, guardWrite, parentKey, targetKey } from "./guard.ts";
 import { DAV_PREFIX, resolve } from "./resolve.ts";
 import { parseDavPath } from "./paths.ts";
-import { CALDAV_NS, CARDDAV_NS, child, DAV_NS, toXml, type XmlElement } from "./xml.ts";
+import { CALDAV_NS, CARDDAV_NS, DAV_NS, toXml, type XmlElement } from "./xml.ts";
 import type { DavCollectionKind, DavNode, DavResourceInput } from "../store/dav_types.ts";
 import { handlePropfind, handleProppatch } from "./props.ts";
 import { handleReport } from "./report.ts";
@@ -492,5 +492,3 @@ async function handleCopyMove(dav: DavRequest): Promise<Response> {
   if (dav.method === "MOVE") dav.service.locks.removeWithin(sourceKey);
   return new Response(null, { status: result.replaced ? 204 : 201 });
 }
-
-export { child };

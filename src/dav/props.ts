@@ -38,7 +38,6 @@ import {
   DAV_PREFIX,
   homeHref,
   hrefOf,
-  nodeSegments,
   principalHref,
   type Space,
   SPACES,
@@ -737,5 +736,3 @@ export async function handleProppatch(dav: DavRequest): Promise<Response> {
     el(DAV_NS, "multistatus", [el(DAV_NS, "response", [href(entry.href), ...propstats])]),
   );
 }
-
-export { nodeSegments };

@@ -17,7 +17,7 @@ import type { Account } from "../store/types.ts";
 import type { DavNode, DavShare } from "../store/dav_types.ts";
 import { type DavRequest, preconditionFailed, readXml, textResponse } from "./http.ts";
 import { child, children, DAV_NS, el, type XmlElement } from "./xml.ts";
-import { DAV_PREFIX, hrefOf, principalHref, SHARED_PREFIX, type Space } from "./resolve.ts";
+import { DAV_PREFIX, principalHref, SHARED_PREFIX, type Space } from "./resolve.ts";
 import { parseDavPath } from "./paths.ts";
 
 const READ_METHODS = new Set(["OPTIONS", "GET", "HEAD", "PROPFIND", "REPORT"]);
@@ -165,5 +165,3 @@ async function principalAccount(dav: DavRequest, href: string): Promise<Account 
   if (!parsed || parsed.segments.length !== 2 || parsed.segments[0] !== "principals") return null;
   return await dav.app.store.getAccount(parsed.segments[1].toLowerCase());
 }
-
-export { hrefOf };

@@ -14,7 +14,7 @@ import type { DavNode } from "../store/dav_types.ts";
 import { StoreError } from "../store/types.ts";
 import { type DavRequest, preconditionFailed, textResponse, xmlResponse } from "./http.ts";
 import { child, DAV_NS, el, type XmlElement } from "./xml.ts";
-import { type Entry, propResponse } from "./props.ts";
+import type { Entry } from "./props.ts";
 import { hrefOf } from "./resolve.ts";
 
 const PREFIX = "urn:postern:sync:";
@@ -112,5 +112,3 @@ export async function syncCollection(
     el(DAV_NS, "multistatus", [...responses, el(DAV_NS, "sync-token", [token])]),
   );
 }
-
-export { propResponse };
