@@ -642,28 +642,37 @@ export async function handlePropfind(dav: DavRequest): Promise<Response> {
   // The request URI is answered with the href as the client wrote it (clients compare them).
   const entry = { ...found, href: requestHref(dav, found) } as Entry;
   const { renderObjectProp } = await import("./report.ts");
-  const objects = await renderObjectProp(dav, request.mode === "prop" ? request.names : []);
-  const wantsAcl = request.mode === "prop" &&
-    request.names.some((n) => n.ns === DAV_NS && n.name === "acl");
-  // DAV:acl needs the store, so it is read here rather than among the (synchronous) live ones.
-  const extra = async (e: Entry) => {
-    const object = await objects(e);
-    const owned = e.kind === "node" && e.node.isCollection && (e.access ?? "owner") === "owner";
-    const acl = wantsAcl && owned && e.kind === "node"
-      ? await aclProperty(dav, e.node, e.owner)
-      : null;
-    return (name: XmlElement) => name.ns === DAV_NS && name.name === "acl" ? acl : object?.(name);
+  const names = request.mode === "prop" ? request.names : [];
+  const wantsAcl = names.some((n) => n.ns === DAV_NS && n.name === "acl");
+  // One level at a time: calendar-data/address-data of its members are read in one batch, and
+  // DAV:acl (which needs the store) is read here rather than among the synchronous live ones.
+  const respond = async (entries: Entry[]) => {
+    const objects = await renderObjectProp(dav, names, entries);
+    const out: XmlElement[] = [];
+    for (const e of entries) {
+      const object = await objects(e);
+      const owned = e.kind === "node" && e.node.isCollection && (e.access ?? "owner") === "owner";
+      const acl = wantsAcl && owned && e.kind === "node"
+        ? await aclProperty(dav, e.node, e.owner)
+        : null;
+      out.push(
+        propResponse(
+          dav,
+          e,
+          request,
+          (name) => name.ns === DAV_NS && name.name === "acl" ? acl : object?.(name),
+        ),
+      );
+    }
+    return out;
   };
-  const responses: XmlElement[] = [];
   let level = [entry];
+  const responses = await respond(level);
   let remaining = depth === "infinity" ? Number.POSITIVE_INFINITY : depth;
-  responses.push(
-    ...await Promise.all(level.map(async (e) => propResponse(dav, e, request, await extra(e)))),
-  );
   while (remaining > 0 && level.length > 0) {
     const next: Entry[] = [];
     for (const e of level) next.push(...await membersOf(dav, e));
-    for (const e of next) responses.push(propResponse(dav, e, request, await extra(e)));
+    responses.push(...await respond(next));
     level = next;
     remaining--;
   }

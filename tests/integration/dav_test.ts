@@ -591,3 +591,29 @@ Deno.test("dav addressbook-query: anyof and allof, folded and case-folded names"
     assertEquals(hrefs((await query("allof", fn("katrin") + fn("berg"))).text), [`${book}k.vcf`]);
   });
 });
+
+Deno.test("dav PROPFIND Depth 1 returns each member's calendar-data as stored", async () => {
+  await withServer(async (server) => {
+    const dav = await davClient(server);
+    const calendar = `/dav/calendars/${LOGIN}/default/`;
+    for (const uid of ["p1", "p2", "p3"]) {
+      const start = `202612${uid.slice(1).padStart(2, "0")}T100000Z`;
+      assertEquals(
+        (await dav.request("PUT", `${calendar}${uid}.ics`, EVENT(uid, start))).status,
+        201,
+      );
+    }
+    const listing = await dav.request(
+      "PROPFIND",
+      calendar,
+      propfind("<d:getetag/><c:calendar-data/>"),
+      { depth: "1", ...XML },
+    );
+    assertEquals(listing.status, 207);
+    const data = texts(listing.text, "calendar-data").map((t) => t.replaceAll("&#13;", "\r"));
+    assertEquals(
+      data.sort(),
+      ["p1", "p2", "p3"].map((uid) => EVENT(uid, `202612${uid.slice(1).padStart(2, "0")}T100000Z`)),
+    );
+  });
+});

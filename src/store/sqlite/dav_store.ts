@@ -17,7 +17,7 @@
  *   collection is stamped by writes inside it (not its parent), and a token older than that
  *   member would report it again on every sync.
  */
-import { referenceBlob, type Row, type Sql } from "./sql.ts";
+import { attempt, referenceBlob, type Row, type Sql } from "./sql.ts";
 import { StoreError } from "../types.ts";
 import type {
   DavChanges,
@@ -63,36 +63,10 @@ function arrayToNode(row: unknown[]): DavNode {
   };
 }
 
-function toNode(row: Row): DavNode {
-  return {
-    id: row.id as number,
-    accountId: row.account_id as number,
-    parentId: row.parent_id as number | null,
-    name: row.name as string,
-    kind: row.kind as DavNode["kind"],
-    isCollection: row.kind !== "resource",
-    contentType: row.content_type as string | null,
-    size: row.size as number,
-    blobHash: row.blob_hash as string | null,
-    etag: row.etag as string | null,
-    uid: row.uid as string | null,
-    component: row.component as string | null,
-    timeStart: row.time_start as number | null,
-    timeEnd: row.time_end as number | null,
-    props: row.props ? JSON.parse(row.props as string) : {},
-    modseq: row.modseq as number,
-    syncFloor: row.sync_floor as number,
-    createdAt: new Date(row.created_at as number),
-    updatedAt: new Date(row.updated_at as number),
-  };
-}
+const COLUMN_NAMES = COLUMNS.split(",").map((name) => name.trim());
 
-function attempt<T>(work: () => T): Promise<T> {
-  try {
-    return Promise.resolve(work());
-  } catch (error) {
-    return Promise.reject(error);
-  }
+function toNode(row: Row): DavNode {
+  return arrayToNode(COLUMN_NAMES.map((name) => row[name]));
 }
 
 export class SqliteDavStore implements DavStore {

@@ -111,3 +111,12 @@ export function nextId(
   if (!row) throw new Error(`no id counter for ${table}`);
   return row.id as number;
 }
+
+/** Runs synchronous store work as the Store interface's promise (errors become rejections). */
+export function attempt<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}

@@ -16,7 +16,7 @@ import { SqliteQueue } from "./queue.ts";
 import { SqliteMailboxOps, toMailbox } from "./mailbox_ops.ts";
 import { SqliteEmailOps } from "./email_ops.ts";
 import { SqliteDavStore } from "./dav_store.ts";
-import { nextId, referenceBlob, type Row, Sql } from "./sql.ts";
+import { attempt, nextId, referenceBlob, type Row, Sql } from "./sql.ts";
 import {
   type Account,
   type Alias,
@@ -1495,14 +1495,6 @@ function ftsQuery(field: FullTextField, text: string): string | null {
   if (words.length === 0) return null;
   const column = field ? `${field} : ` : "";
   return words.map((word) => `${column}"${word.replaceAll('"', '""')}"*`).join(" AND ");
-}
-
-function attempt<T>(work: () => T): Promise<T> {
-  try {
-    return Promise.resolve(work());
-  } catch (error) {
-    return Promise.reject(error);
-  }
 }
 
 function toDomain(row: Row): Domain {
