@@ -617,3 +617,31 @@ Deno.test("dav PROPFIND Depth 1 returns each member's calendar-data as stored", 
     );
   });
 });
+
+Deno.test("dav limits from [dav]: file size (413, nothing kept) and object size (max-resource-size)", async () => {
+  await withServer(async (server) => {
+    const dav = await davClient(server);
+    const file = `/dav/files/${LOGIN}/big.bin`;
+    const tooBig = "x".repeat(2048);
+    // Streamed without Content-Length, so the limit is found while reading.
+    const streamed = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(tooBig));
+        controller.close();
+      },
+    });
+    const base = `http://127.0.0.1:${server.ports.http}`;
+    const auth = { authorization: `Basic ${btoa(`${LOGIN}:${PASSWORD}`)}` };
+    const refused = await fetch(`${base}${file}`, { method: "PUT", body: streamed, headers: auth });
+    assertEquals(refused.status, 413);
+    await refused.body?.cancel();
+    assertEquals((await dav.request("GET", file)).status, 404);
+    const incoming = [...Deno.readDirSync(`${server.dir}/data/blobs/incoming`)];
+    assertEquals(incoming, [], "the refused upload's partial file is gone");
+    assertEquals((await dav.request("PUT", file, "x".repeat(1024))).status, 201);
+    const event = EVENT("long", "20261201T100000Z", `DESCRIPTION:${"y".repeat(3000)}`);
+    const object = await dav.request("PUT", `/dav/calendars/${LOGIN}/default/long.ics`, event);
+    assertEquals(object.status, 403);
+    assert(object.text.includes("max-resource-size"), object.text);
+  }, { extra: ["[dav]", "max_file_size = 1024", "max_object_size = 2048"].join("\n") });
+});
