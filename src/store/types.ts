@@ -5,6 +5,7 @@
  */
 
 import type { DavStore } from "./dav_types.ts";
+import type { SpamStore } from "./spam_types.ts";
 
 /** "blob_missing": the email names a blob the store no longer has; write it and retry. */
 export type StoreErrorCode = "conflict" | "not_found" | "quota" | "invalid" | "blob_missing";
@@ -372,6 +373,8 @@ export interface Store {
   close(): Promise<void>;
   /** Calendars, address books and files (src/store/dav_types.ts). */
   readonly dav: DavStore;
+  /** Spam classifier models, sender reputation, greylisting (src/store/spam_types.ts). */
+  readonly spam: SpamStore;
 
   /** Creates the domain and its DKIM keys in one transaction. */
   createDomain(name: string, dkimKeys?: DkimKey[]): Promise<Domain>;

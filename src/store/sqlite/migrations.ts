@@ -360,6 +360,59 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX dav_shares_sharee ON dav_shares(sharee_id);
     `,
   },
+  {
+    version: 11,
+    description: "spam filter: classifier tokens, learnt messages, sender reputation, greylisting",
+    sql: `
+      -- Token counts of a classifier model: 0 is the global model, any other number an account.
+      CREATE TABLE spam_tokens (
+        model INTEGER NOT NULL,
+        token INTEGER NOT NULL,                    -- 52-bit hash (src/spam/tokenize.ts)
+        ham INTEGER NOT NULL DEFAULT 0,
+        spam INTEGER NOT NULL DEFAULT 0,
+        day INTEGER NOT NULL,                      -- days since 1970 when last learnt
+        PRIMARY KEY (model, token)
+      ) WITHOUT ROWID;
+      -- Messages learnt by each model.
+      CREATE TABLE spam_models (
+        model INTEGER PRIMARY KEY,
+        ham INTEGER NOT NULL DEFAULT 0,
+        spam INTEGER NOT NULL DEFAULT 0
+      );
+      -- Which message (content hash) a model learnt as what, so a judgement counts once and a
+      -- changed mind is unlearnt first.
+      CREATE TABLE spam_learnt (
+        model INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        judgement TEXT NOT NULL CHECK (judgement IN ('spam', 'ham')),
+        at INTEGER NOT NULL,
+        PRIMARY KEY (model, key)
+      ) WITHOUT ROWID;
+      CREATE TRIGGER spam_models_gone AFTER DELETE ON principals BEGIN
+        DELETE FROM spam_tokens WHERE model = old.id;
+        DELETE FROM spam_models WHERE model = old.id;
+        DELETE FROM spam_learnt WHERE model = old.id;
+      END;
+      -- Per-account reputation of sender addresses and domains.
+      CREATE TABLE spam_senders (
+        account_id INTEGER NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+        identity TEXT NOT NULL,
+        ham INTEGER NOT NULL DEFAULT 0,
+        spam INTEGER NOT NULL DEFAULT 0,
+        sent INTEGER NOT NULL DEFAULT 0,
+        last_seen INTEGER NOT NULL,
+        PRIMARY KEY (account_id, identity)
+      ) WITHOUT ROWID;
+      -- Greylisting triplets (hashed network, sender, recipient).
+      CREATE TABLE spam_greylist (
+        key TEXT PRIMARY KEY,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        passed INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+      CREATE INDEX spam_greylist_seen ON spam_greylist(last_seen);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -16,6 +16,7 @@ import { SqliteQueue } from "./queue.ts";
 import { SqliteMailboxOps, toMailbox } from "./mailbox_ops.ts";
 import { SqliteEmailOps } from "./email_ops.ts";
 import { SqliteDavStore } from "./dav_store.ts";
+import { SqliteSpamStore } from "./spam_store.ts";
 import { attempt, nextId, referenceBlob, type Row, Sql } from "./sql.ts";
 import {
   type Account,
@@ -136,6 +137,7 @@ export class SqliteStore implements Store {
   readonly #mailboxes: SqliteMailboxOps;
   readonly #emails: SqliteEmailOps;
   readonly dav: SqliteDavStore;
+  readonly spam: SqliteSpamStore;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new DatabaseSync(options.path, { enableForeignKeyConstraints: true });
@@ -158,6 +160,7 @@ export class SqliteStore implements Store {
       logChange: (...args) => this.#logChange(...args),
     }, this.#mailboxes);
     this.dav = new SqliteDavStore(this.#sql, (accountId) => this.#bumpModseq(accountId));
+    this.spam = new SqliteSpamStore(this.#sql);
   }
 
   async close(): Promise<void> {

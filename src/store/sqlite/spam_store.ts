@@ -1,0 +1,238 @@
+/**
+ * The spam filter's state on SQLite (src/store/spam_types.ts has the model).
+ *
+ * Implementation notes:
+ * - Token lists travel as one JSON array bound to `json_each`: one statement reads or learns a
+ *   whole message's tokens, whatever their number, and no statement is prepared per list length.
+ * - Learning commits relaxed (no fsync wait): a crash may forget the last judgements, which the
+ *   user's next ones make up for; mail itself is never at stake.
+ * - Unlearning floors counts at 0 and drops tokens that fall to 0 in both classes.
+ * - Deleting an account deletes its model (trigger in migration 11) and its reputation rows.
+ */
+import { attempt, type Sql } from "./sql.ts";
+import type {
+  GreylistAnswer,
+  Judgement,
+  SenderStats,
+  SpamStore,
+  TokenCounts,
+} from "../spam_types.ts";
+
+const DAY_MS = 86_400_000;
+
+export class SqliteSpamStore implements SpamStore {
+  constructor(readonly sql: Sql) {}
+
+  totals(model: number): Promise<TokenCounts> {
+    return attempt(() => {
+      const row = this.sql.get("SELECT ham, spam FROM spam_models WHERE model = ?", model);
+      return { ham: (row?.ham as number) ?? 0, spam: (row?.spam as number) ?? 0 };
+    });
+  }
+
+  tokenCounts(model: number, tokens: readonly number[]): Promise<Map<number, TokenCounts>> {
+    return attempt(() => {
+      const counts = new Map<number, TokenCounts>();
+      if (tokens.length === 0) return counts;
+      const rows = this.sql.arrays(
+        `SELECT token, ham, spam FROM spam_tokens
+          WHERE model = ? AND token IN (SELECT value FROM json_each(?))`,
+        model,
+        JSON.stringify(tokens),
+      );
+      for (const row of rows) {
+        counts.set(row[0] as number, { ham: row[1] as number, spam: row[2] as number });
+      }
+      return counts;
+    });
+  }
+
+  learn(
+    models: readonly number[],
+    key: string,
+    tokens: readonly number[],
+    judgement: Judgement,
+  ): Promise<number[]> {
+    return attempt(() =>
+      this.sql.transaction(() => {
+        const list = JSON.stringify([...new Set(tokens)]);
+        const day = Math.floor(Date.now() / DAY_MS);
+        const changed: number[] = [];
+        for (const model of new Set(models)) {
+          const before = this.#learnt(model, key);
+          if (before === judgement) continue;
+          if (before) this.#count(model, list, before, -1, day);
+          this.#count(model, list, judgement, 1, day);
+          this.sql.run(
+            `INSERT INTO spam_learnt (model, key, judgement, at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (model, key) DO UPDATE SET judgement = excluded.judgement, at = excluded.at`,
+            model,
+            key,
+            judgement,
+            Date.now(),
+          );
+          changed.push(model);
+        }
+        return changed;
+      }, "relaxed")
+    );
+  }
+
+  learnt(model: number, key: string): Promise<Judgement | null> {
+    return attempt(() => this.#learnt(model, key));
+  }
+
+  #learnt(model: number, key: string): Judgement | null {
+    const row = this.sql.get(
+      "SELECT judgement FROM spam_learnt WHERE model = ? AND key = ?",
+      model,
+      key,
+    );
+    return (row?.judgement as Judgement | undefined) ?? null;
+  }
+
+  /** Adds `delta` (1 or -1) to the class `judgement` of the listed tokens and of the model. */
+  #count(model: number, list: string, judgement: Judgement, delta: 1 | -1, day: number): void {
+    const ham = judgement === "ham" ? 1 : 0;
+    const spam = 1 - ham;
+    if (delta > 0) {
+      this.sql.run(
+        `INSERT INTO spam_tokens (model, token, ham, spam, day)
+           SELECT ?, value, ?, ?, ? FROM json_each(?) WHERE true
+         ON CONFLICT (model, token) DO UPDATE SET
+           ham = ham + excluded.ham, spam = spam + excluded.spam, day = excluded.day`,
+        model,
+        ham,
+        spam,
+        day,
+        list,
+      );
+    } else {
+      this.sql.run(
+        `UPDATE spam_tokens SET ham = max(ham - ?, 0), spam = max(spam - ?, 0)
+          WHERE model = ? AND token IN (SELECT value FROM json_each(?))`,
+        ham,
+        spam,
+        model,
+        list,
+      );
+      this.sql.run(
+        `DELETE FROM spam_tokens WHERE model = ? AND ham = 0 AND spam = 0
+            AND token IN (SELECT value FROM json_each(?))`,
+        model,
+        list,
+      );
+    }
+    this.sql.run(
+      `INSERT INTO spam_models (model, ham, spam) VALUES (?, max(?, 0), max(?, 0))
+       ON CONFLICT (model) DO UPDATE SET
+         ham = max(ham + ?, 0), spam = max(spam + ?, 0)`,
+      model,
+      ham * delta,
+      spam * delta,
+      ham * delta,
+      spam * delta,
+    );
+  }
+
+  senderStats(
+    accountId: number,
+    identities: readonly string[],
+  ): Promise<Map<string, SenderStats>> {
+    return attempt(() => {
+      const stats = new Map<string, SenderStats>();
+      if (identities.length === 0) return stats;
+      const rows = this.sql.arrays(
+        `SELECT identity, ham, spam, sent FROM spam_senders
+          WHERE account_id = ? AND identity IN (SELECT value FROM json_each(?))`,
+        accountId,
+        JSON.stringify(identities),
+      );
+      for (const row of rows) {
+        stats.set(row[0] as string, {
+          ham: row[1] as number,
+          spam: row[2] as number,
+          sent: row[3] as number,
+        });
+      }
+      return stats;
+    });
+  }
+
+  recordSenders(
+    accountId: number,
+    identities: readonly string[],
+    event: "ham" | "spam" | "sent",
+  ): Promise<void> {
+    return attempt(() => {
+      if (identities.length === 0) return;
+      this.sql.transaction(() => {
+        this.sql.run(
+          `INSERT INTO spam_senders (account_id, identity, ham, spam, sent, last_seen)
+             SELECT ?, value, ?, ?, ?, ? FROM json_each(?) WHERE true
+           ON CONFLICT (account_id, identity) DO UPDATE SET
+             ham = ham + excluded.ham, spam = spam + excluded.spam, sent = sent + excluded.sent,
+             last_seen = excluded.last_seen`,
+          accountId,
+          event === "ham" ? 1 : 0,
+          event === "spam" ? 1 : 0,
+          event === "sent" ? 1 : 0,
+          Date.now(),
+          JSON.stringify([...new Set(identities)]),
+        );
+      }, "relaxed");
+    });
+  }
+
+  greylist(
+    key: string,
+    now: number,
+    delayMs: number,
+    retryWindowMs: number,
+    passTtlMs: number,
+  ): Promise<GreylistAnswer> {
+    return attempt(() =>
+      this.sql.transaction((): GreylistAnswer => {
+        const row = this.sql.get(
+          "SELECT first_seen, last_seen, passed FROM spam_greylist WHERE key = ?",
+          key,
+        );
+        const start = () => {
+          this.sql.run(
+            `INSERT INTO spam_greylist (key, first_seen, last_seen, passed) VALUES (?, ?, ?, 0)
+             ON CONFLICT (key) DO UPDATE SET first_seen = ?, last_seen = ?, passed = 0`,
+            key,
+            now,
+            now,
+            now,
+            now,
+          );
+          return "new" as const;
+        };
+        if (!row) return start();
+        const first = row.first_seen as number;
+        const last = row.last_seen as number;
+        let answer: GreylistAnswer;
+        if (row.passed) {
+          if (now - last > passTtlMs) return start();
+          answer = "pass";
+        } else if (now - first < delayMs) answer = "early";
+        else if (now - first > retryWindowMs) return start();
+        else answer = "pass";
+        this.sql.run(
+          "UPDATE spam_greylist SET last_seen = ?, passed = ? WHERE key = ?",
+          now,
+          answer === "pass" ? 1 : 0,
+          key,
+        );
+        return answer;
+      }, "relaxed")
+    );
+  }
+
+  pruneGreylist(before: number): Promise<number> {
+    return attempt(() =>
+      Number(this.sql.run("DELETE FROM spam_greylist WHERE last_seen < ?", before).changes)
+    );
+  }
+}
