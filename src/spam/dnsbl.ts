@@ -89,9 +89,14 @@ export class DnsLists {
       if (!items) itemsByTarget.set(target, items = this.#items(target, facts));
       return items;
     };
-    const results = await Promise.all(
-      rules.map((rule) => this.#checkRule(rule, itemsOf(rule.target))),
-    );
+    const results = await Promise.all(rules.map(async (rule) => {
+      try {
+        return await this.#checkRule(rule, itemsOf(rule.target));
+      } catch (error) {
+        this.#log.error("DNS list check failed", { zone: rule.zone, error });
+        return null;
+      }
+    }));
     return results.filter((symbol): symbol is SpamSymbol => symbol !== null);
   }
 
