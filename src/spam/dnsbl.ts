@@ -8,8 +8,9 @@
  *   ("192.0.2.99" → "99.2.0.192.zone"), an IPv6 address its 32 nibbles reversed, a domain is
  *   itself ("example.com.zone"). "ip" is the client's address; "sender" the MAIL FROM domain and
  *   the From domains; "helo" the HELO name (address literals skipped); "uri" the registered
- *   domains of the link hosts (`registeredDomain`), or the address for a link to an IP, at most
- *   `maxUriDomains` distinct items, in the order the message shows them.
+ *   domains of the link hosts (`registeredDomain`), or the address for a link to an IP (in any
+ *   form a browser reads: "0x2d21209c" is 45.33.32.156), at most `maxUriDomains` distinct items,
+ *   in the order the message shows them.
  * - Private, loopback and reserved addresses are not looked up (a list cannot know them), unless
  *   `checkPrivate` is set (tests, which run on 127.0.0.x).
  * - Answers: an answer the rule lists gives its points; "*" gives points for any other answer in
@@ -230,7 +231,7 @@ export class DnsLists {
     const items: ListItem[] = [];
     for (const link of facts.links) {
       if (items.length >= this.#options.maxUriDomains) break;
-      const host = link.host.replace(/^\[|\]$/g, "");
+      const host = canonicalHost(link.host);
       if (!host) continue;
       const candidates = net.isIP(unmapIPv4(host))
         ? this.#addressItems([host])
@@ -282,6 +283,19 @@ export function registeredDomain(host: string): string {
   if (labels.length <= 2) return name;
   const lastTwo = labels.slice(-2).join(".");
   return labels.slice(TWO_LEVEL_SUFFIXES.has(lastTwo) ? -3 : -2).join(".");
+}
+
+/**
+ * A link host as a browser reads it: IPv4 addresses in any form ("0x7f000001", "2130706433",
+ * "127.1") as dotted quads, IDNs as A-labels, IPv6 without brackets; "" when unreadable.
+ */
+function canonicalHost(host: string): string {
+  if (!host) return "";
+  try {
+    return new URL(`http://${host}/`).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return "";
+  }
 }
 
 /** A host name lower-cased, without trailing dots, IDNs as A-labels; "" when it is not one. */

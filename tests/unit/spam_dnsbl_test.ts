@@ -228,6 +228,21 @@ Deno.test("uri rules look up the registered domains of the links, distinct, at m
   });
 });
 
+Deno.test("a link to an address written in hex or as one number is looked up as the dotted quad", async () => {
+  const zone = { "156.32.33.45.uribl.test": { A: ["127.0.0.4"] } };
+  const uribl = rule({ name: "URIBL", zone: "uribl.test", target: "uri", answers: { "*": 2 } });
+  for (const href of ["http://0x2d21209c/y", "http://757145756/z"]) {
+    await withLists(zone, {}, async (lists) => {
+      const symbols = await lists.check([uribl], facts({}, { body: `<a href="${href}">x</a>` }));
+      assertEquals(symbols, [{
+        name: "URIBL",
+        score: 2,
+        detail: "uribl.test: 45.33.32.156 127.0.0.4",
+      }]);
+    });
+  }
+});
+
 Deno.test("registeredDomain keeps one label under a public suffix, two under a two-level one", () => {
   assertEquals(registeredDomain("www.shop.example.com"), "example.com");
   assertEquals(registeredDomain("a.b.example.co.uk"), "example.co.uk");
