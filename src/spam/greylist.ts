@@ -20,9 +20,9 @@
  * database never holds who writes to whom. Sender substitutions as Postgrey's, plus SRS
  * ("SRS0=hash=tt=domain=user@forwarder": hash and timestamp change daily) reduced to its stable
  * parts. The store (`SpamStore.greylist`) keeps first/last seen and whether the triplet passed.
- * No client auto-whitelist and no built-in whitelist: the filter greylists only mail it already
- * finds doubtful (the engine decides when to call `check`), and authenticated and local clients
- * never reach it.
+ * No client auto-whitelist and no built-in whitelist (yet): every triplet the caller asks about
+ * waits once, and a sender whose pool retries from another /24 waits once per /24. Callers leave
+ * authenticated clients out (the SMTP server asks only for unauthenticated ones, at RCPT).
  *
  * @example
  * const greylist = new Greylist(store.spam, { delaySeconds: 300, retryWindowHours: 48,
