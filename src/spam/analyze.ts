@@ -9,7 +9,8 @@
  * - Cost is bounded by the caps, not by the message: a part body is decoded from a window of
  *   at most about four times the cap in encoded bytes, so a 50 MB message costs no more than a
  *   message at the caps. Caps: text 256 Ki chars, HTML 512 Ki chars, 500 links, 500 header
- *   fields (read from the first 256 KiB of the header), 200 attachments.
+ *   fields (read from the first 256 KiB of the header), 200 attachments; at most 2000 `<a href>`
+ *   tags are looked at.
  * - Body choice: the htmlBody list of RFC 8621 4.1.4 (text/html where there is an alternative,
  *   text/plain otherwise), which is what most readers see; spammers hide their payload in the
  *   HTML alternative and put innocent words in the plain one. facts.text is that body as text.
@@ -45,6 +46,8 @@ const MAX_HEADER_VALUE_CHARS = 16 * 1024;
 /** Parts walked when counting images and attachments (the MIME parser has its own limit). */
 const MAX_PARTS_WALKED = 5000;
 const MAX_ANCHOR_TEXT_CHARS = 1024;
+/** `<a href>` tags looked at, links or not (repeated hrefs are not links again). */
+const MAX_ANCHORS_SCANNED = 4 * MAX_LINKS;
 const MAX_URL_CHARS = 2048;
 
 /**
@@ -134,7 +137,10 @@ function readBody(raw: Uint8Array, mime: MimePart): BodyText {
       textChars += text.length;
     }
   }
-  return { text: texts.join("\n"), html: htmls.join("\n") };
+  return {
+    text: texts.join("\n").slice(0, MAX_TEXT_CHARS),
+    html: htmls.join("\n").slice(0, MAX_HTML_CHARS),
+  };
 }
 
 /** A part's text decoded from a bounded window of its body, cut to maxChars. */
@@ -169,7 +175,7 @@ function scanAnchors(html: string, add: (url: string, text: string) => boolean):
   const lower = html.toLowerCase();
   let pos = 0;
   let close = -2; // index of the next "</a" at or after pos; -2: not searched yet, -1: none
-  while (pos < lower.length) {
+  for (let scanned = 0; pos < lower.length && scanned < MAX_ANCHORS_SCANNED;) {
     const open = lower.indexOf("<a", pos);
     if (open < 0) return;
     const after = lower.charCodeAt(open + 2);
@@ -179,6 +185,7 @@ function scanAnchors(html: string, add: (url: string, text: string) => boolean):
     if (!isTagNameEnd(after)) continue;
     const href = attributeValue(html.slice(open + 2, gt), "href");
     if (href === null) continue;
+    scanned++;
     if (close !== -1 && close < pos) close = lower.indexOf("</a", pos);
     const textEnd = Math.min(close < 0 ? lower.length : close, pos + MAX_ANCHOR_TEXT_CHARS);
     const anchorText = htmlToText(html.slice(pos, textEnd));
