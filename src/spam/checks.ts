@@ -334,7 +334,11 @@ function labelIsHomograph(label: string): boolean {
 /** The host as Unicode (punycode labels decoded); "" when it cannot be read. */
 function unicodeHost(host: string): string {
   if (!host.includes("xn--")) return host.toLowerCase();
-  return domainToUnicode(host.toLowerCase());
+  try {
+    return domainToUnicode(host.toLowerCase());
+  } catch {
+    return "";
+  }
 }
 
 function hostIsHomograph(host: string): boolean {

@@ -18,7 +18,7 @@
  * - dnsbl/uribl rules are only data here (dnsListRules); dnsbl.ts queries them. A meta rule
  *   cannot refer to them, since their results come later and asynchronously.
  */
-import { parse as parseToml } from "smol-toml";
+import { parse as parseToml, TomlError } from "smol-toml";
 import { type CheckParams, type CheckParamValue, CHECKS } from "./checks.ts";
 import { DEFAULT_RULES } from "./default_rules.ts";
 import type { DnsListRule, MessageFacts, SpamSymbol } from "./types.ts";
@@ -298,7 +298,7 @@ class RuleReader {
     return value as string[];
   }
 
-  table_(key: string): Record<string, unknown> {
+  subTable(key: string): Record<string, unknown> {
     const value = this.table[key];
     if (!isPlainTable(value)) this.fail(`"${key}" must be a table`);
     return value;
@@ -399,15 +399,12 @@ function readScore(reader: RuleReader, name: string, kind: string): number {
     }
     return 0;
   }
-  if (!reader.has("score")) {
-    if (kind === "dnsbl" || kind === "uribl") {
-      return reader.has("answers") ? 1 : reader.fail(
-        'missing "score" (or "answers")',
-      );
-    }
-    reader.fail('missing "score"');
-  }
-  return reader.number("score");
+  if (reader.has("score")) return reader.number("score");
+  // A DNS list rule may give its points per answer instead; parseDnsListRule sets the score.
+  if ((kind === "dnsbl" || kind === "uribl") && reader.has("answers")) return 0;
+  reader.fail(
+    kind === "dnsbl" || kind === "uribl" ? 'missing "score" or "answers"' : 'missing "score"',
+  );
 }
 
 function checkKeys(reader: RuleReader, kind: string): void {
@@ -491,7 +488,7 @@ function parseCheckRule(reader: RuleReader, common: RuleCommon): Rule {
   const check = reader.string("check");
   const definition = Object.hasOwn(CHECKS, check) ? CHECKS[check] : undefined;
   if (definition === undefined) reader.fail(`unknown check "${check}"`);
-  const given = reader.has("params") ? reader.table_("params") : {};
+  const given = reader.has("params") ? reader.subTable("params") : {};
   const params: CheckParams = { ...definition.params };
   for (const [key, value] of Object.entries(given)) {
     if (!Object.hasOwn(definition.params, key)) {
@@ -536,6 +533,7 @@ function parseMetaRule(reader: RuleReader, common: RuleCommon): Rule {
 }
 
 function parseDnsListRule(reader: RuleReader, kind: string, common: RuleCommon): Rule {
+  if (common.name.startsWith("__")) reader.fail("a DNS list rule cannot be a helper rule");
   const zone = lower(reader.string("zone")).replace(/\.$/, "");
   if (!/^[a-z0-9-]+(?:\.[a-z0-9-]+)+$/.test(zone)) reader.fail(`bad zone "${zone}"`);
   const target = reader.optionalString("target", kind === "dnsbl" ? "ip" : "uri");
@@ -558,7 +556,7 @@ function parseDnsListRule(reader: RuleReader, kind: string, common: RuleCommon):
 
 /** answers = { "127.0.0.2" = 3.0, "127.0.0.4-7" = 2.0, "*" = 0.5 } */
 function readAnswers(reader: RuleReader): Record<string, number> {
-  const table = reader.table_("answers");
+  const table = reader.subTable("answers");
   const answers: Record<string, number> = {};
   for (const [key, value] of Object.entries(table)) {
     if (typeof value !== "number" || !Number.isFinite(value)) {
@@ -572,20 +570,26 @@ function readAnswers(reader: RuleReader): Record<string, number> {
   return answers;
 }
 
+/** "a.b.c.d" or the range "a.b.c.d-e" (last octet) as addresses, "*" as is; null if neither. */
 function expandAnswer(key: string): string[] | null {
   if (key === "*") return ["*"];
-  const m =
-    /^(\d{1,3}\.\d{1,3}\.\d{1,3}\.)(\d{1,3})(?:-(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.)?(\d{1,3}))?$/
-      .exec(key);
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:-(\d{1,3}))?$/.exec(key);
   if (m === null) return null;
-  const [, prefix, first, last] = m;
-  if (prefix.split(".").slice(0, 3).some((o) => Number(o) > 255)) return null;
-  const from = Number(first);
-  const to = last === undefined ? from : Number(last);
-  if (from > 255 || to > 255 || to < from) return null;
+  const octets = m.slice(1, 5).map(Number);
+  const last = m[5] === undefined ? octets[3] : Number(m[5]);
+  if (octets.some((o) => o > 255) || last > 255 || last < octets[3]) return null;
+  const prefix = octets.slice(0, 3).join(".");
   const out: string[] = [];
-  for (let n = from; n <= to; n++) out.push(prefix + n);
+  for (let n = octets[3]; n <= last; n++) out.push(`${prefix}.${n}`);
   return out;
+}
+
+function tomlErrorText(error: unknown): string {
+  if (error instanceof TomlError) {
+    const what = error.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+    return `line ${error.line}, column ${error.column}: ${what}`;
+  }
+  return error instanceof Error ? error.message : String(error);
 }
 
 function readToml(text: string, source: string): unknown[] {
@@ -593,8 +597,7 @@ function readToml(text: string, source: string): unknown[] {
   try {
     document = parseToml(text) as Record<string, unknown>;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new RuleError(source, null, `not valid TOML: ${message.split("\n")[0]}`);
+    throw new RuleError(source, null, `not valid TOML: ${tomlErrorText(error)}`);
   }
   for (const key of Object.keys(document)) {
     if (key !== "rule") throw new RuleError(source, null, `unknown top-level key "${key}"`);

@@ -618,3 +618,53 @@ Deno.test("rules: the nested quantifier guard", () => {
     assert(!hasNestedQuantifier(good), good);
   }
 });
+
+Deno.test("rules: a TOML syntax error gives its line", () => {
+  const message = parseError('[[rule]]\nname = "A"\nscore = = 1\n');
+  assert(/not valid TOML: line 3, column \d+: /.test(message), message);
+});
+
+Deno.test("rules: DNS list answers and ranges", () => {
+  const set = parseRules(
+    `[[rule]]
+name = "LIST_A"
+kind = "dnsbl"
+zone = "Bl.Example."
+answers = { "127.0.0.2" = 2.0, "127.0.0.10-12" = 1.0 }
+description = "a"
+
+[[rule]]
+name = "LIST_B"
+kind = "uribl"
+zone = "dbl.example"
+target = "sender"
+score = 1.5
+description = "b"`,
+    "lists.toml",
+  );
+  assertEquals(dnsListRules(set), [
+    {
+      name: "LIST_A",
+      target: "ip",
+      zone: "bl.example",
+      answers: { "127.0.0.2": 2, "127.0.0.10": 1, "127.0.0.11": 1, "127.0.0.12": 1 },
+      description: "a",
+    },
+    {
+      name: "LIST_B",
+      target: "sender",
+      zone: "dbl.example",
+      answers: { "*": 1.5 },
+      description: "b",
+    },
+  ]);
+  assertEquals(evaluateRules(set, facts(message(""))), [], "DNS lists are not evaluated here");
+  for (const bad of ["127.0.0.5-2", "127.0.0.2-256", "127.0.0", "127.0.0.1-127.0.0.3"]) {
+    assert(
+      /bad answer/.test(
+        parseError(rule(`kind = "dnsbl"\nzone = "bl.example"\nanswers = { "${bad}" = 1 }`)),
+      ),
+      bad,
+    );
+  }
+});
