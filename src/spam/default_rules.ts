@@ -6,6 +6,8 @@
  * - Judged first by false positives: no single content rule scores above 2.5 except clear
  *   malware attachments, and a plain, well-formed personal message must stay below 1 point.
  *   The junk threshold is 5.0.
+ * - Scores were checked against the SpamAssassin public corpus (bench/.cache/spam-assassin):
+ *   rules that fired more often on ham than on spam there were lowered or made helpers.
  * - Kept in String.raw so regex backslashes are written once; no backticks or "${" inside.
  * - tests/unit/spam_rules_test.ts checks that the text parses and that every built-in check
  *   is documented here.
@@ -84,7 +86,7 @@ export const DEFAULT_RULES = String.raw`
 #     helo_bare_ip, helo_address_literal, helo_ip_mismatch, helo_not_fqdn, helo_localhost
 #     helo_is_ours      { names = [] }         HELO is one of names, or a recipient's domain
 #   Received chain
-#     received_malformed                       a Received without "by" or a readable date
+#     received_malformed                       a Received without a "by" clause
 #     received_too_many { max = 25 }
 #   Content
 #     html_only                                HTML without a text/plain alternative
@@ -234,7 +236,7 @@ description = "no Message-ID field"
 name = "BAD_MID"
 kind = "check"
 check = "bad_message_id"
-score = 0.3
+score = 0.5
 description = "Message-ID not of the form <left@right>"
 
 [[rule]]
@@ -276,7 +278,7 @@ description = "multipart message without a boundary or without parts"
 name = "MIME_NO_VERSION"
 kind = "check"
 check = "mime_without_version"
-score = 0.5
+score = 0.1
 description = "Content-Type without MIME-Version"
 
 [[rule]]
@@ -300,7 +302,7 @@ name = "MISSING_TO"
 kind = "header"
 header = "To"
 missing = true
-score = 0.3
+score = 0.1
 description = "no To field"
 
 # --- HELO --------------------------------------------------------------------------------------
@@ -354,7 +356,7 @@ name = "RECEIVED_MALFORMED"
 kind = "check"
 check = "received_malformed"
 score = 0.3
-description = "a Received field without a by clause or a readable date"
+description = "a Received field without a by clause"
 
 [[rule]]
 name = "RECEIVED_TOO_MANY"
@@ -370,7 +372,7 @@ description = "more than 25 Received fields"
 name = "SUBJ_ALL_CAPS"
 kind = "check"
 check = "subject_all_caps"
-score = 0.5
+score = 0.7
 description = "subject in capitals"
 
 [[rule]]
@@ -386,7 +388,7 @@ description = "subject with !!! or $$$"
 name = "DISPLAY_NAME_ADDRESS"
 kind = "check"
 check = "display_name_address"
-score = 1.0
+score = 0.5
 description = "From display name shows an address of another domain"
 
 [[rule]]
@@ -417,7 +419,7 @@ name = "HTML_HIDDEN_TEXT"
 kind = "check"
 check = "html_hidden_text"
 params = { min_chars = 200 }
-score = 1.0
+score = 0.5
 description = "much text hidden from the reader"
 
 [[rule]]
@@ -425,14 +427,14 @@ name = "IMAGE_ONLY"
 kind = "check"
 check = "image_only"
 params = { max_words = 20 }
-score = 0.6
+score = 0.4
 description = "images with hardly any text"
 
 [[rule]]
 name = "LINK_TEXT_MISMATCH"
 kind = "check"
 check = "link_text_mismatch"
-score = 0.5
+score = 0.1
 description = "a link showing one domain and leading to another"
 
 [[rule]]
@@ -457,24 +459,16 @@ score = 2.0
 description = "a link host spelled with lookalike letters"
 
 [[rule]]
-name = "HTML_SCRIPT"
-kind = "html"
-pattern = '/<script\b/i'
-score = 0.5
-description = "HTML with a script element"
-
-[[rule]]
-name = "HTML_FORM"
+name = "__HTML_FORM"
 kind = "html"
 pattern = '/<form\b/i'
-score = 0.5
-description = "HTML with a form (credentials phishing)"
+description = "HTML with a form (newsletters have them too: only used in a meta rule)"
 
 [[rule]]
 name = "URI_JAVASCRIPT"
 kind = "uri"
 pattern = '/^\s*javascript:/i'
-score = 1.0
+score = 0.2
 description = "a javascript: link"
 
 [[rule]]
@@ -541,7 +535,7 @@ description = "threatens account suspension"
 name = "BODY_PHARMA"
 kind = "body"
 pattern = '/\b(?:viagra|cialis|levitra|tramadol)\b/i'
-score = 1.2
+score = 1.0
 description = "pharmacy spam words"
 
 [[rule]]
@@ -555,7 +549,7 @@ description = "asks to buy gift cards (CEO fraud)"
 name = "BODY_EASY_MONEY"
 kind = "body"
 pattern = '/\b(?:work from home and earn|earn \$?\d[\d,]* (?:per|a|every) (?:day|week)|100% (?:free|guaranteed))\b/i'
-score = 0.5
+score = 1.0
 description = "easy money promises"
 
 [[rule]]
@@ -641,6 +635,13 @@ kind = "meta"
 expression = 'LINK_TEXT_MISMATCH && !DMARC_PASS && (BODY_VERIFY_ACCOUNT || BODY_ACCOUNT_SUSPENDED)'
 score = 1.5
 description = "disguised link asking to verify an account, From domain not authenticated"
+
+[[rule]]
+name = "PHISH_FORM"
+kind = "meta"
+expression = '__HTML_FORM && (BODY_VERIFY_ACCOUNT || BODY_ACCOUNT_SUSPENDED) && !DMARC_PASS'
+score = 1.0
+description = "a form asking to verify an account, From domain not authenticated"
 
 [[rule]]
 name = "SHORTENER_NO_DKIM"

@@ -243,8 +243,8 @@ Deno.test("rules: malformed Received and too many hops", () => {
   const set = defaultRules();
   const noBy = `Received: from somewhere; ${new Date().toUTCString()}\n`;
   assert(names(set, noBy + message("")).includes("RECEIVED_MALFORMED"));
-  const noDate = "Received: from a by b with SMTP\n";
-  assert(names(set, noDate + message("")).includes("RECEIVED_MALFORMED"));
+  const qmail = `Received: (qmail 123 invoked from network); ${new Date().toUTCString()}\n`;
+  assert(!names(set, qmail + message("")).includes("RECEIVED_MALFORMED"));
   const hop = `Received: from a.example by b.example; ${new Date().toUTCString()}\n`;
   const many = names(set, hop.repeat(30) + message(""));
   assert(many.includes("RECEIVED_TOO_MANY"));
@@ -363,7 +363,9 @@ Deno.test("rules: URI rules on URLs and hosts; body and HTML regexes", () => {
   assert(
     names(set, message("", "http://www.bank.example@evil.example/\n")).includes("URI_USERINFO"),
   );
-  assert(names(set, html("<form action=x><input name=pw></form>")).includes("HTML_FORM"));
+  const form = "<form action=x><input name=pw></form>";
+  assert(!names(set, html(form)).includes("PHISH_FORM"), "a form alone is no sign");
+  assert(names(set, html(`<p>Verify your account</p>${form}`)).includes("PHISH_FORM"));
   const phish = names(
     set,
     html(
