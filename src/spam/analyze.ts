@@ -403,7 +403,11 @@ function applyResinfo(auth: AuthFacts, segment: string): void {
       auth.spfDomain = domainOf(property("smtp.mailfrom") ?? property("smtp.helo"));
       break;
     case "dkim":
-      auth.dkim.push({ result, domain: domainOf(property("header.d")) ?? "" });
+      // mailauth (our verifier) writes the signing domain as header.i=@domain, not header.d.
+      auth.dkim.push({
+        result,
+        domain: domainOf(property("header.d") ?? property("header.i")) ?? "",
+      });
       break;
     case "dmarc":
       auth.dmarc = result;

@@ -310,8 +310,11 @@ function scriptOf(char: string): Script | null {
   return "other";
 }
 
-/** Cyrillic and Greek letters that look like Latin ones. */
-const LATIN_LOOKALIKES = new Set([..."аеорсухіјѕԁԛԝһӏвкмнтгαορτυνικεχ"]);
+/**
+ * Lower-case Cyrillic and Greek letters that look like lower-case Latin ones (а→a, р→p, ο→o...).
+ * Letters like в, к, м, н, т look Latin only in capitals, which host names do not have.
+ */
+const LATIN_LOOKALIKES = new Set([..."аеорсухіјѕԁԛԝһӏοινρυχα"]);
 
 /** Whether a host label mixes Latin with Cyrillic/Greek, or spells a Latin-looking word in them. */
 function labelIsHomograph(label: string): boolean {

@@ -159,6 +159,27 @@ Deno.test("analyze: only our own Authentication-Results is read, first one wins"
   });
 });
 
+Deno.test("analyze: Authentication-Results as mailauth writes it (header.i, comments, quotes)", () => {
+  const field = "Authentication-Results: mx.example.org;\r\n" +
+    ' dkim=pass header.i=@Example.com header.s=default header.a=rsa-sha256 header.b="AbCd1234";\r\n' +
+    " spf=pass (mx.example.org: domain of a@example.com designates 192.0.2.1 as permitted sender)" +
+    " smtp.mailfrom=a@example.com smtp.helo=mail.example.com;\r\n" +
+    " arc=none;\r\n" +
+    " dmarc=pass (p=NONE sp=NONE arc=none) header.from=example.com;\r\n" +
+    " iprev=pass policy.iprev=192.0.2.1 (mail.example.com)\r\n";
+  const raw = new TextEncoder().encode(field + "From: a@example.com\r\n\r\nhi\r\n");
+  const auth = analyzeMessage(raw, parseMime(raw, limits), envelope, "mx.example.org").auth;
+  assertEquals(auth, {
+    spf: "pass",
+    spfDomain: "example.com",
+    dkim: [{ result: "pass", domain: "example.com" }],
+    dmarc: "pass",
+    dmarcDomain: "example.com",
+    arc: "none",
+    iprev: "pass",
+  });
+});
+
 Deno.test("analyze: auth is 'none' without our field, and for 'authserv-id; none'", () => {
   const none = {
     spf: "none",

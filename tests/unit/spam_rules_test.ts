@@ -322,6 +322,8 @@ Deno.test("rules: link text showing another domain, shorteners, punycode, homogr
   assert(cyrillic.includes("HOMOGRAPH_LINK"), "all-lookalike Cyrillic label");
   const russian = names(set, message("", "see https://пример.рф/\n"));
   assert(!russian.includes("HOMOGRAPH_LINK"), "a real Cyrillic domain is not a homograph");
+  const server = names(set, message("", "see https://сервер.рф/\n"));
+  assert(!server.includes("HOMOGRAPH_LINK"), "в looks Latin only as a capital");
 });
 
 Deno.test("rules: homograph From domain", () => {
