@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   jmap: () => import("./jmap.ts"),
   sieve: () => import("./sieve.ts"),
   dav: () => import("./dav.ts"),
+  spam: () => import("./spam.ts"),
 };
 
 const [name, ...args] = Deno.args;

@@ -4,6 +4,9 @@
 # when a peer cannot be installed.
 set -uo pipefail
 bash "$(dirname "$0")/install-dav-peers.sh" || echo "could not install the DAV peers"
+# SpamAssassin (spamd, spamc, sa-learn) for `bench spam`; before the early exit below.
+bash "$(dirname "$0")/apt-install.sh" "SpamAssassin for bench spam" spamassassin spamc ||
+  echo "could not install SpamAssassin; bench spam will print Postern's figures only"
 if [[ -x /usr/sbin/dovecot && -x /usr/lib/dovecot/lmtp && -x /usr/lib/dovecot/imap &&
   -x /usr/sbin/postfix && -x /usr/sbin/smtp-source ]]; then exit 0; fi
 SUDO=""
