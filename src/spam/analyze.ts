@@ -34,6 +34,7 @@ import {
 } from "../mail/headers.ts";
 import type { AttachmentFact, AuthFacts, Envelope, LinkFact, MessageFacts } from "./types.ts";
 
+/** Caps on what analyzeMessage keeps of a message (characters, links, fields, attachments). */
 export const MAX_TEXT_CHARS = 256 * 1024;
 export const MAX_HTML_CHARS = 512 * 1024;
 export const MAX_LINKS = 500;

@@ -15,6 +15,8 @@
  * - Flags g and y are refused: they make RegExp.test stateful.
  * - Score 0 disables a rule: it is not evaluated and meta rules see it as false. Names starting
  *   with "__" are helper rules for metas: evaluated, never reported, score 0.
+ * - An override file's meta rules may refer to the rules it extends: parse it with those rules
+ *   as `base` (parseRules(text, path, defaultRules())), then mergeRules.
  * - dnsbl/uribl rules are only data here (dnsListRules); dnsbl.ts queries them. A meta rule
  *   cannot refer to them, since their results come later and asynchronously.
  */
@@ -23,8 +25,10 @@ import { type CheckParams, type CheckParamValue, CHECKS } from "./checks.ts";
 import { DEFAULT_RULES } from "./default_rules.ts";
 import type { DnsListRule, MessageFacts, SpamSymbol } from "./types.ts";
 
+/** The longest string a regex rule is run on (longer ones are cut or split). */
 export const MAX_TEST_CHARS = 4096;
 
+/** A rules file that cannot be used; the message names the file and, when known, the rule. */
 export class RuleError extends Error {
   constructor(readonly source: string, readonly rule: string | null, detail: string) {
     super(rule === null ? `${source}: ${detail}` : `${source}: rule ${rule}: ${detail}`);
@@ -333,6 +337,9 @@ const BIG_REPEAT = 10;
  * Whether a regex source repeats, many times, a group that has a variable-width repetition
  * inside, like (a+)+, (a?)*, (\w{1,3}){2,} or (?:x+y){1,50}: the shape that backtracks
  * exponentially. A bounded small repeat such as (?:\.\d{1,3}){3} is fine.
+ *
+ * @example
+ * hasNestedQuantifier("(\\w+\\s?)*$"); // true
  */
 export function hasNestedQuantifier(source: string): boolean {
   const variable: boolean[] = [false];
