@@ -17,9 +17,10 @@ export const DEFAULT_RULES = String.raw`
 # Postern spam rules
 # ==================
 #
-# Rules are TOML: one [[rule]] table per rule. A file of your own (spam.rules_file in
-# config.toml) is merged over these defaults: a rule with the same name replaces the default
-# one, a new name adds a rule. To switch a default rule off, write only its name and score 0:
+# Rules are TOML: one [[rule]] table per rule. A file of your own (rules = "..." in the [spam]
+# section of config.toml) is merged over these defaults: a rule with the same name replaces the
+# default one, a new name adds a rule, and your meta rules may use the default rules' names. To
+# switch a default rule off, write only its name and score 0:
 #
 #   [[rule]]
 #   name = "HTML_ONLY"
