@@ -72,6 +72,9 @@ export const DEFAULT_RULES = String.raw`
 #            domains); answers = { "127.0.0.2" = 3.0, "127.0.0.4-7" = 2.0 } giving the
 #            points for each answer address (a.b.c.d-e is a range, "*" any other answer).
 #            Instead of answers, score = 1.5 gives points for any answer. score = 0 disables.
+#            Several answers to one query are several listings: their points add up (ZEN may
+#            answer XBL and PBL at once). Answers that mean "query refused" (127.0.0.1,
+#            127.255.255.252-255) never count, even under "*".
 #
 # Built-in checks (kind = "check"), with their params and defaults
 #   Header sanity
@@ -679,8 +682,8 @@ name = "RCVD_IN_ZEN"
 kind = "dnsbl"
 zone = "zen.spamhaus.org"
 target = "ip"
-answers = { "127.0.0.2" = 2.5, "127.0.0.3" = 1.5, "127.0.0.4-7" = 2.5, "127.0.0.9" = 3.0, "127.0.0.10-11" = 2.0 }
-description = "client listed in Spamhaus ZEN (SBL, CSS, XBL, DROP, PBL)"
+answers = { "127.0.0.2" = 2.5, "127.0.0.3" = 1.5, "127.0.0.4-7" = 2.0, "127.0.0.9" = 3.0, "127.0.0.10-11" = 1.5 }
+description = "client listed in Spamhaus ZEN (SBL, CSS, XBL, DROP, PBL; listings add up)"
 
 [[rule]]
 name = "RCVD_IN_SPAMCOP"
