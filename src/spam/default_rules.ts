@@ -96,7 +96,7 @@ export const DEFAULT_RULES = String.raw`
 #     html_only                                HTML without a text/plain alternative
 #     html_hidden_text  { min_chars = 200 }    text hidden by display:none, visibility:hidden,
 #                                              font-size 0/1, opacity 0 or white on white
-#     image_only        { max_words = 20 }     images and hardly any text
+#     image_only        { max_words = 20 }     HTML with images and hardly any text
 #     link_text_mismatch                       link text shows a host of another domain
 #     url_shortener     { hosts = [...] }      bit.ly, tinyurl.com, t.co, goo.gl, ow.ly, ...
 #     punycode_link, homograph_link            xn-- hosts; hosts mixing Latin with Cyrillic

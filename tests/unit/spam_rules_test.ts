@@ -298,6 +298,8 @@ Deno.test("rules: image-only HTML", () => {
   );
   const worded = html(`<img src="cid:logo"><p>${"plenty of real words here ".repeat(6)}</p>`);
   assert(!names(set, worded).includes("IMAGE_ONLY"));
+  const photo = withAttachment("holiday.jpg", "image/jpeg");
+  assert(!names(set, photo).includes("IMAGE_ONLY"), "a photo attached to a short note");
 });
 
 Deno.test("rules: link text showing another domain, shorteners, punycode, homographs", () => {
