@@ -13,6 +13,7 @@ import { AuthLimiter } from "./directory/ratelimit.ts";
 import { LoginCache } from "./directory/login_cache.ts";
 import { logger } from "./observability/log.ts";
 import type { Store } from "./store/types.ts";
+import type { Spam } from "./spam/setup.ts";
 
 export interface App {
   loaded: LoadedConfig;
@@ -21,6 +22,8 @@ export interface App {
   bus: ChangeBus;
   messages: MessagePath;
   directory: Directory;
+  /** The spam filter (src/spam/setup.ts); set by the server and the CLI commands that use it. */
+  spam: Spam | null;
   close(): Promise<void>;
 }
 
@@ -71,19 +74,22 @@ export async function openApp(loaded: LoadedConfig): Promise<App> {
     }),
     loginCache: new LoginCache({ ttlSeconds: config.auth.cache_ttl }),
   });
-  return {
+  const app: App = {
     loaded,
     store,
     blobs,
     bus,
     messages,
     directory,
+    spam: null,
     close: async () => {
+      app.spam?.close();
       directory.close();
       await store.close();
       await blobs.close();
     },
   };
+  return app;
 }
 
 /** The first mail domain: [server] domain, or hostname without its first label. */

@@ -15,6 +15,7 @@ import { createQueue } from "./smtp/outbound/setup.ts";
 import { imapOptions, imapServer } from "./imap/server.ts";
 import { pop3Service } from "./pop3/server.ts";
 import { managesieveService } from "./sieve/managesieve/server.ts";
+import { createSpam } from "./spam/setup.ts";
 import { createHttpApp } from "./http/app.ts";
 import { JmapService, mountJmap } from "./jmap/http.ts";
 import { DavService, mountDav } from "./dav/http.ts";
@@ -89,6 +90,15 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
       nameServer: nameServer && { ipAddr: nameServer.host, port: nameServer.port },
       timeoutMs: config.dns.timeout * 1000,
     });
+    app.spam = await createSpam(app, resolver);
+    const greylist = app.spam.greylist;
+    if (greylist) {
+      // Triplets not seen for longer than a passed one is remembered are forgotten daily.
+      const prune = () =>
+        greylist.prune(Date.now()).catch((error) => log.warn("pruning greylist failed", { error }));
+      const pruning = setInterval(prune, 86_400_000);
+      cleanups.push(() => Promise.resolve(clearInterval(pruning)));
+    }
     const queue = await createQueue(app, resolver);
     // Vacation replies (RFC 3834) made at delivery leave through this queue.
     useVacationOutbox(app.store, queue, config.server.hostname);

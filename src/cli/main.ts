@@ -343,6 +343,63 @@ const COMMANDS: Record<string, Command> = {
       print(`deleted queued message ${id}`);
     }),
   },
+  "spam train": {
+    usage: "postern spam train [--ham DIR]… [--spam DIR]… [--account ADDRESS]",
+    summary: "teach the spam filter from folders of messages (files, Maildir or mbox); " +
+      "the global model, and the account's own with --account",
+    options: {
+      ham: { type: "string", multiple: true },
+      spam: { type: "string", multiple: true },
+      account: { type: "string" },
+    },
+    run: withApp(0, async (app, _, flags) => {
+      const ham = (flags.ham as string[] | undefined) ?? [];
+      const spam = (flags.spam as string[] | undefined) ?? [];
+      if (ham.length + spam.length === 0) throw new UsageError("give --ham DIR or --spam DIR");
+      const { trainFromFolders } = await import("./spam_command.ts");
+      const counts = await trainFromFolders(
+        app,
+        { ham, spam },
+        (flags.account as string | undefined) ?? null,
+        print,
+      ).catch((error) => {
+        throw new CliError((error as Error).message);
+      });
+      print(
+        `learnt ${counts.ham.learnt} ham and ${counts.spam.learnt} spam ` +
+          `(${counts.ham.unchanged + counts.spam.unchanged} already learnt so)`,
+      );
+    }),
+  },
+  "spam status": {
+    usage: "postern spam status [--account ADDRESS]",
+    summary: "show how many messages the spam models learnt",
+    options: { account: { type: "string" } },
+    run: withApp(0, async (app, _, flags) => {
+      const { modelSummary } = await import("./spam_command.ts");
+      print(
+        await modelSummary(app, (flags.account as string | undefined) ?? null).catch((error) => {
+          throw new CliError((error as Error).message);
+        }),
+      );
+    }),
+  },
+  "spam score": {
+    usage: "postern spam score [--account ADDRESS] < message",
+    summary: "score a message from stdin as the filter would (no DNS lists, no LLM)",
+    options: { account: { type: "string" } },
+    run: withApp(0, async (app, _, flags, loaded) => {
+      const { scoreMessage } = await import("./spam_command.ts");
+      const raw = await readAll(Deno.stdin.readable, loaded.config.limits.max_message_size);
+      print(
+        await scoreMessage(app, raw, (flags.account as string | undefined) ?? null).catch(
+          (error) => {
+            throw new CliError((error as Error).message);
+          },
+        ),
+      );
+    }),
+  },
   "version": {
     usage: "postern version",
     summary: "print the version",
@@ -353,7 +410,7 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-const GROUPS = ["domain", "account", "alias", "mailbox", "token", "queue", "config"];
+const GROUPS = ["domain", "account", "alias", "mailbox", "token", "queue", "config", "spam"];
 
 function queueId(text: string): number {
   const id = Number(text);

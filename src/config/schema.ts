@@ -244,6 +244,52 @@ export const configSchema = z.object({
     /** Serve DAV on the plain `http` listener to other machines (passwords in clear). */
     allow_plaintext_http: z.boolean().default(false),
   }).strict().default({}),
+  spam: z.object({
+    /** Score inbound mail from other servers (authenticated submission is never scored). */
+    enabled: z.boolean().default(true),
+    /** Points at which a message is filed into the recipient's Junk mailbox. */
+    junk_threshold: z.number().min(0.1).max(1000).default(5),
+    /** Points at which a message is refused at the end of DATA (550 5.7.1); 0: never. */
+    reject_threshold: z.number().min(0).max(1000).default(15),
+    /** Add X-Spam-Status, X-Spam-Score and X-Spam-Result to delivered messages. */
+    add_headers: z.boolean().default(true),
+    /** Extra rules file (TOML, format in src/spam/default_rules.ts); same names replace. */
+    rules: z.string().default(""),
+    /** Query the DNS block lists named in the rules (through [dns]). */
+    dns_lists: z.boolean().default(true),
+    /** Time all block-list lookups of one message may take. */
+    dns_list_timeout: duration().default("2s"),
+    /** Treat loopback and private client addresses like public ones in IP block lists (tests). */
+    dns_lists_check_private: z.boolean().default(false),
+    /** Learn from users' judgements (Junk moves, $Junk/$NotJunk) and replies. */
+    learn: z.boolean().default(true),
+    /** Per-account reputation of verified senders and of addresses the user wrote to. */
+    reputation: z.boolean().default(true),
+    greylist: z.object({
+      /** Defer first-time (network, sender, recipient) triplets with 451 4.7.1. */
+      enabled: z.boolean().default(false),
+      delay: duration().default("5m"),
+      /** A triplet not retried within this time starts over. */
+      retry_window: duration().default("24h"),
+      /** A triplet that passed is let through without delay for this long after it was seen. */
+      pass_ttl: duration().default("35d"),
+    }).strict().default({}),
+    llm: z.object({
+      /** OpenAI-compatible API base (e.g. "http://127.0.0.1:8080/v1"); "": no LLM verdict. */
+      endpoint: z.string().default(""),
+      model: z.string().default(""),
+      /** Bearer key for the endpoint; may also come from POSTERN_LLM_API_KEY. */
+      api_key: z.string().default(""),
+      timeout: duration().default("10s"),
+      /** Calls per hour at most; messages beyond get no LLM verdict. */
+      max_per_hour: z.number().int().min(1).max(1_000_000).default(100),
+      /** Only messages scoring in [band_low, band_high) before the LLM ask it. */
+      band_low: z.number().default(2),
+      band_high: z.number().default(8),
+      /** Characters of body text sent. */
+      max_chars: z.number().int().min(100).max(100_000).default(3000),
+    }).strict().default({}),
+  }).strict().default({}),
   queue: z.object({
     /** Outbound deliveries (SMTP transactions) in flight at once. */
     concurrency: z.number().int().min(1).max(1000).default(16),

@@ -400,6 +400,12 @@ async function createSubmission(
     message: prepared.message,
     source: ctx.account.address,
   });
+  // The spam filter learns the correspondents and that the message replied to is wanted.
+  void ctx.app.spam?.trainer.noteSent(
+    ctx.account.id,
+    envelope.rcptTo.map((r) => r.email),
+    prepared.message,
+  );
   const deliveryStatus: Record<string, DeliveryStatus> = {};
   for (const r of envelope.rcptTo) {
     deliveryStatus[r.email] = {

@@ -14,6 +14,14 @@ import { deliverWithSieve } from "../sieve/deliver.ts";
 
 const log = logger("delivery");
 
+/** A filter's decision for one recipient account (the spam filter's per-account verdict). */
+export interface AccountVerdict {
+  /** File into the mailbox with this role instead of the message-wide one. */
+  mailboxRole?: MailboxRole;
+  /** The spam score for Sieve's spamtest (1..10) and spamtestplus (percent). */
+  spam?: { score: number; percent: number };
+}
+
 export type RecipientResult =
   | { recipient: string; status: "delivered"; account: string; emailId: number; uid: number }
   | { recipient: string; status: "failed"; code: string; error: string };
@@ -27,6 +35,8 @@ export async function deliverLocal(
   mailboxRole?: MailboxRole,
   /** `directory.resolveRecipient` of each recipient, when the caller already asked. */
   resolutions?: (Recipients | null)[],
+  /** Per-account decisions of the filters, by account id. */
+  verdicts?: ReadonlyMap<number, AccountVerdict>,
 ): Promise<RecipientResult[]> {
   let parsed: ParsedMessage;
   try {
@@ -48,10 +58,21 @@ export async function deliverLocal(
   for (const [index, entry] of resolved.entries()) {
     for (const account of entry?.accounts ?? []) {
       if (!outcomes.has(account.id)) {
-        const outcome = commitFor(path, directory, parsed, account, recipients[index], mailboxRole);
+        const verdict = verdicts?.get(account.id);
+        // DMARC quarantine (the message-wide role) wins over a per-account ham verdict.
+        const role = mailboxRole === "junk" ? mailboxRole : verdict?.mailboxRole ?? mailboxRole;
+        const outcome = commitFor(
+          path,
+          directory,
+          parsed,
+          account,
+          recipients[index],
+          role,
+          verdict?.spam,
+        );
         outcome.then((result) => {
           // Mail filed as junk gets no reply: answering spam is backscatter.
-          if (result.status !== "delivered" || mailboxRole === "junk") return;
+          if (result.status !== "delivered" || role === "junk") return;
           const { store, blobs } = path;
           void sendVacationReply({ store, blobs, directory, account, message: parsed });
         }, () => {});
@@ -85,6 +106,7 @@ async function commitFor(
   account: Account,
   envelopeTo: string,
   mailboxRole?: MailboxRole,
+  spam?: { score: number; percent: number },
 ): Promise<RecipientResult> {
   try {
     const script = path.sieve ? await path.sieve.scriptFor(account.id) : null;
@@ -99,6 +121,7 @@ async function commitFor(
         script,
         limits: path.sieve.limits,
         defaultRole: mailboxRole,
+        spam,
       });
       return {
         recipient: account.address,

@@ -76,6 +76,8 @@ export interface SieveDelivery {
   limits: SieveLimits;
   /** The mailbox role for keep (spam verdict); inbox when absent. */
   defaultRole?: MailboxRole;
+  /** The spam filter's score for spamtest/spamtestplus; absent: not tested. */
+  spam?: { score: number; percent: number };
   now?: Date;
 }
 
@@ -122,6 +124,7 @@ export async function deliverWithSieve(input: SieveDelivery): Promise<StoredEmai
       items: { domain: account.address.split("@")[1], name: "Postern", "phase": "during" },
       now,
       duplicate: (id) => (seen?.ids[duplicateKey(id)] ?? 0) > now.getTime(),
+      spam: input.spam ?? null,
     },
     input.limits,
     input.script.requires,

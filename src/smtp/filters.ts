@@ -11,6 +11,7 @@
  */
 import type { Logger } from "../observability/log.ts";
 import type { MailboxRole } from "../store/types.ts";
+import type { AccountVerdict } from "../mail/deliver.ts";
 
 export interface FilterInput {
   message: Uint8Array;
@@ -26,10 +27,14 @@ export interface FilterInput {
 export interface FilterVerdict {
   /** Header fields to add on top (each ending in CRLF), e.g. X-Spam-Status. */
   headers?: string;
+  /** Lower-cased names of header fields to remove from the message first (forged ones). */
+  removeFields?: string[];
   /** File the local copies into each account's mailbox with this role (e.g. "junk"). */
   mailboxRole?: MailboxRole;
   /** Refuse the message with this SMTP reply. */
   reject?: { code: number; enhanced: string; text: string };
+  /** Per recipient account (by id): its own mailbox and spam score, over `mailboxRole`. */
+  accounts?: Map<number, AccountVerdict>;
 }
 
 export interface InboundFilter {
@@ -39,8 +44,10 @@ export interface InboundFilter {
 
 export interface FilterOutcome {
   headers: string;
+  removeFields: string[];
   mailboxRole?: MailboxRole;
   reject?: { code: number; enhanced: string; text: string; filter: string };
+  accounts?: Map<number, AccountVerdict>;
 }
 
 export async function runFilters(
@@ -48,7 +55,7 @@ export async function runFilters(
   input: FilterInput,
   log: Logger,
 ): Promise<FilterOutcome> {
-  const outcome: FilterOutcome = { headers: "" };
+  const outcome: FilterOutcome = { headers: "", removeFields: [] };
   for (const filter of filters) {
     let verdict: FilterVerdict;
     try {
@@ -62,7 +69,16 @@ export async function runFilters(
     }
     if (verdict.reject) return { ...outcome, reject: { ...verdict.reject, filter: filter.name } };
     if (verdict.headers) outcome.headers += verdict.headers;
+    outcome.removeFields.push(...verdict.removeFields ?? []);
     outcome.mailboxRole ??= verdict.mailboxRole;
+    for (const [id, account] of verdict.accounts ?? []) {
+      outcome.accounts ??= new Map();
+      const earlier = outcome.accounts.get(id);
+      outcome.accounts.set(id, {
+        mailboxRole: earlier?.mailboxRole ?? account.mailboxRole,
+        spam: earlier?.spam ?? account.spam,
+      });
+    }
   }
   return outcome;
 }

@@ -343,6 +343,18 @@ class InboundSession {
     }
     const resolved = await this.#opts.directory.resolveRecipient(address);
     if (resolved === null) return this.#error(550, "5.1.1", "No such user here");
+    if (this.#account === null && this.#opts.greylist) {
+      const { defer } = await this.#opts.greylist.check(
+        this.#conn.remoteAddress,
+        tx.sender,
+        address.toLowerCase(),
+      );
+      if (defer) {
+        this.#log.info("recipient greylisted", { from: tx.sender, to: address });
+        // Not counted as a client error: a greylisted sender did nothing wrong.
+        return this.#send(reply(451, "4.7.1", "Greylisted, please try again later"));
+      }
+    }
     this.#addRecipient(tx, address.toLowerCase(), command.params);
   }
 
@@ -445,7 +457,16 @@ class InboundSession {
         id: this.#conn.id,
       },
     );
-    if (delivered) this.#messages++;
+    if (delivered) {
+      this.#messages++;
+      if (this.#account) {
+        this.#opts.onSubmitted?.(
+          this.#account.id,
+          tx.recipients.map((r) => r.address),
+          result.message,
+        );
+      }
+    }
     this.#send(text);
   }
 

@@ -172,8 +172,23 @@ function dnsFailure(error: unknown): "fail" | "temperror" {
  * every other byte is kept as it came.
  */
 export function stripForgedResults(message: Uint8Array, authservId: string): Uint8Array {
-  const end = headerEnd(message);
   const ours = authservId.toLowerCase();
+  return removeHeaderFields(message, (field) => {
+    const match = /^authentication-results[ \t]*:(.*)$/is.exec(field);
+    return match !== null && authservIdOf(match[1]) === ours;
+  });
+}
+
+/**
+ * Removes the header fields (each given whole, folded lines and line end included) for which
+ * `remove` is true; every other byte is kept as it came. Returns `message` itself when nothing
+ * was removed.
+ */
+export function removeHeaderFields(
+  message: Uint8Array,
+  remove: (field: string) => boolean,
+): Uint8Array {
+  const end = headerEnd(message);
   const decoder = new TextDecoder();
   const kept: Uint8Array[] = [];
   let removed = false;
@@ -186,9 +201,7 @@ export function stripForgedResults(message: Uint8Array, authservId: string): Uin
       stop = lf < 0 || lf >= end ? end : lf + 1;
       if (stop >= end || (message[stop] !== 0x20 && message[stop] !== 0x09)) break;
     }
-    const field = decoder.decode(message.subarray(start, stop));
-    const match = /^authentication-results[ \t]*:(.*)$/is.exec(field);
-    if (match && authservIdOf(match[1]) === ours) removed = true;
+    if (remove(decoder.decode(message.subarray(start, stop)))) removed = true;
     else kept.push(message.subarray(start, stop));
     start = stop;
   }

@@ -17,12 +17,17 @@
 import type { Connection } from "../server/connection.ts";
 import type { BdatReader, DataReader } from "./wire/data.ts";
 import { reply } from "./wire/reply.ts";
-import { deliverLocal, type RecipientResult } from "../mail/deliver.ts";
+import { type AccountVerdict, deliverLocal, type RecipientResult } from "../mail/deliver.ts";
 import type { MessagePath } from "../mail/ingest.ts";
 import type { Directory, Recipients } from "../directory/directory.ts";
 import type { Logger } from "../observability/log.ts";
 import { prependHeaders, receivedHeader, type ReceivedInfo, returnPathHeader } from "./received.ts";
-import { authenticateMessage, type AuthOptions, stripForgedResults } from "./inbound_auth.ts";
+import {
+  authenticateMessage,
+  type AuthOptions,
+  removeHeaderFields,
+  stripForgedResults,
+} from "./inbound_auth.ts";
 import type { Account, MailboxRole } from "../store/types.ts";
 import { headerFields, prepareSubmission } from "./submission_message.ts";
 import type { MailParams } from "./wire/command.ts";
@@ -160,6 +165,7 @@ export async function deliverMessage(
   let authHeaders = "";
   let reverseName: string | undefined;
   let mailboxRole: MailboxRole | undefined;
+  let verdicts: Map<number, AccountVerdict> | undefined;
   if (context.submitter) {
     const prepared = await prepareSubmission({
       directory: context.directory,
@@ -204,16 +210,13 @@ export async function deliverMessage(
     message = stripForgedResults(message, context.auth.hostname);
   }
   const arrivedAt = new Date();
-  let traced = prependHeaders(
-    receivedHeader({
-      ...trace,
-      reverseName,
-      recipients: recipients.map((r) => r.address),
-      date: arrivedAt,
-    }) +
-      authHeaders,
-    message,
-  );
+  const trail = receivedHeader({
+    ...trace,
+    reverseName,
+    recipients: recipients.map((r) => r.address),
+    date: arrivedAt,
+  }) + authHeaders;
+  let traced = prependHeaders(trail, message);
   if (context.filters?.length) {
     const filtered = await runFilters(context.filters, {
       message: traced,
@@ -229,7 +232,16 @@ export async function deliverMessage(
       return { reply: reply(code, enhanced, text), delivered: false };
     }
     mailboxRole ??= filtered.mailboxRole;
-    if (filtered.headers) traced = prependHeaders(filtered.headers, traced);
+    verdicts = filtered.accounts;
+    if (filtered.removeFields.length > 0) {
+      const names = new Set(filtered.removeFields);
+      message = removeHeaderFields(message, (field) => {
+        const colon = field.indexOf(":");
+        return colon > 0 && names.has(field.slice(0, colon).trim().toLowerCase());
+      });
+    }
+    // The filters' fields go under our trace fields (Received, Authentication-Results).
+    traced = prependHeaders(trail + filtered.headers, message);
   }
 
   const { local, resolutions, queued } = await route(context, recipients);
@@ -267,6 +279,7 @@ export async function deliverMessage(
         local.map((r) => r.address),
         mailboxRole,
         resolutions,
+        verdicts,
       );
     } catch (error) {
       context.log.error("delivery failed", {

@@ -8,6 +8,7 @@ import type { Resolver } from "../dns/resolver.ts";
 import type { AuthOptions } from "./inbound_auth.ts";
 import type { OutboundQueue } from "./outbound/queue.ts";
 import type { InboundFilter } from "./filters.ts";
+import type { Greylist } from "../spam/greylist.ts";
 
 export interface InboundSmtpOptions {
   hostname: string;
@@ -37,8 +38,12 @@ export interface InboundSmtpOptions {
   auth?: AuthOptions;
   /** Remote recipients (submission), external forwards and DSNs go here. */
   queue?: OutboundQueue;
-  /** Content filters between acceptance and filing (spam filter, Sieve); none yet by default. */
+  /** Content filters between acceptance and filing (the spam filter). */
   filters?: readonly InboundFilter[];
+  /** Greylisting at RCPT for mail from other servers; absent: none. */
+  greylist?: Greylist | null;
+  /** Told about each accepted submission (the spam filter learns correspondents and replies). */
+  onSubmitted?: (accountId: number, recipients: string[], message: Uint8Array) => void;
 }
 
 /** The whole authentication check may take this many resolver timeouts (lookups are serial). */
@@ -68,6 +73,12 @@ export function inboundSmtpOptions(
     directory: app.directory,
     submission: false,
     queue,
+    filters: app.spam?.filter ? [app.spam.filter] : [],
+    greylist: app.spam?.greylist,
+    onSubmitted: app.spam
+      ? (accountId, recipients, message) =>
+        void app.spam?.trainer.noteSent(accountId, recipients, message)
+      : undefined,
     auth: resolver && {
       hostname: config.server.hostname,
       resolver,

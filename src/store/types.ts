@@ -596,6 +596,8 @@ export interface Store {
   touchApiKey(id: number, at: Date): Promise<void>;
   /** The account's emails whose bytes have one of these hashes, with threads and mailboxes. */
   emailsByBlob(accountId: number, hashes: string[]): Promise<EmailBlobRef[]>;
+  /** The account's emails with this Message-ID (as stored: without angle brackets). */
+  emailsByMessageId(accountId: number, messageId: string): Promise<StoredEmail[]>;
 
   // ---- Sieve scripts (src/sieve/scripts.ts) ----
 

@@ -836,6 +836,21 @@ export class SqliteStore implements Store {
     );
   }
 
+  emailsByMessageId(accountId: number, messageId: string): Promise<StoredEmail[]> {
+    return attempt(() => {
+      // thread_refs finds the thread by its index; the thread's emails are few.
+      const rows = this.#sql.all(
+        `SELECT e.* FROM thread_refs t
+           JOIN emails e ON e.account_id = t.account_id AND e.thread_id = t.thread_id
+          WHERE t.account_id = ? AND t.message_id = ? AND e.message_id = ?`,
+        accountId,
+        messageId,
+        messageId,
+      );
+      return this.#toStoredEmails(rows);
+    });
+  }
+
   getEmail(accountId: number, id: number): Promise<StoredEmail | null> {
     return attempt(() => {
       const row = this.#sql.get(
