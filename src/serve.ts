@@ -93,10 +93,11 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
     app.spam = await createSpam(app, resolver);
     const greylist = app.spam.greylist;
     if (greylist) {
-      // Triplets not seen for longer than a passed one is remembered are forgotten daily.
+      // Triplets past their use (src/spam/greylist.ts prune) are forgotten at start and hourly.
       const prune = () =>
         greylist.prune(Date.now()).catch((error) => log.warn("pruning greylist failed", { error }));
-      const pruning = setInterval(prune, 86_400_000);
+      prune();
+      const pruning = setInterval(prune, 3_600_000);
       cleanups.push(() => Promise.resolve(clearInterval(pruning)));
     }
     const queue = await createQueue(app, resolver);

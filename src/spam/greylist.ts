@@ -88,15 +88,14 @@ export class Greylist {
 
   /**
    * Forgets triplets no longer of use at `now`: passed ones not seen for `passDays`, and waiting
-   * ones past the retry window (kept as long as passed ones when `passDays` is the longer: the
-   * store prunes by last sight only). Returns how many went.
+   * ones first seen longer ago than the retry window (a retry would start over anyway).
+   * Returns how many went.
    */
   async prune(now: number = Date.now()): Promise<number> {
-    const keepMs = Math.max(
-      this.#options.passDays * DAY_MS,
-      this.#options.retryWindowHours * HOUR_MS,
+    return await this.#store.pruneGreylist(
+      now - this.#options.passDays * DAY_MS,
+      now - this.#options.retryWindowHours * HOUR_MS,
     );
-    return await this.#store.pruneGreylist(now - keepMs);
   }
 }
 

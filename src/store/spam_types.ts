@@ -63,6 +63,9 @@ export interface SpamStore {
     retryWindowMs: number,
     passTtlMs: number,
   ): Promise<GreylistAnswer>;
-  /** Removes greylisting entries not seen since `before` (ms); returns how many. */
-  pruneGreylist(before: number): Promise<number>;
+  /**
+   * Removes greylisting entries that passed and were not seen since `passedBefore` (ms), and
+   * those still waiting that were first seen before `waitingBefore`; returns how many.
+   */
+  pruneGreylist(passedBefore: number, waitingBefore: number): Promise<number>;
 }

@@ -94,7 +94,10 @@ Deno.test("spam store: greylisting passes a triplet retried after the delay and 
     assertEquals(await check("u", 0), "new");
     assertEquals(await check("u", 30 * hour), "new");
     assertEquals(await check("u", 30 * hour + 6 * minute), "pass");
-    assertEquals(await store.spam.pruneGreylist(40 * day), 1);
+    // "t" waits (first seen at 50 days), "u" passed (last seen at 30 hours + 6 minutes).
+    assertEquals(await store.spam.pruneGreylist(0, 49 * day), 0);
+    assertEquals(await store.spam.pruneGreylist(40 * day, 49 * day), 1);
     assertEquals(await check("u", 41 * day), "new");
+    assertEquals(await store.spam.pruneGreylist(0, 51 * day), 2);
   });
 });

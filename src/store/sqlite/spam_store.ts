@@ -230,9 +230,16 @@ export class SqliteSpamStore implements SpamStore {
     );
   }
 
-  pruneGreylist(before: number): Promise<number> {
+  pruneGreylist(passedBefore: number, waitingBefore: number): Promise<number> {
     return attempt(() =>
-      Number(this.sql.run("DELETE FROM spam_greylist WHERE last_seen < ?", before).changes)
+      Number(
+        this.sql.run(
+          `DELETE FROM spam_greylist
+            WHERE (passed = 1 AND last_seen < ?) OR (passed = 0 AND first_seen < ?)`,
+          passedBefore,
+          waitingBefore,
+        ).changes,
+      )
     );
   }
 }
