@@ -237,6 +237,24 @@ Deno.test("spam: rules from the config's rules file refuse (550 5.7.1) or file i
   }, { dir, extra: `[spam]\nrules = "extra_rules.toml"` });
 });
 
+Deno.test("spam: with [spam] enabled = false mail is neither scored nor refused", async () => {
+  const dir = await folderWith({ "extra_rules.toml": RULES });
+  await withAccounts(async (server) => {
+    assertMatch(
+      await deliver(
+        server,
+        "jonas@uni.test",
+        [ALICE],
+        letter("o1@uni.test", ["X-Test-Verdict: refuse"]),
+      ),
+      /^250/,
+    );
+    const kept = await filed(server, ALICE, "o1@uni.test");
+    assertEquals(kept?.mailbox, "INBOX");
+    assertEquals([kept!.status, kept!.score, kept!.result], ["", "", ""]);
+  }, { dir, extra: `[spam]\nenabled = false\nrules = "extra_rules.toml"` });
+});
+
 Deno.test("spam: a rules file extends the defaults — same name replaces, metas use default names", async () => {
   const rules = `${RULES}
 [[rule]]

@@ -10,7 +10,7 @@ import { startDnsServer } from "../helpers/dns_server.ts";
 import { startSmtpPeer } from "../helpers/smtp_peer.ts";
 import { cliAll, readReply, send, submit } from "../helpers/mail.ts";
 import { eventually, LineClient } from "../helpers/tls.ts";
-import { jmapClient, type JmapTestClient } from "../helpers/jmap.ts";
+import { jmapClient, type JmapTestClient, USING } from "../helpers/jmap.ts";
 
 const ALICE = "alice@example.com";
 const BOB = "bob@example.com";
@@ -271,6 +271,50 @@ Deno.test("spam training: IMAP MOVE into Junk and STORE $Junk teach that account
     assertEquals(await stored(server, ALICE, "Junk", "o3@shop.test"), null);
     // Bob did not change his mind.
     await assertFiled(server, BOB, "Junk", "o3@shop.test", "Yes");
+  });
+});
+
+Deno.test("spam training: deleting from Junk (a move to Trash, IMAP or JMAP) teaches nothing", async () => {
+  await withAccounts(async (server) => {
+    for (const user of [ALICE, BOB, CAROL]) {
+      assertMatch(
+        await deliver(server, "sales@shop.test", [user], offer("d1@shop.test", user)),
+        /^250/,
+      );
+    }
+    // What mail clients do on delete: the spam goes from Junk to Trash. It is still spam.
+    const alice = await Imap.open(server, ALICE);
+    try {
+      await alice.move("d1@shop.test", "INBOX", "Junk");
+      await alice.move("d1@shop.test", "Junk", "Trash");
+    } finally {
+      await alice.close();
+    }
+    const bob = await jmapClient(server, BOB, PASSWORD);
+    const bobRoles = await roles(bob);
+    const bobCopy = await emailIn(bob, "inbox", "d1@shop.test");
+    const into = (from: string, to: string) => ({
+      [`mailboxIds/${bobRoles[from]}`]: null,
+      [`mailboxIds/${bobRoles[to]}`]: true,
+    });
+    await update(bob, bobCopy!.id, into("inbox", "junk"));
+    await update(bob, bobCopy!.id, into("junk", "trash"));
+    // Judgements are learnt in order: once Carol's later one is, the others were handled.
+    const carol = await Imap.open(server, CAROL);
+    try {
+      await carol.move("d1@shop.test", "INBOX", "Junk");
+    } finally {
+      await carol.close();
+    }
+    await waitLearnt(server, "spam", 3);
+    assertEquals(learnt(server, "ham"), 0, "a move from Junk to Trash was learnt as ham");
+    assertMatch(await spamStatus(server, ALICE), /^alice@example\.com: 0 ham, 1 spam learnt$/m);
+    assertMatch(await spamStatus(server, BOB), /^bob@example\.com: 0 ham, 1 spam learnt$/m);
+    assertMatch(
+      await deliver(server, "sales@shop.test", [ALICE], offer("d2@shop.test", ALICE)),
+      /^250/,
+    );
+    await assertFiled(server, ALICE, "Junk", "d2@shop.test", "Yes");
   });
 });
 
@@ -567,6 +611,52 @@ Deno.test("spam training: a correspondent gets REP_CORRESPONDENT; a reply to a J
       const daves = await assertFiled(server, ALICE, "INBOX", "d1@remote.test", "No");
       assertMatch(daves, /spf=pass/);
       assert(!/REP_CORRESPONDENT/.test(daves), daves);
+
+      // The same for mail sent through JMAP (EmailSubmission/set).
+      const jmap = await jmapClient(server, ALICE, PASSWORD);
+      const using = [...USING, "urn:ietf:params:jmap:submission"];
+      const accountId = jmap.accountId;
+      const [[, identities]] = await jmap.call(
+        [["Identity/get", { accountId, ids: null }, "0"]],
+        using,
+      );
+      const drafts = (await roles(jmap)).drafts;
+      const responses = await jmap.call([
+        ["Email/set", {
+          accountId,
+          create: {
+            d: {
+              mailboxIds: { [drafts]: true },
+              keywords: { $draft: true },
+              from: [{ email: ALICE }],
+              to: [{ email: "carol@remote.test" }],
+              subject: "Agenda",
+              textBody: [{ partId: "t", type: "text/plain" }],
+              bodyValues: { t: { value: "The agenda for Monday." } },
+            },
+          },
+        }, "0"],
+        ["EmailSubmission/set", {
+          accountId,
+          create: { s: { identityId: identities.list[0].id, emailId: "#d" } },
+        }, "1"],
+      ], using);
+      assert(responses[1][1].created?.s, JSON.stringify(responses[1][1]));
+      await eventually(() => peer.accepted.length === 2, "the peer to receive the agenda");
+      const fromCarol = compose(
+        {
+          from: "Carol <carol@remote.test>",
+          to: ALICE,
+          subject: "Re: Agenda",
+          id: "c1@remote.test",
+        },
+        LETTER,
+      );
+      assertMatch(await deliver(server, "carol@remote.test", [ALICE], fromCarol), /^250/);
+      assertMatch(
+        await assertFiled(server, ALICE, "INBOX", "c1@remote.test", "No"),
+        /REP_CORRESPONDENT/,
+      );
 
       // An offer Alice put in Junk, then answered: the reply teaches that it is wanted.
       const promo = (id: string) =>
