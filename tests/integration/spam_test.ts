@@ -332,6 +332,14 @@ zone = "silent.test"
 target = "ip"
 answers = { "127.0.0.2" = 2.0 }
 description = "test: a list whose server never answers"
+
+[[rule]]
+name = "TEST_REFUSING_LIST"
+kind = "dnsbl"
+zone = "refusing.test"
+target = "ip"
+answers = { "*" = 2.0 }
+description = "test: a list answering with its query-refused code"
 `;
 
 Deno.test("spam: a DNS block list answering 127.0.0.2 for the client adds its symbol", async () => {
@@ -339,6 +347,8 @@ Deno.test("spam: a DNS block list answering 127.0.0.2 for the client adds its sy
     "1.0.0.127.zen.spamhaus.org": { A: ["127.0.0.2"] },
     "1.0.0.127.bl.test": { A: ["127.0.0.2"] },
     "1.0.0.127.silent.test": { DROP: true },
+    // Spamhaus' "query from a public resolver refused": never a listing.
+    "1.0.0.127.refusing.test": { A: ["127.255.255.254"] },
   };
   const dns = await startDnsServer(zone);
   const dir = await folderWith({ "extra_rules.toml": LIST_RULES });
@@ -349,7 +359,7 @@ Deno.test("spam: a DNS block list answering 127.0.0.2 for the client adds its sy
       assertMatch(listed!.result, /TEST_LISTED_IP\(3\.50\)/);
       // The default rules' Spamhaus ZEN entry, answered by the test zone.
       assertMatch(listed!.result, /RCVD_IN_ZEN\(2\.50\)/);
-      assert(!/TEST_CLEAN_LIST|TEST_SILENT_LIST/.test(listed!.result), listed!.result);
+      assert(!/TEST_(CLEAN|SILENT|REFUSING)_LIST/.test(listed!.result), listed!.result);
       assert(
         dns.queries.some((q) => q.name === "1.0.0.127.clean.test" && q.type === "A"),
         "the clean list was asked too",
