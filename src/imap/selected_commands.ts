@@ -441,7 +441,7 @@ export class SelectedCommands {
     } catch (error) {
       throw storeFailure(error);
     }
-    // Into Junk teaches spam; moving out of Junk teaches ham.
+    // Into Junk teaches spam; moving out of Junk teaches ham, except into Trash (deleting junk).
     const emails = targets.flatMap((t) => {
       const id = moved.get(t.uid);
       return id === undefined ? [] : [id];
@@ -450,7 +450,9 @@ export class SelectedCommands {
       .find((m) => m.id === view.mailboxId);
     session.published(0, ["Email", "Mailbox", "Thread"], {
       spam: target.role === "junk" && source?.role !== "junk" ? emails : [],
-      ham: move && source?.role === "junk" && target.role !== "junk" ? emails : [],
+      ham: move && source?.role === "junk" && target.role !== "junk" && target.role !== "trash"
+        ? emails
+        : [],
     });
     if (target.id === view.mailboxId) session.markChanged(); // copied into itself: new EXISTS
     if (result.pairs.length === 0) return `${verb} completed`;

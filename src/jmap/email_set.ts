@@ -9,7 +9,8 @@
  *   ("keywords/$seen": true|null). Per-key patches become add/remove changes in the store, so a
  *   concurrent IMAP STORE of another flag is not undone by a stale read.
  * - Keyword and mailbox changes that express a spam judgement (into or out of the Junk
- *   mailbox, $junk, $notjunk) are published with `training`, as IMAP does.
+ *   mailbox, $junk, $notjunk; out of Junk into Trash is a deletion, not a judgement) are
+ *   published with `training`, as IMAP does.
  * - Email/copy copies between accounts; with one account per login, a copy from the same
  *   account is invalidArguments (RFC 8620 5.4) and any other account is fromAccountNotFound.
  */
@@ -174,13 +175,16 @@ async function set(args: Args, ctx: MethodContext): Promise<Args> {
   const accountId = ctx.account.id;
   let changed = false;
   const training = { spam: [] as number[], ham: [] as number[] };
-  let junkId: number | null | undefined;
-  const junk = async () => {
-    if (junkId === undefined) {
-      junkId = (await store.listMailboxes(accountId, { counts: false }))
-        .find((m) => m.role === "junk")?.id ?? null;
+  let roles: { junk: number | null; trash: number | null } | undefined;
+  const special = async () => {
+    if (roles === undefined) {
+      const mailboxes = await store.listMailboxes(accountId, { counts: false });
+      roles = {
+        junk: mailboxes.find((m) => m.role === "junk")?.id ?? null,
+        trash: mailboxes.find((m) => m.role === "trash")?.id ?? null,
+      };
     }
-    return junkId;
+    return roles;
   };
   return await standardSet(args, ctx, {
     create: async (_creationId, object) => {
@@ -210,18 +214,21 @@ async function set(args: Args, ctx: MethodContext): Promise<Args> {
       const invalid = result.invalid[0];
       if (invalid) throw invalidProperties([invalid.property], invalid.message);
       if (result.modseq) changed = true;
-      const junkMailbox = await junk();
+      const { junk: junkMailbox, trash } = await special();
       const added = update.keywords?.add ?? update.keywords?.set ?? [];
       if (added.includes("$junk")) training.spam.push(emailId);
       if (added.includes("$notjunk")) training.ham.push(emailId);
       if (junkMailbox !== null && before && update.mailboxes) {
         // Where it is now follows from where it was and the patch; no second read.
         const { set, add = [], remove = [] } = update.mailboxes;
+        const isIn = (id: number) =>
+          !remove.includes(id) && ((set ?? before).includes(id) || add.includes(id));
         const wasJunk = before.includes(junkMailbox);
-        const isJunk = !remove.includes(junkMailbox) &&
-          ((set ?? before).includes(junkMailbox) || add.includes(junkMailbox));
+        const isJunk = isIn(junkMailbox);
         if (!wasJunk && isJunk) training.spam.push(emailId);
-        if (wasJunk && !isJunk) training.ham.push(emailId);
+        // Out of Junk is ham, except into Trash: that is how clients delete junk.
+        const trashed = trash !== null && isIn(trash);
+        if (wasJunk && !isJunk && !trashed) training.ham.push(emailId);
       }
       return null;
     },
