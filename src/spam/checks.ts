@@ -103,15 +103,20 @@ function dateOf(facts: MessageFacts): Date | null {
   return value === undefined ? null : parseDate(value);
 }
 
+/** When the message arrived (ms): the envelope's time, or now. */
+function arrival(facts: MessageFacts): number {
+  return facts.envelope.receivedAt?.getTime() ?? Date.now();
+}
+
 function dateInFuture(facts: MessageFacts, params: CheckParams): CheckOutcome {
   const date = dateOf(facts);
-  const limit = Date.now() + Number(params.hours) * 3600_000;
+  const limit = arrival(facts) + Number(params.hours) * 3600_000;
   return date !== null && date.getTime() > limit ? date.toISOString() : false;
 }
 
 function dateInPast(facts: MessageFacts, params: CheckParams): CheckOutcome {
   const date = dateOf(facts);
-  const limit = Date.now() - Number(params.days) * 86400_000;
+  const limit = arrival(facts) - Number(params.days) * 86400_000;
   return date !== null && date.getTime() < limit ? date.toISOString() : false;
 }
 

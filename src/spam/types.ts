@@ -34,6 +34,8 @@ export interface Envelope {
   reverseName?: string;
   /** True for authenticated submission (never scored). */
   authenticated: boolean;
+  /** When the message arrived; absent: now. Date checks compare with it (replayed corpora). */
+  receivedAt?: Date;
 }
 
 /** The results our own Authentication-Results field recorded ("none" when a method is absent). */
