@@ -158,7 +158,10 @@ function problem(
 }
 
 /** Reads at most `max` bytes of the body; null when it is longer. */
-export async function readCapped(request: Request, max: number): Promise<Uint8Array | null> {
+export async function readCapped(
+  request: Request | Response,
+  max: number,
+): Promise<Uint8Array | null> {
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > max) return null;
   if (!request.body) return new Uint8Array(0);

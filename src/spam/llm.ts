@@ -27,6 +27,7 @@
  *   timeoutMs: 5_000, maxPerHour: 600, maxChars: 4_000 });
  * await llm.classify(facts); // { name: "LLM_PHISHING", score: 4.6, detail: "phishing 0.92: ..." }
  */
+import { readCapped } from "../jmap/http.ts";
 import { type Logger, logger } from "../observability/log.ts";
 import type { MessageFacts, SpamSymbol } from "./types.ts";
 
@@ -178,7 +179,8 @@ export class LlmClassifier {
         this.#log.warn("LLM endpoint answered with an error", { model, status: response.status });
         return null;
       }
-      const text = await readCapped(response, MAX_RESPONSE_BYTES);
+      const bytes = await readCapped(response, MAX_RESPONSE_BYTES);
+      const text = bytes && new TextDecoder().decode(bytes);
       if (text === null) {
         this.#log.warn("LLM answer too large", { model, limit: MAX_RESPONSE_BYTES });
         return null;
@@ -315,31 +317,6 @@ function messageContent(body: string): string | null {
     return parts.length ? parts.join("") : null;
   }
   return null;
-}
-
-/** The body as text, or null (and the rest cancelled) past `limit` bytes. */
-async function readCapped(response: Response, limit: number): Promise<string | null> {
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return new TextDecoder().decode(bytes);
 }
 
 function oneLine(value: string): string {
