@@ -22,10 +22,13 @@
  *   with name tokens, 86 without, false positives equal). Delivered-To and "for" say where a
  *   copy was stored; in the corpus they even differ by collection ("yyyy" and "zzzz" were the
  *   owner's address in different years), so they would teach the classifier the corpus.
- *   Received is read only for the sending side ("from" host, its site and /24) of the first
- *   RECEIVED_HOPS fields: on a real server the relays that handed the message over. In the
- *   corpus the topmost hops are the collector's own machines, the same for ham and spam, so
- *   they weigh nothing.
+ *   Received is read only for the sending side ("from" host, its site, the address's /24 and
+ *   /16) of the first RECEIVED_HOPS fields: every relay the message passed, the ones that
+ *   handed it to us and, further down, the sender's own (forgeable, but a spammer's relays and
+ *   a list's servers recur). In the corpus the topmost hops are the collector's own machines,
+ *   the same for ham and spam, so they weigh nothing; reading down to the origin and adding the
+ *   /16, as SpamBayes mines Received, took cross-validated misses from 82 to 76 (false
+ *   positives 4, as with the top four hops only).
  * - HTML gives a few tag tokens (HINT_TAGS: font, img, form, script, iframe, center), no
  *   attributes: tokens for every tag and attribute are strongly correlated with each other
  *   (table width, td width, ...) and made commercial newsletters look like spam
@@ -42,8 +45,8 @@ import type { MessageFacts } from "./types.ts";
 export const MAX_TOKENS = 3000;
 const MIN_WORD = 3;
 const MAX_WORD = 40;
-/** Received fields read from the top (the hops nearest to us). */
-const RECEIVED_HOPS = 4;
+/** Received fields read from the top: every hop of ordinary mail, not a forged pile of them. */
+const RECEIVED_HOPS = 20;
 const MAX_HTML_TAGS = 2000;
 const MAX_LINKS = 100;
 const MAX_PARTS = 100;
@@ -165,14 +168,20 @@ function headerTokens(facts: MessageFacts, out: TokenSet): void {
 const HOST_RE = /(?:[a-z0-9](?:[a-z0-9-]{0,62})\.)+[a-z]{2,24}/g;
 const IP_RE = /\b(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}\b/g;
 
-/** The sending side of one Received field: "from HELO (rdns [ip])", before " by ". */
+/**
+ * The sending side of one Received field: "from HELO (rdns [ip])", before " by ": its hosts'
+ * sites and its addresses' /24 and /16.
+ */
 function receivedTokens(value: string, out: TokenSet): void {
   const lower = value.toLowerCase();
   if (!lower.startsWith("from")) return;
   const by = lower.search(/\sby\s/);
   const from = (by < 0 ? lower : lower.slice(0, by)).slice(0, 300);
   for (const match of from.matchAll(HOST_RE)) out.add(`received:${siteOf(match[0])}`);
-  for (const match of from.matchAll(IP_RE)) out.add(`received:ip:${match[1]}`);
+  for (const match of from.matchAll(IP_RE)) {
+    out.add(`received:ip:${match[1]}`);
+    out.add(`received:ip:${match[1].slice(0, match[1].lastIndexOf("."))}`);
+  }
 }
 
 function addressTokens(field: string, addresses: EmailAddress[], out: TokenSet): void {

@@ -75,6 +75,7 @@ Deno.test("tokenize: header, link, MIME, HTML and body tokens of a message, each
       "x-mailer:masssender 3.1",
       "received:spamhost.example",
       "received:ip:198.51.100",
+      "received:ip:198.51",
       "part:text/html",
       "part:charset:iso-8859-1",
       "url:host:claim.prizes.example.org",
@@ -121,6 +122,20 @@ Deno.test("tokenize: where a copy was delivered does not change the tokens", () 
       "This week in the project: releases and fixes.",
     );
   assertEquals(new Set(tokensOf(copy("yyyy"))), new Set(tokensOf(copy("zzzzzz"))));
+});
+
+Deno.test("tokenize: Received is read down to the origin, the sending side of each hop", () => {
+  const hops = Array.from(
+    { length: 6 },
+    (_, i) =>
+      `Received: from relay${i}.hop${i}.example (relay${i}.hop${i}.example [192.0.2.${i}]) by ` +
+      `next.example; Tue, 2 Jan 2024 08:00:0${i} +0000`,
+  );
+  const tokens = tokensOf(message([...hops, "From: a@example.com", "Subject: x"], "hello there"));
+  assert(tokens.includes(tokenHash("received:hop5.example")), "the sixth hop from the top");
+  assert(tokens.includes(tokenHash("received:ip:192.0.2")));
+  assert(tokens.includes(tokenHash("received:ip:192.0")));
+  assert(!tokens.includes(tokenHash("received:next.example")), "the receiving side is not read");
 });
 
 Deno.test("tokenize: at most MAX_TOKENS tokens however many words", () => {
