@@ -273,6 +273,11 @@ export const configSchema = z.object({
       retry_window: duration().default("24h"),
       /** A triplet that passed is let through without delay for this long after it was seen. */
       pass_ttl: duration().default("35d"),
+      /** Client networks never greylisted (a local relay, monitoring). */
+      exempt: z.array(z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/)).default([
+        "127.0.0.0/8",
+        "::1/128",
+      ]),
     }).strict().default({}),
     llm: z.object({
       /** OpenAI-compatible API base (e.g. "http://127.0.0.1:8080/v1"); "": no LLM verdict. */

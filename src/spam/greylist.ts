@@ -44,6 +44,8 @@ export interface GreylistOptions {
   ipv4Prefix: number;
   /** Bits of the client's IPv6 address in the triplet (64: one subnet). */
   ipv6Prefix: number;
+  /** Client networks never greylisted ("127.0.0.0/8", "::1/128", "192.0.2.7"). */
+  exempt?: readonly string[];
 }
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -71,6 +73,9 @@ export class Greylist {
     recipient: string,
     now: number = Date.now(),
   ): Promise<GreylistCheck> {
+    if (isExempt(remoteAddress, this.#options.exempt ?? [])) {
+      return { defer: false, answer: "pass" };
+    }
     const key = await greylistKey(
       clientNetwork(remoteAddress, this.#options.ipv4Prefix, this.#options.ipv6Prefix),
       normalizeSender(sender),
@@ -132,6 +137,23 @@ export function clientNetwork(address: string, ipv4Prefix: number, ipv6Prefix: n
     return `${groups.join(":")}/${clamp(ipv6Prefix, 128)}`;
   }
   return plain.toLowerCase();
+}
+
+/**
+ * Whether `address` lies in one of `networks` ("address/prefix", or a lone address for just
+ * that one): both are masked to the entry's prefix and compared.
+ *
+ * @example
+ * isExempt("127.0.0.9", ["127.0.0.0/8"]); // true
+ */
+export function isExempt(address: string, networks: readonly string[]): boolean {
+  return networks.some((entry) => {
+    const [base, bits] = entry.split("/");
+    const prefix = bits === undefined ? (base.includes(":") ? 128 : 32) : Number(bits);
+    if (!Number.isInteger(prefix)) return false;
+    const network = clientNetwork(base, prefix, prefix);
+    return network.includes("/") && clientNetwork(address, prefix, prefix) === network;
+  });
 }
 
 function clamp(prefix: number, width: number): number {

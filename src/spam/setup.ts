@@ -87,6 +87,7 @@ export async function createSpam(app: App, resolver: Resolver | null): Promise<S
       passDays: settings.greylist.pass_ttl / 86400,
       ipv4Prefix: 24,
       ipv6Prefix: 64,
+      exempt: settings.greylist.exempt,
     })
     : null;
   return {

@@ -362,7 +362,7 @@ Deno.test("spam: greylisting defers a new triplet with 451 4.7.1 until the delay
       /^250/,
     );
     assertEquals(messagesOf(server, ALICE).length, 2);
-  }, { extra: `[spam.greylist]\nenabled = true\ndelay = "1s"` });
+  }, { extra: `[spam.greylist]\nenabled = true\ndelay = "1s"\nexempt = []` });
 });
 
 interface LlmStub {

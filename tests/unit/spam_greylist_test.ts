@@ -4,6 +4,7 @@ import {
   clientNetwork,
   Greylist,
   type GreylistOptions,
+  isExempt,
   normalizeSender,
 } from "../../src/spam/greylist.ts";
 
@@ -181,4 +182,32 @@ Deno.test("prune forgets triplets not seen for passDays and keeps the others", a
       "pass",
     );
   });
+});
+
+Deno.test("exempt networks are never greylisted; others still are", async () => {
+  const exempt = ["127.0.0.0/8", "::1/128", "2001:db8:1::/48", "198.51.100.7"];
+  await withGreylist(async (greylist) => {
+    for (const client of ["127.0.0.1", "127.9.9.9", "::1", "2001:db8:1:2::5", "198.51.100.7"]) {
+      assertEquals(
+        await greylist.check(client, "bob@example.org", "alice@example.com", T0),
+        { defer: false, answer: "pass" },
+        client,
+      );
+    }
+    for (const client of ["198.51.100.8", "2001:db8:2::5", "192.0.2.10"]) {
+      assertEquals(
+        (await greylist.check(client, "bob@example.org", "alice@example.com", T0)).defer,
+        true,
+        client,
+      );
+    }
+  }, { ...OPTIONS, exempt });
+});
+
+Deno.test("isExempt reads prefixes and lone addresses and refuses nonsense", () => {
+  assert(isExempt("10.1.2.3", ["10.0.0.0/8"]));
+  assert(!isExempt("11.1.2.3", ["10.0.0.0/8"]));
+  assert(isExempt("::ffff:10.1.2.3", ["10.0.0.0/8"]));
+  assert(!isExempt("10.1.2.3", []));
+  assert(!isExempt("10.1.2.3", ["not-an-address/8", "10.0.0.0/x"]));
 });
