@@ -7,6 +7,9 @@
  *   is one message, except a file in mbox form (starting "From ") with several messages, which
  *   is split at "From " lines after an empty line. The leading "From " line is not learnt.
  * - Training writes to the same database a running server uses (SQLite waits for its lock).
+ * - Ham and spam files are learnt interleaved by proportion, not folder after folder: the
+ *   global model's logistic regression (src/spam/logistic.ts) learns online, and a long run of
+ *   one class tilts it.
  */
 import { join } from "node:path";
 import type { App } from "../app.ts";
@@ -45,6 +48,23 @@ function latin1Bytes(text: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * Ham and spam files alternated by proportion (whichever class is further behind its share goes
+ * next), so online learning sees the classes mixed however the folders are ordered.
+ */
+export function interleaved(files: Record<Judgement, string[]>): [Judgement, string][] {
+  const out: [Judgement, string][] = [];
+  let ham = 0;
+  let spam = 0;
+  while (ham < files.ham.length || spam < files.spam.length) {
+    const hamBehind = ham < files.ham.length &&
+      (spam >= files.spam.length || ham / files.ham.length <= spam / files.spam.length);
+    if (hamBehind) out.push(["ham", files.ham[ham++]]);
+    else out.push(["spam", files.spam[spam++]]);
+  }
+  return out;
+}
+
 export interface TrainCounts {
   learnt: number;
   unchanged: number;
@@ -67,16 +87,18 @@ export async function trainFromFolders(
     ham: { learnt: 0, unchanged: 0 },
     spam: { learnt: 0, unchanged: 0 },
   };
+  const files: Record<Judgement, string[]> = { ham: [], spam: [] };
   for (const judgement of ["ham", "spam"] as const) {
-    for (const folder of folders[judgement]) {
-      for (const file of await messageFiles(folder)) {
-        for (const message of messagesOf(await Deno.readFile(file))) {
-          const changed = await app.spam.engine.train(message, judgement, accountId);
-          counts[judgement][changed ? "learnt" : "unchanged"]++;
-        }
-      }
-      progress(`${folder}: ${counts[judgement].learnt} learnt as ${judgement} so far`);
+    for (const folder of folders[judgement]) files[judgement].push(...await messageFiles(folder));
+  }
+  for (const [judgement, file] of interleaved(files)) {
+    for (const message of messagesOf(await Deno.readFile(file))) {
+      const changed = await app.spam.engine.train(message, judgement, accountId);
+      counts[judgement][changed ? "learnt" : "unchanged"]++;
     }
+  }
+  for (const judgement of ["ham", "spam"] as const) {
+    progress(`${counts[judgement].learnt} learnt as ${judgement}`);
   }
   return counts;
 }

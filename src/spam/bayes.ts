@@ -35,8 +35,10 @@
  *   and the knees were chosen by five-fold cross-validation on the training part of the
  *   SpamAssassin corpus (`deno task bench spam --tune`), never on its test part: at p >= 0.97,
  *   4 of 3,320 ham and 82 of 1,517 spam were wrong; above that, fewer spam but no fewer ham.
+ * - withLogistic blends in the global logistic model (logistic.ts) before the points are read.
  */
 import type { TokenCounts } from "../store/spam_types.ts";
+import { blend, BLEND_WEIGHT } from "./logistic.ts";
 import type { SpamSymbol } from "./types.ts";
 
 /** What the classifier needs of a model: totals and the counts of the message's tokens. */
@@ -169,6 +171,24 @@ export function classify(
   const spamminess = 1 - chi2Q(-2 * lnSpam, degrees);
   const hamminess = 1 - chi2Q(-2 * lnHam, degrees);
   return { probability: (spamminess - hamminess + 1) / 2, used: clues.length };
+}
+
+/**
+ * The classification with the global logistic model's probability (logistic.ts) blended in,
+ * weighed by the global model's maturity; unchanged when Bayes knew nothing or the global model
+ * is immature.
+ *
+ * @example
+ * withLogistic(classify(tokens, global, account), global.totals, averagedProbability(...));
+ */
+export function withLogistic(
+  result: BayesResult,
+  globalTotals: TokenCounts,
+  logistic: number,
+): BayesResult {
+  const weight = BLEND_WEIGHT * maturity(globalTotals);
+  if (result.used === 0 || weight === 0) return result;
+  return { ...result, probability: blend(result.probability, logistic, weight) };
 }
 
 /** Probability → points on the spam side, linear between the knees, flat past the last. */

@@ -9,6 +9,10 @@
  *   recipient and ham for another. `message` is the verdict with the global model alone.
  * - DNS lists and the global model's counts are fetched in parallel; each account model costs
  *   one more read of the message's tokens.
+ * - The global model is two classifiers over the same tokens: Bayes and averaged logistic
+ *   regression (logistic.ts), blended in log-odds once the global model is mature; per-account
+ *   models are Bayes only. Logistic regression learns online, so the order it is trained in
+ *   matters: train ham and spam interleaved, not one folder after the other.
  * - The LLM is asked at most once per message, only when some account's score lies in the
  *   uncertain band; its symbol then counts for every account.
  * - Scoring never throws for a message: a message the MIME parser refuses (limits) is scored
@@ -18,11 +22,18 @@
  */
 import { MimeLimitError, type MimeLimits, parseMime } from "../mail/mime.ts";
 import { sha256Hex } from "../store/blobs.ts";
-import { GLOBAL_MODEL, type Judgement, type SpamStore } from "../store/spam_types.ts";
+import {
+  GLOBAL_MODEL,
+  type Judgement,
+  type ModelTotals,
+  type SpamStore,
+  type TokenStats,
+} from "../store/spam_types.ts";
 import { analyzeMessage } from "./analyze.ts";
 import { dnsListRules, evaluateRules, type RuleSet } from "./rules.ts";
 import { tokenize } from "./tokenize.ts";
-import { bayesSymbol, classify, type ModelView } from "./bayes.ts";
+import { bayesSymbol, classify, withLogistic } from "./bayes.ts";
+import { averagedProbability } from "./logistic.ts";
 import type { DnsLists } from "./dnsbl.ts";
 import type { LlmClassifier } from "./llm.ts";
 import { reputationSymbols, senderIdentities } from "./reputation.ts";
@@ -53,6 +64,12 @@ export interface Scored {
   message: SpamResult;
   /** The verdict for each account asked about. */
   accounts: Map<number, SpamResult>;
+}
+
+/** A model as read from the store: what Bayes needs, plus the logistic weights. */
+interface StoredModel {
+  totals: ModelTotals;
+  counts: Map<number, TokenStats>;
 }
 
 const NO_ENVELOPE: Envelope = {
@@ -93,13 +110,16 @@ export class SpamEngine {
       this.#model(GLOBAL_MODEL, tokens),
     ]);
     const base = [...evaluateRules(this.#options.rules, facts), ...listed];
-    const globalBayes = bayesSymbol(classify(tokens, global, null));
+    const logistic = averagedProbability(global.totals, global.counts, tokens);
+    const classified = (account: StoredModel | null) =>
+      withLogistic(classify(tokens, global, account), global.totals, logistic);
+    const globalBayes = bayesSymbol(classified(null));
     const messageSymbols = globalBayes ? [...base, globalBayes] : base;
     const perAccount = new Map<number, SpamSymbol[]>();
     const identities = senderIdentities(facts);
     for (const accountId of new Set(accountIds)) {
       const account = await this.#model(accountId, tokens);
-      const bayes = bayesSymbol(classify(tokens, global, account));
+      const bayes = bayesSymbol(classified(account));
       const symbols = bayes ? [...base, bayes] : [...base];
       if (this.#options.settings.reputation && identities.proven.length > 0) {
         const stats = await store.senderStats(accountId, identities.proven);
@@ -144,7 +164,7 @@ export class SpamEngine {
     }
   }
 
-  async #model(model: number, tokens: number[]): Promise<ModelView> {
+  async #model(model: number, tokens: number[]): Promise<StoredModel> {
     const { store } = this.#options;
     const totals = await store.totals(model);
     if (totals.ham + totals.spam === 0) return { totals, counts: new Map() };

@@ -12,6 +12,20 @@ export interface TokenCounts {
   spam: number;
 }
 
+/** A model's totals; the logistic part (logistic.ts) moves in the global model only. */
+export interface ModelTotals extends TokenCounts {
+  /** Logistic bias, its running sum of step-weighted updates, and the steps taken. */
+  bias: number;
+  wbias: number;
+  updates: number;
+}
+
+/** A token's counts and its logistic weight and running sum (0 outside the global model). */
+export interface TokenStats extends TokenCounts {
+  weight: number;
+  wsum: number;
+}
+
 export type Judgement = "spam" | "ham";
 
 export interface SenderStats {
@@ -25,14 +39,16 @@ export interface SenderStats {
 export type GreylistAnswer = "new" | "early" | "pass";
 
 export interface SpamStore {
-  /** Messages learnt by `model` as ham and spam. */
-  totals(model: number): Promise<TokenCounts>;
-  /** The counts of the given tokens in `model`; tokens never seen are absent. */
-  tokenCounts(model: number, tokens: readonly number[]): Promise<Map<number, TokenCounts>>;
+  /** Messages learnt by `model` as ham and spam, and its logistic bias. */
+  totals(model: number): Promise<ModelTotals>;
+  /** The counts and weights of the given tokens in `model`; tokens never seen are absent. */
+  tokenCounts(model: number, tokens: readonly number[]): Promise<Map<number, TokenStats>>;
   /**
    * Learns one message (`key`: its content hash) as `judgement` in each of `models`, with its
    * (distinct) tokens. A model that learnt it the other way first unlearns that; a model that
-   * already learnt it this way is left alone. Returns the models that changed.
+   * already learnt it this way is left alone. The global model (GLOBAL_MODEL) also takes one
+   * logistic step (src/spam/logistic.ts) in the same transaction, and undoes the earlier one on a
+   * changed mind. Returns the models that changed.
    */
   learn(
     models: readonly number[],

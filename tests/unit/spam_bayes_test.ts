@@ -9,6 +9,7 @@ import {
   classify,
   maturity,
   type ModelView,
+  withLogistic,
 } from "../../src/spam/bayes.ts";
 import type { Envelope } from "../../src/spam/types.ts";
 import type { Judgement } from "../../src/store/spam_types.ts";
@@ -205,4 +206,18 @@ Deno.test("bayesSymbol: probability to points, unsure and unknown give no symbol
     assert(score >= last, `p ${p}`);
     last = score;
   }
+});
+
+Deno.test("withLogistic: the second model moves a mature global verdict only, and only when sure", () => {
+  const result: BayesResult = { probability: 0.96, used: 40 };
+  const mature = { ham: 100, spam: 100 };
+  assertEquals(withLogistic(result, { ham: 5, spam: 100 }, 0.9999), result);
+  assertEquals(withLogistic({ probability: 0.5, used: 0 }, mature, 0.9999), {
+    probability: 0.5,
+    used: 0,
+  });
+  assertEquals(withLogistic(result, mature, 0.9).probability, 0.96);
+  const pushed = withLogistic(result, mature, 0.9999);
+  assert(pushed.probability > 0.97 && pushed.used === 40, JSON.stringify(pushed));
+  assert(withLogistic(result, mature, 0.0001).probability < 0.96);
 });

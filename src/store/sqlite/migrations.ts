@@ -371,13 +371,18 @@ export const MIGRATIONS: Migration[] = [
         ham INTEGER NOT NULL DEFAULT 0,
         spam INTEGER NOT NULL DEFAULT 0,
         day INTEGER NOT NULL,                      -- days since 1970 when last learnt
+        weight REAL NOT NULL DEFAULT 0,            -- logistic weight (global model only)
+        wsum REAL NOT NULL DEFAULT 0,              -- Σ step·update, for the averaged weight
         PRIMARY KEY (model, token)
       ) WITHOUT ROWID;
       -- Messages learnt by each model.
       CREATE TABLE spam_models (
         model INTEGER PRIMARY KEY,
         ham INTEGER NOT NULL DEFAULT 0,
-        spam INTEGER NOT NULL DEFAULT 0
+        spam INTEGER NOT NULL DEFAULT 0,
+        bias REAL NOT NULL DEFAULT 0,              -- logistic bias (global model only)
+        wbias REAL NOT NULL DEFAULT 0,             -- Σ step·update of the bias
+        updates INTEGER NOT NULL DEFAULT 0         -- logistic steps taken
       );
       -- Which message (content hash) a model learnt as what, so a judgement counts once and a
       -- changed mind is unlearnt first.
@@ -386,6 +391,8 @@ export const MIGRATIONS: Migration[] = [
         key TEXT NOT NULL,
         judgement TEXT NOT NULL CHECK (judgement IN ('spam', 'ham')),
         at INTEGER NOT NULL,
+        delta REAL,                                -- the logistic step's update, to undo it
+        step INTEGER,                              -- and its number
         PRIMARY KEY (model, key)
       ) WITHOUT ROWID;
       CREATE TRIGGER spam_models_gone AFTER DELETE ON principals BEGIN

@@ -6,42 +6,78 @@
  *   whole message's tokens, whatever their number, and no statement is prepared per list length.
  * - Learning commits relaxed (no fsync wait): a crash may forget the last judgements, which the
  *   user's next ones make up for; mail itself is never at stake.
- * - Unlearning floors counts at 0 and drops tokens that fall to 0 in both classes.
+ * - Unlearning floors counts at 0 and drops tokens that fall to 0 in both classes (their weight
+ *   is then made only of the message's own steps).
+ * - The global model's logistic step reads the message's weights and the bias and writes the
+ *   update in the same IMMEDIATE transaction as the counts, in the same statements; spam_learnt
+ *   keeps the step's delta and number so a changed mind takes back exactly what it added.
  * - Deleting an account deletes its model (trigger in migration 11) and its reputation rows.
  */
 import { attempt, type Sql } from "./sql.ts";
-import type {
-  GreylistAnswer,
-  Judgement,
-  SenderStats,
-  SpamStore,
-  TokenCounts,
+import {
+  GLOBAL_MODEL,
+  type GreylistAnswer,
+  type Judgement,
+  type ModelTotals,
+  type SenderStats,
+  type SpamStore,
+  type TokenStats,
 } from "../spam_types.ts";
+import { BIAS_SHARE, learningStep } from "../../spam/logistic.ts";
 
 const DAY_MS = 86_400_000;
+
+interface LearntRow {
+  judgement: Judgement;
+  delta: number;
+  step: number;
+}
+
+/** A logistic update: its delta, the step number it was taken at, steps it adds (1 or 0). */
+interface LogisticStep {
+  delta: number;
+  step: number;
+  updates: number;
+}
+
+const NO_STEP: LogisticStep = { delta: 0, step: 0, updates: 0 };
 
 export class SqliteSpamStore implements SpamStore {
   constructor(readonly sql: Sql) {}
 
-  totals(model: number): Promise<TokenCounts> {
+  totals(model: number): Promise<ModelTotals> {
     return attempt(() => {
-      const row = this.sql.get("SELECT ham, spam FROM spam_models WHERE model = ?", model);
-      return { ham: (row?.ham as number) ?? 0, spam: (row?.spam as number) ?? 0 };
+      const row = this.sql.get(
+        "SELECT ham, spam, bias, wbias, updates FROM spam_models WHERE model = ?",
+        model,
+      );
+      return {
+        ham: (row?.ham as number) ?? 0,
+        spam: (row?.spam as number) ?? 0,
+        bias: (row?.bias as number) ?? 0,
+        wbias: (row?.wbias as number) ?? 0,
+        updates: (row?.updates as number) ?? 0,
+      };
     });
   }
 
-  tokenCounts(model: number, tokens: readonly number[]): Promise<Map<number, TokenCounts>> {
+  tokenCounts(model: number, tokens: readonly number[]): Promise<Map<number, TokenStats>> {
     return attempt(() => {
-      const counts = new Map<number, TokenCounts>();
+      const counts = new Map<number, TokenStats>();
       if (tokens.length === 0) return counts;
       const rows = this.sql.arrays(
-        `SELECT token, ham, spam FROM spam_tokens
+        `SELECT token, ham, spam, weight, wsum FROM spam_tokens
           WHERE model = ? AND token IN (SELECT value FROM json_each(?))`,
         model,
         JSON.stringify(tokens),
       );
       for (const row of rows) {
-        counts.set(row[0] as number, { ham: row[1] as number, spam: row[2] as number });
+        counts.set(row[0] as number, {
+          ham: row[1] as number,
+          spam: row[2] as number,
+          weight: row[3] as number,
+          wsum: row[4] as number,
+        });
       }
       return counts;
     });
@@ -60,16 +96,27 @@ export class SqliteSpamStore implements SpamStore {
         const changed: number[] = [];
         for (const model of new Set(models)) {
           const before = this.#learnt(model, key);
-          if (before === judgement) continue;
-          if (before) this.#count(model, list, before, -1, day);
-          this.#count(model, list, judgement, 1, day);
+          if (before?.judgement === judgement) continue;
+          const logistic = model === GLOBAL_MODEL;
+          if (before) {
+            const undo = logistic
+              ? { delta: -before.delta, step: before.step, updates: 0 }
+              : NO_STEP;
+            this.#count(model, list, before.judgement, -1, day, undo);
+          }
+          const step = logistic ? this.#logisticStep(model, list, judgement) : NO_STEP;
+          this.#count(model, list, judgement, 1, day, step);
           this.sql.run(
-            `INSERT INTO spam_learnt (model, key, judgement, at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (model, key) DO UPDATE SET judgement = excluded.judgement, at = excluded.at`,
+            `INSERT INTO spam_learnt (model, key, judgement, at, delta, step)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (model, key) DO UPDATE SET judgement = excluded.judgement,
+               at = excluded.at, delta = excluded.delta, step = excluded.step`,
             model,
             key,
             judgement,
             Date.now(),
+            logistic ? step.delta : null,
+            logistic ? step.step : null,
           );
           changed.push(model);
         }
@@ -79,40 +126,82 @@ export class SqliteSpamStore implements SpamStore {
   }
 
   learnt(model: number, key: string): Promise<Judgement | null> {
-    return attempt(() => this.#learnt(model, key));
+    return attempt(() => this.#learnt(model, key)?.judgement ?? null);
   }
 
-  #learnt(model: number, key: string): Judgement | null {
+  #learnt(model: number, key: string): LearntRow | null {
     const row = this.sql.get(
-      "SELECT judgement FROM spam_learnt WHERE model = ? AND key = ?",
+      "SELECT judgement, delta, step FROM spam_learnt WHERE model = ? AND key = ?",
       model,
       key,
     );
-    return (row?.judgement as Judgement | undefined) ?? null;
+    if (!row) return null;
+    return {
+      judgement: row.judgement as Judgement,
+      delta: (row.delta as number | null) ?? 0,
+      step: (row.step as number | null) ?? 0,
+    };
   }
 
-  /** Adds `delta` (1 or -1) to the class `judgement` of the listed tokens and of the model. */
-  #count(model: number, list: string, judgement: Judgement, delta: 1 | -1, day: number): void {
+  /** The logistic step for learning the listed tokens as `judgement`, from the current weights. */
+  #logisticStep(model: number, list: string, judgement: Judgement): LogisticStep {
+    const totals = this.sql.get(
+      "SELECT bias, updates FROM spam_models WHERE model = ?",
+      model,
+    );
+    const sum = this.sql.get(
+      `SELECT total(weight) AS z FROM spam_tokens
+        WHERE model = ? AND token IN (SELECT value FROM json_each(?))`,
+      model,
+      list,
+    );
+    const z = ((totals?.bias as number) ?? 0) + ((sum?.z as number) ?? 0);
+    return {
+      delta: learningStep(z, judgement),
+      step: ((totals?.updates as number) ?? 0) + 1,
+      updates: 1,
+    };
+  }
+
+  /**
+   * Adds `delta` (1 or -1) to the class `judgement` of the listed tokens and of the model, and
+   * the logistic `step` to their weights (its delta, and step·delta to the running sums).
+   */
+  #count(
+    model: number,
+    list: string,
+    judgement: Judgement,
+    delta: 1 | -1,
+    day: number,
+    step: LogisticStep,
+  ): void {
     const ham = judgement === "ham" ? 1 : 0;
     const spam = 1 - ham;
+    const weighted = step.step * step.delta;
     if (delta > 0) {
       this.sql.run(
-        `INSERT INTO spam_tokens (model, token, ham, spam, day)
-           SELECT ?, value, ?, ?, ? FROM json_each(?) WHERE true
+        `INSERT INTO spam_tokens (model, token, ham, spam, day, weight, wsum)
+           SELECT ?, value, ?, ?, ?, ?, ? FROM json_each(?) WHERE true
          ON CONFLICT (model, token) DO UPDATE SET
-           ham = ham + excluded.ham, spam = spam + excluded.spam, day = excluded.day`,
+           ham = ham + excluded.ham, spam = spam + excluded.spam, day = excluded.day,
+           weight = weight + excluded.weight, wsum = wsum + excluded.wsum`,
         model,
         ham,
         spam,
         day,
+        step.delta,
+        weighted,
         list,
       );
     } else {
       this.sql.run(
-        `UPDATE spam_tokens SET ham = max(ham - ?, 0), spam = max(spam - ?, 0)
+        `UPDATE spam_tokens SET ham = max(ham - ?, 0), spam = max(spam - ?, 0),
+           weight = weight + ?, wsum = wsum + ?
           WHERE model = ? AND token IN (SELECT value FROM json_each(?))`,
         ham,
         spam,
+        step.delta,
+        weighted,
         model,
         list,
       );
@@ -124,12 +213,17 @@ export class SqliteSpamStore implements SpamStore {
       );
     }
     this.sql.run(
-      `INSERT INTO spam_models (model, ham, spam) VALUES (?, max(?, 0), max(?, 0))
+      `INSERT INTO spam_models (model, ham, spam, bias, wbias, updates)
+         VALUES (?, max(?, 0), max(?, 0), ?, ?, ?)
        ON CONFLICT (model) DO UPDATE SET
-         ham = max(ham + ?, 0), spam = max(spam + ?, 0)`,
+         ham = max(ham + ?, 0), spam = max(spam + ?, 0), bias = bias + excluded.bias,
+         wbias = wbias + excluded.wbias, updates = updates + excluded.updates`,
       model,
       ham * delta,
       spam * delta,
+      BIAS_SHARE * step.delta,
+      BIAS_SHARE * weighted,
+      step.updates,
       ham * delta,
       spam * delta,
     );
