@@ -222,6 +222,14 @@ score = 1.0
 description = "Date more than a day ahead"
 
 [[rule]]
+name = "DATE_IN_FUTURE_3H"
+kind = "check"
+check = "date_in_future"
+params = { hours = 3 }
+score = 0.5
+description = "Date more than three hours ahead (with DATE_IN_FUTURE past a day)"
+
+[[rule]]
 name = "DATE_IN_PAST"
 kind = "check"
 check = "date_in_past"
@@ -574,6 +582,192 @@ kind = "meta"
 expression = '__SEXTORTION && __BITCOIN_ADDRESS'
 score = 2.5
 description = "sextortion with a bitcoin address"
+
+[[rule]]
+name = "BODY_DEAR_SOMETHING"
+kind = "body"
+pattern = '/\bDear (?:friend|internet user|candidate|sirs?|madam|investor|travell?er|car shopper|web user|homeowner|valued (?:customer|member)|sir\s?\/\s?madam)\b/i'
+score = 1.0
+description = "an impersonal greeting of bulk mail: Dear friend, Dear sir/madam"
+
+[[rule]]
+name = "BODY_REMOVE_ME"
+kind = "body"
+pattern = '/\b(?:click here to (?:be )?(?:removed|remove|unsubscribe)|to be removed from (?:our|this|any|future)|(?:reply|respond) with ["\x27]?remove\b|["\x27]remove["\x27] in the subject|remove in the subject)/i'
+score = 1.0
+description = "bulk mail's removal instructions: click here to be removed"
+
+[[rule]]
+name = "BODY_NOT_SPAM_CLAIM"
+kind = "body"
+pattern = '/\b(?:this (?:e-?mail |message )?is not (?:a )?spam|(?:is|are) not unsolicited|in compliance with (?:the )?(?:proposed )?federal|bill s\.? ?1618|section 301)/i'
+score = 1.0
+description = "mail that claims not to be spam or cites the 1998 anti-spam bill"
+
+[[rule]]
+name = "BODY_GUARANTEED_BANG"
+kind = "body"
+pattern = '/\bguaranteed?!/i'
+score = 1.0
+description = "Guaranteed! with an exclamation mark"
+
+[[rule]]
+name = "BODY_MILLION_USD"
+kind = "body"
+pattern = '/\bmillion\b.{0,40}\b(?:united states? dollars?|usd)\b/i'
+score = 1.0
+description = "millions of US dollars, the advance-fee fraud's sum"
+
+# --- Forged mailer shapes ----------------------------------------------------------------------
+# Outlook and Outlook Express write Message-IDs of a known shape and an X-MimeOLE field; ratware
+# that claims to be them rarely gets both right (SpamAssassin's FORGED_MUA_OUTLOOK and kin).
+
+[[rule]]
+name = "__OUTLOOK_MUA"
+kind = "header"
+header = "X-Mailer"
+pattern = '/(?:\bOutlook Express [456]\.|^Microsoft Outlook(?: 8| CWS, Build 9|, Build 10)\.)/'
+description = "X-Mailer names Outlook or Outlook Express of the 2000s"
+
+[[rule]]
+name = "__OUTLOOK_FAKE_MUA"
+kind = "header"
+header = "X-Mailer"
+pattern = '/^Outlook$/'
+description = "X-Mailer is just Outlook"
+
+[[rule]]
+name = "__OUTLOOK_MSGID"
+kind = "header"
+header = "Message-ID"
+pattern = '/^<(?:(?:[0-9a-f]{8}|[0-9a-f]{12})\$[0-9a-f]{8}\$[0-9a-f]{8}@\S+|[A-Za-z0-9-]{7}[A-Za-z0-9]{20}@hotmail\.com)>$/'
+description = "a Message-ID of the shape Outlook writes"
+
+[[rule]]
+name = "__MSGID_DOLLARS"
+kind = "header"
+header = "Message-ID"
+pattern = '/<[0-9a-f]{4,}\$[0-9a-f]{4,}\$[0-9a-f]{4,}@\S+>/'
+description = "a Message-ID of hex groups joined by dollar signs"
+
+[[rule]]
+name = "__HAS_MSGID"
+kind = "header"
+header = "Message-ID"
+exists = true
+description = "a Message-ID field"
+
+[[rule]]
+name = "__MIMEOLE_MS"
+kind = "header"
+header = "X-MimeOLE"
+pattern = '/^Produced By Microsoft MimeOLE/'
+description = "X-MimeOLE written by Microsoft MimeOLE"
+
+[[rule]]
+name = "__RCVD_WITH_EXCHANGE"
+kind = "header"
+header = "Received"
+pattern = '/with Microsoft Exchange Server/'
+description = "received by Microsoft Exchange"
+
+[[rule]]
+name = "__OUTLOOK_MODERN_MUA"
+kind = "header"
+header = "X-Mailer"
+pattern = '/^Microsoft (?:Office )?Outlook (?:1[2-9]|[2-9]\d)\./'
+description = "Outlook 2007 and later, which write no X-MimeOLE"
+
+[[rule]]
+name = "FORGED_MUA_OUTLOOK"
+kind = "meta"
+expression = '(__OUTLOOK_MUA && __HAS_MSGID && !__OUTLOOK_MSGID) || __OUTLOOK_FAKE_MUA'
+score = 1.5
+description = "claims to be Outlook but its Message-ID is not Outlook's"
+
+[[rule]]
+name = "RATWARE_MS_HASH"
+kind = "meta"
+expression = '__MSGID_DOLLARS && !__MIMEOLE_MS && !__OUTLOOK_MODERN_MUA && !__RCVD_WITH_EXCHANGE'
+score = 1.5
+description = "an Outlook-shaped Message-ID without Outlook's X-MimeOLE"
+
+[[rule]]
+name = "__HAS_X_MAILER"
+kind = "header"
+header = "X-Mailer"
+exists = true
+description = "an X-Mailer field"
+
+[[rule]]
+name = "RATWARE_OUTLOOK_NONAME"
+kind = "meta"
+expression = '__MSGID_DOLLARS && !__HAS_X_MAILER && !__RCVD_WITH_EXCHANGE'
+score = 1.0
+description = "an Outlook-shaped Message-ID without an X-Mailer field"
+
+[[rule]]
+name = "__LOTS_OF_MONEY"
+kind = "body"
+pattern = '/(?:\$\s?\d{1,3}(?:,\d{3}){2,}|\$\s?\d+(?:\.\d+)? ?million\b|\b\d+ million (?:us )?dollars\b)/i'
+description = "sums in millions of dollars"
+
+[[rule]]
+name = "MONEY_BULK_MAIL"
+kind = "meta"
+expression = '__LOTS_OF_MONEY && (BODY_DEAR_SOMETHING || BODY_REMOVE_ME || BODY_NOT_SPAM_CLAIM || BODY_GUARANTEED_BANG || FORGED_MUA_OUTLOOK || RATWARE_MS_HASH || RATWARE_OUTLOOK_NONAME)'
+score = 1.0
+description = "millions of dollars in mail of bulk shape"
+
+[[rule]]
+name = "__FRAUD_BENEFICIARY"
+kind = "body"
+pattern = '/\b(?:foreign (?:partner|beneficiary|account)|(?:a|the) beneficiary (?:to|of) (?:my|the|this)|beneficiary needed)\b/i'
+description = "asks for a foreign partner or beneficiary"
+
+[[rule]]
+name = "__FRAUD_TRANSFER"
+kind = "body"
+pattern = '/\btransfer(?:red)? (?:of )?(?:the|this|these|my) (?:funds?|sum|money|amount|deposit)\b/i'
+description = "transfer of the fund"
+
+[[rule]]
+name = "__FRAUD_VAULT"
+kind = "body"
+pattern = '/\b(?:security (?:company|vault)|deposited (?:fund|sum|money)|(?:fund|consignment) (?:is |was )?deposited)\b/i'
+description = "a fund deposited with a security company"
+
+[[rule]]
+name = "__FRAUD_SHARE"
+kind = "body"
+pattern = '/\b(?:(?:your|service) (?:share|percentage|commission) (?:of|for|will)|\d{1,2} ?% (?:of (?:the|this) (?:total |entire )?(?:sum|fund|amount|money)))/i'
+description = "your share of the fund"
+
+[[rule]]
+name = "__FRAUD_CONFIDENTIAL"
+kind = "body"
+pattern = '/\b(?:strict(?:est|ly)? confiden(?:ce|tial(?:ity)?)|utmost (?:confidentiality|secrecy)|absolute confidentiality)\b/i'
+description = "insists on strict confidence"
+
+[[rule]]
+name = "__FRAUD_LOTTERY"
+kind = "body"
+pattern = '/\b(?:award notification|lotto|lottery|winning (?:number|ticket)|claims? (?:agent|officer)|prize award)\b/i'
+description = "a lottery award"
+
+[[rule]]
+name = "ADVANCE_FEE_PHRASES"
+kind = "meta"
+expression = '__FRAUD_BENEFICIARY + __FRAUD_TRANSFER + __FRAUD_VAULT + __FRAUD_SHARE + __FRAUD_CONFIDENTIAL + __FRAUD_LOTTERY + BODY_ADVANCE_FEE + BODY_MILLION_USD + BODY_PRIZE >= 2'
+score = 1.0
+description = "two or more phrases of advance-fee and lottery fraud"
+
+[[rule]]
+name = "ADVANCE_FEE_PHRASES_MANY"
+kind = "meta"
+expression = '__FRAUD_BENEFICIARY + __FRAUD_TRANSFER + __FRAUD_VAULT + __FRAUD_SHARE + __FRAUD_CONFIDENTIAL + __FRAUD_LOTTERY + BODY_ADVANCE_FEE + BODY_MILLION_USD + BODY_PRIZE >= 3'
+score = 1.0
+description = "three or more phrases of advance-fee and lottery fraud (with ADVANCE_FEE_PHRASES)"
 
 # --- Attachments -------------------------------------------------------------------------------
 

@@ -385,6 +385,73 @@ Deno.test("rules: URI rules on URLs and hosts; body and HTML regexes", () => {
   assert(!sextortion.some((n) => n.startsWith("__")), "helper rules are never reported");
 });
 
+Deno.test("rules: bulk mail phrases, each alone below the junk threshold", () => {
+  const set = defaultRules();
+  const body = (text: string) => names(set, message("", `${text}\n`));
+  assert(body("Dear Friend, read on.").includes("BODY_DEAR_SOMETHING"));
+  assert(!body("Dear Friends of the club, lunch is at noon.").includes("BODY_DEAR_SOMETHING"));
+  assert(body("Click here to be removed from our list.").includes("BODY_REMOVE_ME"));
+  assert(body("Reply with REMOVE in the subject line.").includes("BODY_REMOVE_ME"));
+  assert(!body("The file was removed from the server.").includes("BODY_REMOVE_ME"));
+  assert(body("This is not spam: you signed up.").includes("BODY_NOT_SPAM_CLAIM"));
+  assert(body("Results guaranteed!").includes("BODY_GUARANTEED_BANG"));
+  assert(body("the sum of 25 million United States dollars").includes("BODY_MILLION_USD"));
+  const money = body("Dear friend, earn $1,000,000 at home.");
+  assert(money.includes("MONEY_BULK_MAIL"), money.join());
+  assert(!body("The budget is $2,000,000 this year.").includes("MONEY_BULK_MAIL"));
+  assert(total(set, message("", "Dear Friend, click here to be removed.\n")) < 5);
+});
+
+Deno.test("rules: advance-fee phrases count together", () => {
+  const set = defaultRules();
+  const one = names(set, message("", "I need a foreign partner.\n"));
+  assert(!one.includes("ADVANCE_FEE_PHRASES"), "one phrase is not enough");
+  const three = names(
+    set,
+    message(
+      "",
+      "I need a foreign partner for the transfer of the fund. Your share of the fund is 30%." +
+        " Keep this in strict confidence.\n",
+    ),
+  );
+  assert(three.includes("ADVANCE_FEE_PHRASES") && three.includes("ADVANCE_FEE_PHRASES_MANY"));
+});
+
+Deno.test("rules: Outlook shapes, forged and ratware", () => {
+  const set = defaultRules();
+  const oe = "X-Mailer: Microsoft Outlook Express 6.00.2600.0000";
+  const withId = (id: string, extra: string) =>
+    names(set, message(extra).replace(/^Message-ID: .*$/m, `Message-ID: ${id}`));
+  assert(withId("<20261128.1@example.com>", oe).includes("FORGED_MUA_OUTLOOK"));
+  const real = withId(
+    "<001a01c24e6f$4a3b2c10$0200a8c0@home>",
+    `${oe}\nX-MimeOLE: Produced By Microsoft MimeOLE V6.00.2600.0000`,
+  );
+  assert(!real.includes("FORGED_MUA_OUTLOOK") && !real.includes("RATWARE_MS_HASH"), real.join());
+  const ratware = withId("<001a01c24e6f$4a3b2c10$0200a8c0@home>", "");
+  assert(ratware.includes("RATWARE_MS_HASH") && ratware.includes("RATWARE_OUTLOOK_NONAME"));
+  const modern = withId(
+    "<000001d2a1b2$4a3b2c10$0200a8c0@example.com>",
+    "X-Mailer: Microsoft Outlook 16.0",
+  );
+  assert(!modern.includes("RATWARE_MS_HASH"), "Outlook 2007 and later write no X-MimeOLE");
+});
+
+Deno.test("rules: a Date a few hours ahead", () => {
+  const set = defaultRules();
+  const ahead = (hours: number) =>
+    names(
+      set,
+      message("").replace(
+        /^Date: .*$/m,
+        `Date: ${new Date(Date.now() + hours * 3600_000).toUTCString()}`,
+      ),
+    );
+  const five = ahead(5);
+  assert(five.includes("DATE_IN_FUTURE_3H") && !five.includes("DATE_IN_FUTURE"), five.join());
+  assert(!ahead(1).includes("DATE_IN_FUTURE_3H"));
+});
+
 // ---------------------------------------------------------------------------------------------
 // Attachments
 
