@@ -12,6 +12,7 @@
  *   suffix such as co.uk): good enough to compare two hosts, not a public suffix list.
  * - Date checks compare with the current clock.
  */
+import { registeredDomain } from "./domains.ts";
 import { domainToUnicode } from "node:url";
 import { bodyParts } from "../mail/text.ts";
 import { parseDate } from "../mail/headers.ts";
@@ -43,46 +44,6 @@ function hasHeader(facts: MessageFacts, name: string): boolean {
 function domainOfAddress(address: string): string {
   const at = address.lastIndexOf("@");
   return at < 0 ? "" : address.slice(at + 1).toLowerCase().replace(/\.+$/, "");
-}
-
-const SECOND_LEVEL_SUFFIXES = new Set([
-  "co.uk",
-  "org.uk",
-  "ac.uk",
-  "gov.uk",
-  "me.uk",
-  "com.au",
-  "net.au",
-  "org.au",
-  "co.jp",
-  "ne.jp",
-  "or.jp",
-  "co.nz",
-  "com.br",
-  "com.cn",
-  "com.mx",
-  "co.in",
-  "co.za",
-  "com.tr",
-  "com.ar",
-  "co.kr",
-  "com.sg",
-  "com.hk",
-  "com.tw",
-]);
-
-/**
- * The registered domain of a host, approximately: the last two labels, or three under a known
- * second-level suffix.
- *
- * @example
- * registeredDomain("www.shop.example.co.uk"); // "example.co.uk"
- */
-export function registeredDomain(host: string): string {
-  const labels = host.toLowerCase().replace(/\.+$/, "").split(".");
-  if (labels.length <= 2) return labels.join(".");
-  const lastTwo = labels.slice(-2).join(".");
-  return labels.slice(SECOND_LEVEL_SUFFIXES.has(lastTwo) ? -3 : -2).join(".");
 }
 
 const IPV4 = /^(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;

@@ -30,6 +30,7 @@
  * const lists = new DnsLists(resolver, { timeoutMs: 2_000, cacheSize: 10_000, maxUriDomains: 10 });
  * const symbols = await lists.check(rules.dnsLists, facts); // [{ name: "RBL_ZEN", score: 5, ... }]
  */
+import { asciiHost, registeredDomain } from "./domains.ts";
 import net from "node:net";
 import { DnsError, type Resolver, reverseName } from "../dns/resolver.ts";
 import { type Logger, logger } from "../observability/log.ts";
@@ -247,45 +248,6 @@ export class DnsLists {
 }
 
 /**
- * Second-level labels under which registries sell names (the common part of the Public Suffix
- * List's ICANN section), so that "shop.example.co.uk" is "example.co.uk", not "co.uk". SURBL's
- * two-level-tlds file is the complete list; a name under a suffix missing here is cut one label
- * too short, which lists answer as "not listed".
- */
-const TWO_LEVEL_SUFFIXES = new Set([
-  ...["ac", "co", "gov", "ltd", "me", "net", "nhs", "org", "plc", "sch"].map((l) => `${l}.uk`),
-  ...["asn", "com", "edu", "gov", "id", "net", "org"].map((l) => `${l}.au`),
-  ...["ac", "co", "geek", "gen", "govt", "net", "org", "school"].map((l) => `${l}.nz`),
-  ...["ac", "co", "ed", "go", "gr", "lg", "ne", "or"].map((l) => `${l}.jp`),
-  ...["ac", "co", "go", "ne", "or", "re"].map((l) => `${l}.kr`),
-  ...["ac", "co", "gov", "net", "org", "web"].map((l) => `${l}.za`),
-  ...["ac", "co", "gov", "net", "org"].map((l) => `${l}.il`),
-  ...["ac", "co", "gen", "firm", "ind", "net", "org"].map((l) => `${l}.in`),
-  ...["ac", "co", "go", "or", "web"].map((l) => `${l}.id`),
-  ...["ac", "co", "go", "in", "or"].map((l) => `${l}.th`),
-  ...["ac", "co", "go", "or"].map((l) => `${l}.ke`),
-  ...["com", "edu", "gov", "net", "org"].flatMap((l) =>
-    "ar br cn co eg hk mx my ng pe ph pk sa sg tr tw ua vn".split(" ").map((tld) => `${l}.${tld}`)
-  ),
-  ...["com", "net", "org"].flatMap((l) => ["es", "pl", "ru"].map((tld) => `${l}.${tld}`)),
-]);
-
-/**
- * The registered domain of a host name: its last two labels, or three under a known two-level
- * public suffix. IDNs come back in their A-label (punycode) form, as lists publish them.
- *
- * @example
- * registeredDomain("www.shop.example.co.uk"); // "example.co.uk"
- */
-export function registeredDomain(host: string): string {
-  const name = asciiHost(host);
-  const labels = name.split(".");
-  if (labels.length <= 2) return name;
-  const lastTwo = labels.slice(-2).join(".");
-  return labels.slice(TWO_LEVEL_SUFFIXES.has(lastTwo) ? -3 : -2).join(".");
-}
-
-/**
  * A link host as a browser reads it: IPv4 addresses in any form ("0x7f000001", "2130706433",
  * "127.1") as dotted quads, IDNs as A-labels, IPv6 without brackets; "" when unreadable.
  */
@@ -296,19 +258,6 @@ function canonicalHost(host: string): string {
   } catch {
     return "";
   }
-}
-
-/** A host name lower-cased, without trailing dots, IDNs as A-labels; "" when it is not one. */
-function asciiHost(host: string): string {
-  let name = host.trim().toLowerCase().replace(/\.+$/, "");
-  if (/[^ -~]/.test(name)) {
-    try {
-      name = new URL(`http://${name}/`).hostname;
-    } catch {
-      return "";
-    }
-  }
-  return name;
 }
 
 const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;

@@ -114,7 +114,7 @@ export class SpamEngine {
     const classified = (account: StoredModel | null) =>
       withLogistic(classify(tokens, global, account), global.totals, logistic);
     const globalBayes = bayesSymbol(classified(null));
-    const messageSymbols = globalBayes ? [...base, globalBayes] : base;
+    const messageSymbols = globalBayes ? [...base, globalBayes] : [...base];
     const perAccount = new Map<number, SpamSymbol[]>();
     const identities = senderIdentities(facts);
     for (const accountId of new Set(accountIds)) {

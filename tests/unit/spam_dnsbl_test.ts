@@ -1,12 +1,8 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { startDnsServer, type TestDnsServer, type Zone } from "../helpers/dns_server.ts";
 import { DnsError, Resolver } from "../../src/dns/resolver.ts";
-import {
-  DnsListOptions,
-  DnsLists,
-  isPrivateAddress,
-  registeredDomain,
-} from "../../src/spam/dnsbl.ts";
+import { DnsListOptions, DnsLists, isPrivateAddress } from "../../src/spam/dnsbl.ts";
+import { registeredDomain } from "../../src/spam/domains.ts";
 import { analyzeMessage } from "../../src/spam/analyze.ts";
 import { parseMime } from "../../src/mail/mime.ts";
 import type { LogFields, Logger } from "../../src/observability/log.ts";
