@@ -4,6 +4,7 @@
  * to another account without looping, sends one vacation reply per sender through the queue
  * (null reverse-path, Auto-Submitted), and a script that fails at run time keeps the message.
  */
+import { activateScript } from "../helpers/managesieve.ts";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { cli, startServer, type TestServer } from "../helpers/server.ts";
 import { startDnsServer } from "../helpers/dns_server.ts";
@@ -14,7 +15,6 @@ import { LineClient } from "../helpers/tls.ts";
 const ALICE = "alice@example.com";
 const BOB = "bob@example.com";
 const PASSWORD = "sieve-test-password-1";
-const encoder = new TextEncoder();
 
 async function withSieveServer(work: (server: TestServer, peer: SmtpPeer) => Promise<void>) {
   const peer = await startSmtpPeer({});
@@ -40,33 +40,9 @@ async function withSieveServer(work: (server: TestServer, peer: SmtpPeer) => Pro
 
 const ca = (server: TestServer) => Deno.readTextFile(`${server.dir}/data/tls/self-signed.crt`);
 
-/** Reads ManageSieve lines up to the OK/NO/BYE line; returns that line. */
-async function sieveReply(client: LineClient): Promise<string> {
-  for (;;) {
-    const line = await client.readLine();
-    if (line === null) throw new Error("managesieve closed");
-    if (/^(OK|NO|BYE)\b/.test(line)) return line;
-  }
-}
-
-/** Uploads and activates `script` for `user` over ManageSieve (STARTTLS, AUTHENTICATE PLAIN). */
-async function activate(server: TestServer, user: string, script: string): Promise<void> {
-  const client = await LineClient.connect(server.ports.managesieve);
-  try {
-    await sieveReply(client);
-    await client.write("STARTTLS\r\n");
-    assertMatch(await sieveReply(client), /^OK/);
-    await client.startTls(await ca(server));
-    await sieveReply(client);
-    await client.write(`AUTHENTICATE "PLAIN" "${btoa(`\0${user}\0${PASSWORD}`)}"\r\n`);
-    assertMatch(await sieveReply(client), /^OK/);
-    await client.write(`PUTSCRIPT "main" {${encoder.encode(script).length}+}\r\n${script}\r\n`);
-    assertMatch(await sieveReply(client), /^OK/);
-    await client.write('SETACTIVE "main"\r\n');
-    assertMatch(await sieveReply(client), /^OK/);
-  } finally {
-    await client.close();
-  }
+/** Uploads and activates `script` for `user` (ManageSieve, tests/helpers/managesieve.ts). */
+function activate(server: TestServer, user: string, script: string): Promise<void> {
+  return activateScript(server, { user, password: PASSWORD }, script);
 }
 
 /** Polls an async check every 50 ms until it holds; throws after 10 s. */

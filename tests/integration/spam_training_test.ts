@@ -4,6 +4,7 @@
  * that judged (accounts start with an empty global model); Sieve's spamtest seeing the score; and
  * what a user sends (correspondents, replies) counting for the sender.
  */
+import { activateScript } from "../helpers/managesieve.ts";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { cli, startServer, type TestServer } from "../helpers/server.ts";
 import { startDnsServer } from "../helpers/dns_server.ts";
@@ -398,34 +399,9 @@ Deno.test("spam training: JMAP $junk, a move into Junk and $notjunk teach only t
   });
 });
 
-/** Reads ManageSieve lines up to the OK/NO/BYE line; returns that line. */
-async function sieveReply(client: LineClient): Promise<string> {
-  for (;;) {
-    const line = await client.readLine();
-    if (line === null) throw new Error("managesieve closed");
-    if (/^(OK|NO|BYE)\b/.test(line)) return line;
-  }
-}
-
-/** Uploads and activates `script` for `user` over ManageSieve (STARTTLS, AUTHENTICATE PLAIN). */
-async function activate(server: TestServer, user: string, script: string): Promise<void> {
-  const client = await LineClient.connect(server.ports.managesieve);
-  try {
-    await sieveReply(client);
-    await client.write("STARTTLS\r\n");
-    assertMatch(await sieveReply(client), /^OK/);
-    await client.startTls(await Deno.readTextFile(`${server.dir}/data/tls/self-signed.crt`));
-    await sieveReply(client);
-    await client.write(`AUTHENTICATE "PLAIN" "${btoa(`\0${user}\0${PASSWORD}`)}"\r\n`);
-    assertMatch(await sieveReply(client), /^OK/);
-    const length = new TextEncoder().encode(script).length;
-    await client.write(`PUTSCRIPT "main" {${length}+}\r\n${script}\r\n`);
-    assertMatch(await sieveReply(client), /^OK/);
-    await client.write('SETACTIVE "main"\r\n');
-    assertMatch(await sieveReply(client), /^OK/);
-  } finally {
-    await client.close();
-  }
+/** Uploads and activates `script` for `user` (ManageSieve, tests/helpers/managesieve.ts). */
+function activate(server: TestServer, user: string, script: string): Promise<void> {
+  return activateScript(server, { user, password: PASSWORD }, script);
 }
 
 Deno.test("spam training: Sieve spamtest sees the score — trained spam into a folder, clean mail not", async () => {
