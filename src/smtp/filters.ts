@@ -18,6 +18,8 @@ export interface FilterInput {
   /** Envelope sender; "" for the null reverse-path. */
   sender: string;
   recipients: string[];
+  /** The local accounts the recipients reach (aliases expanded), each once. */
+  accountIds: number[];
   remoteAddress: string;
   helo: string;
   /** True for authenticated submission. */

@@ -217,11 +217,13 @@ export async function deliverMessage(
     date: arrivedAt,
   }) + authHeaders;
   let traced = prependHeaders(trail, message);
+  const { local, resolutions, queued } = await route(context, recipients);
   if (context.filters?.length) {
     const filtered = await runFilters(context.filters, {
       message: traced,
       sender,
       recipients: recipients.map((r) => r.address),
+      accountIds: [...new Set(resolutions.flatMap((r) => r?.accounts.map((a) => a.id) ?? []))],
       remoteAddress: trace.remoteAddress,
       helo: trace.helo,
       authenticated: context.submitter !== undefined,
@@ -244,7 +246,6 @@ export async function deliverMessage(
     traced = prependHeaders(trail + filtered.headers, message);
   }
 
-  const { local, resolutions, queued } = await route(context, recipients);
   const queue = context.queue;
   if (queued.length > 0) {
     if (!queue) return { reply: reply(451, "4.3.0", "Cannot queue mail now"), delivered: false };

@@ -12,7 +12,6 @@
  *   message-wide one) is "reject": a recipient whose own model trusts the message gets it.
  * - Every verdict goes to the log with its score and symbols (the delivery log).
  */
-import type { Directory } from "../directory/directory.ts";
 import type { FilterInput, FilterVerdict, InboundFilter } from "../smtp/filters.ts";
 import type { AccountVerdict } from "../mail/deliver.ts";
 import { logger } from "../observability/log.ts";
@@ -32,23 +31,18 @@ export interface SpamFilterOptions {
   addHeaders: boolean;
 }
 
-export function spamFilter(
-  engine: SpamEngine,
-  directory: Directory,
-  options: SpamFilterOptions,
-): InboundFilter {
+export function spamFilter(engine: SpamEngine, options: SpamFilterOptions): InboundFilter {
   return {
     name: "spam",
     async check(input: FilterInput): Promise<FilterVerdict> {
       if (input.authenticated) return {};
-      const accountIds = await localAccounts(directory, input.recipients);
       const scored = await engine.score(input.message, {
         sender: input.sender,
         recipients: input.recipients,
         remoteAddress: input.remoteAddress,
         helo: input.helo,
         authenticated: false,
-      }, accountIds);
+      }, input.accountIds);
       const { junkThreshold } = engine.settings;
       const results = [...scored.accounts.values()];
       const shown: SpamResult = results.length === 1 ? results[0] : scored.message;
@@ -86,13 +80,4 @@ export function spamFilter(
       };
     },
   };
-}
-
-async function localAccounts(directory: Directory, recipients: string[]): Promise<number[]> {
-  const ids = new Set<number>();
-  for (const recipient of recipients) {
-    const resolved = await directory.resolveRecipient(recipient).catch(() => null);
-    for (const account of resolved?.accounts ?? []) ids.add(account.id);
-  }
-  return [...ids];
 }

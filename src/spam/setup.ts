@@ -93,9 +93,7 @@ export async function createSpam(app: App, resolver: Resolver | null): Promise<S
   return {
     engine,
     trainer,
-    filter: settings.enabled
-      ? spamFilter(engine, app.directory, { addHeaders: settings.add_headers })
-      : null,
+    filter: settings.enabled ? spamFilter(engine, { addHeaders: settings.add_headers }) : null,
     greylist,
     close: unsubscribe,
   };
