@@ -365,6 +365,13 @@ Deno.test("spam: greylisting defers a new triplet with 451 4.7.1 until the delay
   }, { extra: `[spam.greylist]\nenabled = true\ndelay = "1s"\nexempt = []` });
 });
 
+Deno.test("spam: greylisting leaves this machine alone by default (exempt 127.0.0.0/8)", async () => {
+  await withAccounts(async (server) => {
+    assertMatch(await deliver(server, "jonas@uni.test", [ALICE], letter("g3@uni.test")), /^250/);
+    assertEquals((await filed(server, ALICE, "g3@uni.test"))?.mailbox, "INBOX");
+  }, { extra: `[spam.greylist]\nenabled = true\ndelay = "1h"` });
+});
+
 interface LlmStub {
   port: number;
   requests: { path: string; authorization: string | null; body: Record<string, unknown> }[];
