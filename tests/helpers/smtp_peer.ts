@@ -5,6 +5,7 @@
  * covers the misbehaving hosts no real server can be told to imitate on cue.
  */
 import net from "node:net";
+import { startDnsServer, type TestDnsServer, type Zone } from "./dns_server.ts";
 
 export interface PeerMessage {
   from: string;
@@ -162,4 +163,25 @@ export async function startSmtpPeer(
   });
   peer.port = (server.address() as net.AddressInfo).port;
   return peer;
+}
+
+/**
+ * A remote mail domain for tests: "remote.test" whose MX ("mx.remote.test") is a fresh SMTP
+ * peer, served by a test DNS server, with the server options that send the outbound queue there
+ * (retry after 1 s, no MTA-STS). `zone` adds records (its "remote.test" entry is merged).
+ */
+export async function startRemoteDomain(zone: Zone = {}): Promise<{
+  peer: SmtpPeer;
+  dns: TestDnsServer;
+  serverOptions: { dns: string; extra: string };
+}> {
+  const peer = await startSmtpPeer({});
+  const dns = await startDnsServer({
+    ...zone,
+    "remote.test": { MX: [{ exchange: "mx.remote.test", preference: 10 }], ...zone["remote.test"] },
+    "mx.remote.test": { A: [peer.host] },
+  });
+  const extra = ["[queue]", `remote_port = ${peer.port}`, `retry = ["1s"]`, `mta_sts = false`]
+    .join("\n");
+  return { peer, dns, serverOptions: { dns: `${dns.host}:${dns.port}`, extra } };
 }

@@ -6,8 +6,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
-import { startSmtpPeer } from "../helpers/smtp_peer.ts";
-import { startDnsServer } from "../helpers/dns_server.ts";
+import { startRemoteDomain } from "../helpers/smtp_peer.ts";
 import { cliAll } from "../helpers/mail.ts";
 import { eventually } from "../helpers/tls.ts";
 
@@ -54,14 +53,8 @@ const INVITE = [
 const unfold = (text: string) => text.replace(/\r\n[ \t]/g, "");
 
 Deno.test("dav scheduling: invitations, a local answer, iMIP out, and a cancellation", async () => {
-  const peer = await startSmtpPeer({});
-  const dns = await startDnsServer({
-    "remote.test": { MX: [{ exchange: "mx.remote.test", preference: 10 }] },
-    "mx.remote.test": { A: [peer.host] },
-  });
-  const extra = ["[queue]", `remote_port = ${peer.port}`, `retry = ["1s"]`, `mta_sts = false`]
-    .join("\n");
-  const server = await startServer({ dns: `${dns.host}:${dns.port}`, extra });
+  const { peer, dns, serverOptions } = await startRemoteDomain();
+  const server = await startServer(serverOptions);
   try {
     await cliAll(server, [
       ["account", "add", ALICE, "--password", PASSWORD],

@@ -5,8 +5,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { cli, startServer, type TestServer } from "../helpers/server.ts";
-import { startDnsServer } from "../helpers/dns_server.ts";
-import { type SmtpPeer, startSmtpPeer } from "../helpers/smtp_peer.ts";
+import { type SmtpPeer, startRemoteDomain } from "../helpers/smtp_peer.ts";
 import { jmapClient, type JmapTestClient, USING } from "../helpers/jmap.ts";
 import { readReply, send } from "../helpers/mail.ts";
 import { eventually, LineClient } from "../helpers/tls.ts";
@@ -16,18 +15,8 @@ const VACATION_USING = [...USING, "urn:ietf:params:jmap:vacationresponse"];
 async function withVacationServer(
   work: (server: TestServer, peer: SmtpPeer, client: JmapTestClient) => Promise<void>,
 ): Promise<void> {
-  const peer = await startSmtpPeer({});
-  const dns = await startDnsServer({
-    "remote.test": { MX: [{ exchange: "mx.remote.test", preference: 10 }] },
-    "mx.remote.test": { A: [peer.host] },
-  });
-  const extra = [
-    "[queue]",
-    `remote_port = ${peer.port}`,
-    `retry = ["1s"]`,
-    `mta_sts = false`,
-  ].join("\n");
-  const server = await startServer({ dns: `${dns.host}:${dns.port}`, extra });
+  const { peer, dns, serverOptions } = await startRemoteDomain();
+  const server = await startServer(serverOptions);
   try {
     await work(server, peer, await jmapClient(server));
   } finally {

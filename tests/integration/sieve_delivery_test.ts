@@ -7,8 +7,7 @@
 import { activateScript } from "../helpers/managesieve.ts";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { cli, startServer, type TestServer } from "../helpers/server.ts";
-import { startDnsServer } from "../helpers/dns_server.ts";
-import { type SmtpPeer, startSmtpPeer } from "../helpers/smtp_peer.ts";
+import { type SmtpPeer, startRemoteDomain } from "../helpers/smtp_peer.ts";
 import { cliAll, readReply, send } from "../helpers/mail.ts";
 import { LineClient } from "../helpers/tls.ts";
 
@@ -17,14 +16,8 @@ const BOB = "bob@example.com";
 const PASSWORD = "sieve-test-password-1";
 
 async function withSieveServer(work: (server: TestServer, peer: SmtpPeer) => Promise<void>) {
-  const peer = await startSmtpPeer({});
-  const dns = await startDnsServer({
-    "remote.test": { MX: [{ exchange: "mx.remote.test", preference: 10 }] },
-    "mx.remote.test": { A: [peer.host] },
-  });
-  const extra = ["[queue]", `remote_port = ${peer.port}`, `retry = ["1s"]`, `mta_sts = false`]
-    .join("\n");
-  const server = await startServer({ dns: `${dns.host}:${dns.port}`, extra });
+  const { peer, dns, serverOptions } = await startRemoteDomain();
+  const server = await startServer(serverOptions);
   try {
     await cliAll(server, [
       ["account", "add", ALICE, "--password", PASSWORD],

@@ -7,8 +7,7 @@
 import { activateScript } from "../helpers/managesieve.ts";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { cli, startServer, type TestServer } from "../helpers/server.ts";
-import { startDnsServer } from "../helpers/dns_server.ts";
-import { startSmtpPeer } from "../helpers/smtp_peer.ts";
+import { startRemoteDomain } from "../helpers/smtp_peer.ts";
 import { cliAll, submit } from "../helpers/mail.ts";
 import { eventually, LineClient } from "../helpers/tls.ts";
 import { jmapClient, type JmapTestClient, USING } from "../helpers/jmap.ts";
@@ -480,16 +479,9 @@ async function spamStatus(server: TestServer, account: string): Promise<string> 
 }
 
 Deno.test("spam training: a correspondent gets REP_CORRESPONDENT; a reply to a Junk message teaches ham", async () => {
-  const peer = await startSmtpPeer({});
-  const dns = await startDnsServer({
-    "remote.test": {
-      MX: [{ exchange: "mx.remote.test", preference: 10 }],
-      TXT: ["v=spf1 ip4:127.0.0.1 -all"],
-    },
-    "mx.remote.test": { A: [peer.host] },
+  const { peer, dns, serverOptions } = await startRemoteDomain({
+    "remote.test": { TXT: ["v=spf1 ip4:127.0.0.1 -all"] },
   });
-  const extra = ["[queue]", `remote_port = ${peer.port}`, `retry = ["1s"]`, `mta_sts = false`]
-    .join("\n");
   try {
     await withAccounts(async (server) => {
       const login = { user: ALICE, password: PASSWORD };
@@ -610,7 +602,7 @@ Deno.test("spam training: a correspondent gets REP_CORRESPONDENT; a reply to a J
         /^250/,
       );
       await assertFiled(server, ALICE, "INBOX", "p3@remote.test", "No");
-    }, { dns: `${dns.host}:${dns.port}`, extra });
+    }, serverOptions);
   } finally {
     await dns.close();
     await peer.close();
