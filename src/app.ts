@@ -83,7 +83,7 @@ export async function openApp(loaded: LoadedConfig): Promise<App> {
     directory,
     spam: null,
     close: async () => {
-      app.spam?.close();
+      await app.spam?.close();
       directory.close();
       await store.close();
       await blobs.close();

@@ -13,6 +13,9 @@
  *   regression (logistic.ts), blended in log-odds once the global model is mature; per-account
  *   models are Bayes only. Logistic regression learns online, so the order it is trained in
  *   matters: train ham and spam interleaved, not one folder after the other.
+ * - A third classifier, global too, reads character 4-grams (GRAM_MODEL, logistic.ts): its
+ *   symbol NGRAM_SPAM / NGRAM_HAM counts for the message and every account once the global
+ *   model is mature. It learns whatever the global model learns, under the same key.
  * - The LLM is asked at most once per message, only when some account's score lies in the
  *   uncertain band; its symbol then counts for every account.
  * - Scoring never throws for a message: a message the MIME parser refuses (limits) is scored
@@ -31,9 +34,10 @@ import {
 } from "../store/spam_types.ts";
 import { analyzeMessage } from "./analyze.ts";
 import { dnsListRules, evaluateRules, type RuleSet } from "./rules.ts";
-import { tokenize } from "./tokenize.ts";
-import { bayesSymbol, classify, withLogistic } from "./bayes.ts";
-import { averagedProbability } from "./logistic.ts";
+import { gramTokens, tokenize } from "./tokenize.ts";
+import { bayesSymbol, classify, maturity, withLogistic } from "./bayes.ts";
+import { averagedProbability, gramPoints } from "./logistic.ts";
+import { GramModel } from "./gram_model.ts";
 import type { DnsLists } from "./dnsbl.ts";
 import type { LlmClassifier } from "./llm.ts";
 import { reputationSymbols, senderIdentities } from "./reputation.ts";
@@ -83,10 +87,17 @@ const NO_ENVELOPE: Envelope = {
 export class SpamEngine {
   readonly #options: SpamEngineOptions;
   readonly #dnsRules;
+  readonly #grams: GramModel;
 
   constructor(options: SpamEngineOptions) {
     this.#options = options;
     this.#dnsRules = dnsListRules(options.rules);
+    this.#grams = new GramModel(options.store);
+  }
+
+  /** Writes back what the in-memory 4-gram model learnt; call before the store closes. */
+  close(): Promise<void> {
+    return this.#grams.close();
   }
 
   get settings(): SpamSettings {
@@ -103,13 +114,17 @@ export class SpamEngine {
     }
     const { store, dnsLists } = this.#options;
     const tokens = tokenize(facts);
-    const [listed, global] = await Promise.all([
+    const grams = gramTokens(facts);
+    const [listed, global, gram] = await Promise.all([
       dnsLists && this.#dnsRules.length > 0
         ? dnsLists.check(this.#dnsRules, facts)
         : Promise.resolve([]),
       this.#model(GLOBAL_MODEL, tokens),
+      this.#grams.probability(grams),
     ]);
     const base = [...evaluateRules(this.#options.rules, facts), ...listed];
+    const ngram = gramSymbol(global.totals, gram);
+    if (ngram) base.push(ngram);
     const logistic = averagedProbability(global.totals, global.counts, tokens);
     const classified = (account: StoredModel | null) =>
       withLogistic(classify(tokens, global, account), global.totals, logistic);
@@ -146,7 +161,9 @@ export class SpamEngine {
     if (!facts) return false;
     const models = accountId === null ? [GLOBAL_MODEL] : [GLOBAL_MODEL, accountId];
     const { store } = this.#options;
-    const changed = await store.learn(models, sha256Hex(raw), tokenize(facts), judgement);
+    const key = sha256Hex(raw);
+    const changed = await store.learn(models, key, tokenize(facts), judgement);
+    if (changed.includes(GLOBAL_MODEL)) await this.#grams.learn(key, gramTokens(facts), judgement);
     if (accountId !== null && changed.includes(accountId)) {
       const { proven } = senderIdentities(facts);
       await store.recordSenders(accountId, proven, judgement);
@@ -192,6 +209,17 @@ export class SpamEngine {
       : "ham";
     return { score, verdict, symbols: [...symbols].sort((a, b) => b.score - a.score) };
   }
+}
+
+/**
+ * The 4-gram model's symbol: NGRAM_SPAM or NGRAM_HAM with its points (logistic.ts gramPoints)
+ * and probability, or null while the global model is immature or the 4-gram model unsure.
+ */
+function gramSymbol(globalTotals: ModelTotals, probability: number | null): SpamSymbol | null {
+  if (maturity(globalTotals) < 1 || probability === null) return null;
+  const score = gramPoints(probability);
+  if (score === 0) return null;
+  return { name: score > 0 ? "NGRAM_SPAM" : "NGRAM_HAM", score, detail: probability.toFixed(4) };
 }
 
 function total(symbols: readonly SpamSymbol[]): number {

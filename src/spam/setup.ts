@@ -27,8 +27,11 @@ export interface Spam {
   filter: InboundFilter | null;
   /** Greylisting at RCPT; null unless `[spam.greylist] enabled`. */
   greylist: Greylist | null;
-  /** Stops listening for judgements. */
-  close(): void;
+  /**
+   * Stops listening for judgements, finishes the one being learnt and writes back the
+   * in-memory 4-gram model; before the store closes.
+   */
+  close(): Promise<void>;
 }
 
 /** The rule set: the embedded rules, with the config's rules file over them. */
@@ -95,6 +98,10 @@ export async function createSpam(app: App, resolver: Resolver | null): Promise<S
     trainer,
     filter: settings.enabled ? spamFilter(engine, { addHeaders: settings.add_headers }) : null,
     greylist,
-    close: unsubscribe,
+    close: async () => {
+      unsubscribe();
+      await trainer.stop();
+      await engine.close();
+    },
   };
 }

@@ -93,6 +93,15 @@ export class SpamTrainer {
     while (this.#running) await this.#running;
   }
 
+  /** Shutdown: drops the judgements not yet begun (logged) and waits for the one under way. */
+  async stop(): Promise<void> {
+    if (this.#jobs.length > 0) {
+      log.warn("spam training stopped; queued judgements dropped", { dropped: this.#jobs.length });
+      this.#jobs.length = 0;
+    }
+    await this.idle();
+  }
+
   async #drain(): Promise<void> {
     for (let job = this.#jobs.shift(); job; job = this.#jobs.shift()) {
       try {

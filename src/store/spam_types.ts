@@ -4,8 +4,13 @@
  * triplets. The SQLite implementation is sqlite/spam_store.ts.
  */
 
-/** The global model's number; any other model number is an account id. */
+/** The global model's number; a positive model number is an account id. */
 export const GLOBAL_MODEL = 0;
+/**
+ * The global character 4-gram model (src/spam/logistic.ts): logistic weights over gramTokens
+ * buckets, learnt with the global model.
+ */
+export const GRAM_MODEL = -1;
 
 export interface TokenCounts {
   ham: number;
@@ -28,6 +33,20 @@ export interface TokenStats extends TokenCounts {
 
 export type Judgement = "spam" | "ham";
 
+/** How a logistic-only model (GRAM_MODEL) learnt one message: what a changed mind undoes. */
+export interface LearntStep {
+  key: string;
+  judgement: Judgement;
+  /** The step added to each of the message's weights (the bias took BIAS_SHARE of it). */
+  delta: number;
+}
+
+/** A logistic-only model's whole state: totals (bias, messages, steps) and every weight. */
+export interface WeightModel {
+  totals: ModelTotals;
+  weights: Map<number, number>;
+}
+
 export interface SenderStats {
   /** Messages from this sender the user judged (or the filter filed) as ham / spam. */
   ham: number;
@@ -46,9 +65,10 @@ export interface SpamStore {
   /**
    * Learns one message (`key`: its content hash) as `judgement` in each of `models`, with its
    * (distinct) tokens. A model that learnt it the other way first unlearns that; a model that
-   * already learnt it this way is left alone. The global model (GLOBAL_MODEL) also takes one
-   * logistic step (src/spam/logistic.ts) in the same transaction, and undoes the earlier one on a
-   * changed mind. Returns the models that changed.
+   * already learnt it this way is left alone. The global model (GLOBAL_MODEL) and the 4-gram
+   * model (GRAM_MODEL, whose tokens are 4-gram buckets) also take one logistic step
+   * (src/spam/logistic.ts) in the same transaction, and undo the earlier one on a changed mind.
+   * Returns the models that changed.
    */
   learn(
     models: readonly number[],
@@ -58,6 +78,22 @@ export interface SpamStore {
   ): Promise<number[]>;
   /** How `model` learnt the message `key`, if it did. */
   learnt(model: number, key: string): Promise<Judgement | null>;
+  /** How a logistic-only model learnt the message `key`, with its step, if it did. */
+  learntStep(model: number, key: string): Promise<LearntStep | null>;
+  /** A logistic-only model (GRAM_MODEL), whole: src/spam/gram_model.ts keeps it in memory. */
+  loadWeights(model: number): Promise<WeightModel>;
+  /**
+   * Adds what one process learnt into a logistic-only model in one transaction: `totals` and
+   * `weights` (token, change) are changes, added to what is stored, so processes learning into
+   * the same store compose; `learnt` are the messages learnt meanwhile. Returns the totals
+   * after.
+   */
+  addWeights(
+    model: number,
+    totals: ModelTotals,
+    weights: readonly (readonly [number, number])[],
+    learnt: readonly LearntStep[],
+  ): Promise<ModelTotals>;
   /** Reputation of sender identities (addresses and domains, lower-case) for an account. */
   senderStats(accountId: number, identities: readonly string[]): Promise<Map<string, SenderStats>>;
   /** Counts one event for each identity. */

@@ -5,6 +5,14 @@ import {
   BIAS_SHARE,
   blend,
   DEAD_ZONE,
+  GRAM_DEAD_ZONE,
+  GRAM_MAX_POINTS,
+  GRAM_MIN_POINTS,
+  GRAM_RATE,
+  GRAM_WEIGHT,
+  gramPoints,
+  gramProbability,
+  gramStep,
   LEARNING_RATE,
   learningStep,
   type LogisticTotals,
@@ -76,4 +84,33 @@ Deno.test("logistic: blend counts only a confident second opinion, by its weight
   assertEquals(blend(0.9, 0.999, 0), 0.9);
   near(blend(0.9, sigmoid(DEAD_ZONE + 2), 0.5), sigmoid(logit(0.9) + 1), 1e-9);
   near(blend(0.9, sigmoid(-DEAD_ZONE - 2), 0.5), sigmoid(logit(0.9) - 1), 1e-9);
+});
+
+Deno.test("gram model: the step is normalised by the square root of the 4-grams' number", () => {
+  near(gramStep(0, 0, 400, "spam"), GRAM_RATE * 0.5 / 20);
+  near(gramStep(0, 0, 400, "ham"), -GRAM_RATE * 0.5 / 20);
+  // A message already scored spammy moves the weights less.
+  assert(gramStep(0, 40, 400, "spam") < gramStep(0, 0, 400, "spam"));
+  // No grams: no division by zero.
+  near(gramStep(0, 0, 0, "spam"), GRAM_RATE * 0.5);
+  const weights = new Map([[1, { weight: 20, wsum: 0 }], [2, { weight: 20, wsum: 0 }]]);
+  near(gramProbability(0, weights, [1, 2, 3, 4]), sigmoid(40 / 2));
+  near(gramProbability(0.5, new Map(), []), sigmoid(0.5));
+});
+
+Deno.test("gram model: points grow past the dead zone and stay within their bounds", () => {
+  assertEquals(gramPoints(0.5), 0);
+  assertEquals(gramPoints(sigmoid(GRAM_DEAD_ZONE * 0.99)), 0);
+  assertEquals(gramPoints(sigmoid(-GRAM_DEAD_ZONE * 0.99)), 0);
+  near(gramPoints(sigmoid(GRAM_DEAD_ZONE + 1)), GRAM_WEIGHT, 0.01);
+  near(gramPoints(sigmoid(-GRAM_DEAD_ZONE - 0.5)), -GRAM_WEIGHT / 2, 0.01);
+  assertEquals(gramPoints(1), GRAM_MAX_POINTS);
+  assertEquals(gramPoints(0), GRAM_MIN_POINTS);
+  // Monotonic over the whole range.
+  let last = -Infinity;
+  for (let z = -30; z <= 30; z += 0.25) {
+    const points = gramPoints(sigmoid(z));
+    assert(points >= last, `points fell at z = ${z}`);
+    last = points;
+  }
 });

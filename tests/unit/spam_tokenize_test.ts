@@ -2,7 +2,14 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { mulberry32 } from "../helpers/random.ts";
 import { MimeLimitError, parseMime } from "../../src/mail/mime.ts";
 import { analyzeMessage } from "../../src/spam/analyze.ts";
-import { MAX_TOKENS, tokenHash, tokenize } from "../../src/spam/tokenize.ts";
+import {
+  GRAM_BUCKETS,
+  GRAM_CHARS,
+  gramTokens,
+  MAX_TOKENS,
+  tokenHash,
+  tokenize,
+} from "../../src/spam/tokenize.ts";
 import type { Envelope } from "../../src/spam/types.ts";
 
 const LIMITS = { maxHeaderSize: 65536, maxDepth: 20, maxParts: 200 };
@@ -181,4 +188,43 @@ Deno.test("tokenize fuzz: random bytes and mutated messages never throw and stay
       assert(Number.isSafeInteger(token) && token >= 0 && token < 2 ** 52, `round ${round}`);
     }
   }
+});
+
+function gramsOf(message: string): number[] {
+  const raw = encoder.encode(message);
+  return gramTokens(analyzeMessage(raw, parseMime(raw, LIMITS), ENVELOPE, "mx.example.com"));
+}
+
+Deno.test("gramTokens: distinct 4-gram buckets of the header fields and text, the same for the copy learnt later", () => {
+  const grams = gramsOf(OFFER);
+  assert(grams.length > 100, `only ${grams.length} grams`);
+  assertEquals(new Set(grams).size, grams.length);
+  assert(grams.every((g) => Number.isInteger(g) && g >= 0 && g < GRAM_BUCKETS));
+  // What we add on delivery (X-Spam-*) and what delivery agents add (Return-Path,
+  // Delivered-To) must not change the features: the scored copy has none of them.
+  const stored = [
+    "Return-Path: <winner@prizes.example.org>",
+    "Delivered-To: user@example.com",
+    "X-Spam-Status: Yes, score=9.00 required=5.0",
+    "X-Spam-Result: BAYES_SPAM(5.50)",
+    OFFER,
+  ].join("\r\n");
+  assertEquals(gramsOf(stored).sort((a, b) => a - b), [...grams].sort((a, b) => a - b));
+  // Another subject is another message.
+  assert(gramsOf(OFFER.replace("FREE money waiting", "Minutes of Tuesday")).length > 0);
+  assert(
+    gramsOf(OFFER.replace("FREE money waiting", "Minutes of Tuesday")).sort().join() !==
+      [...grams].sort().join(),
+  );
+});
+
+Deno.test("gramTokens: only the first GRAM_CHARS characters count, however long the message", () => {
+  const head = message(["From: a@example.org", "Subject: s"], "x".repeat(GRAM_CHARS));
+  const long = head + " tail words that come after the cut ".repeat(20_000);
+  assertEquals(gramsOf(long).sort((a, b) => a - b), gramsOf(head).sort((a, b) => a - b));
+  // At most one gram per character of the window.
+  const random = mulberry32(5);
+  const noise = Array.from({ length: 50_000 }, () => String.fromCharCode(33 + random() * 90))
+    .join("");
+  assert(gramsOf(message(["Subject: n"], noise)).length <= GRAM_CHARS);
 });

@@ -18,10 +18,12 @@ import {
   GLOBAL_MODEL,
   type GreylistAnswer,
   type Judgement,
+  type LearntStep,
   type ModelTotals,
   type SenderStats,
   type SpamStore,
   type TokenStats,
+  type WeightModel,
 } from "../spam_types.ts";
 import { BIAS_SHARE, learningStep } from "../../spam/logistic.ts";
 
@@ -46,19 +48,21 @@ export class SqliteSpamStore implements SpamStore {
   constructor(readonly sql: Sql) {}
 
   totals(model: number): Promise<ModelTotals> {
-    return attempt(() => {
-      const row = this.sql.get(
-        "SELECT ham, spam, bias, wbias, updates FROM spam_models WHERE model = ?",
-        model,
-      );
-      return {
-        ham: (row?.ham as number) ?? 0,
-        spam: (row?.spam as number) ?? 0,
-        bias: (row?.bias as number) ?? 0,
-        wbias: (row?.wbias as number) ?? 0,
-        updates: (row?.updates as number) ?? 0,
-      };
-    });
+    return attempt(() => this.#totals(model));
+  }
+
+  #totals(model: number): ModelTotals {
+    const row = this.sql.get(
+      "SELECT ham, spam, bias, wbias, updates FROM spam_models WHERE model = ?",
+      model,
+    );
+    return {
+      ham: (row?.ham as number) ?? 0,
+      spam: (row?.spam as number) ?? 0,
+      bias: (row?.bias as number) ?? 0,
+      wbias: (row?.wbias as number) ?? 0,
+      updates: (row?.updates as number) ?? 0,
+    };
   }
 
   tokenCounts(model: number, tokens: readonly number[]): Promise<Map<number, TokenStats>> {
@@ -127,6 +131,83 @@ export class SqliteSpamStore implements SpamStore {
 
   learnt(model: number, key: string): Promise<Judgement | null> {
     return attempt(() => this.#learnt(model, key)?.judgement ?? null);
+  }
+
+  learntStep(model: number, key: string): Promise<LearntStep | null> {
+    return attempt(() => {
+      const row = this.#learnt(model, key);
+      return row ? { key, judgement: row.judgement, delta: row.delta } : null;
+    });
+  }
+
+  loadWeights(model: number): Promise<WeightModel> {
+    return attempt(() => {
+      const totals = this.#totals(model);
+      const weights = new Map<number, number>();
+      for (
+        const [token, weight] of this.sql.arrays(
+          "SELECT token, weight FROM spam_tokens WHERE model = ?",
+          model,
+        )
+      ) {
+        weights.set(token as number, weight as number);
+      }
+      return { totals, weights };
+    });
+  }
+
+  addWeights(
+    model: number,
+    totals: ModelTotals,
+    weights: readonly (readonly [number, number])[],
+    learnt: readonly LearntStep[],
+  ): Promise<ModelTotals> {
+    return attempt(() =>
+      this.sql.transaction(() => {
+        const day = Math.floor(Date.now() / DAY_MS);
+        if (weights.length > 0) {
+          this.sql.run(
+            `INSERT INTO spam_tokens (model, token, ham, spam, day, weight, wsum)
+               SELECT ?, value ->> 0, 0, 0, ?, value ->> 1, 0 FROM json_each(?) WHERE true
+             ON CONFLICT (model, token) DO UPDATE SET weight = weight + excluded.weight,
+               day = excluded.day`,
+            model,
+            day,
+            JSON.stringify(weights),
+          );
+        }
+        this.sql.run(
+          `INSERT INTO spam_models (model, ham, spam, bias, wbias, updates)
+             VALUES (?, 0, 0, 0, 0, 0) ON CONFLICT (model) DO NOTHING`,
+          model,
+        );
+        this.sql.run(
+          `UPDATE spam_models SET ham = max(ham + ?, 0), spam = max(spam + ?, 0),
+             bias = bias + ?, wbias = wbias + ?, updates = updates + ?
+            WHERE model = ?`,
+          totals.ham,
+          totals.spam,
+          totals.bias,
+          totals.wbias,
+          totals.updates,
+          model,
+        );
+        for (const step of learnt) {
+          this.sql.run(
+            `INSERT INTO spam_learnt (model, key, judgement, at, delta, step)
+             VALUES (?, ?, ?, ?, ?, NULL)
+             ON CONFLICT (model, key) DO UPDATE SET judgement = excluded.judgement,
+               at = excluded.at, delta = excluded.delta`,
+            model,
+            step.key,
+            step.judgement,
+            Date.now(),
+            step.delta,
+          );
+        }
+        return this.#totals(model);
+      }, "relaxed")
+    );
   }
 
   #learnt(model: number, key: string): LearntRow | null {
