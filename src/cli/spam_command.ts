@@ -14,7 +14,7 @@
 import { join } from "node:path";
 import type { App } from "../app.ts";
 import { createSpam } from "../spam/setup.ts";
-import { GLOBAL_MODEL, type Judgement } from "../store/spam_types.ts";
+import { GLOBAL_MODEL, GRAM_MODEL, type Judgement } from "../store/spam_types.ts";
 import { spamHeaders } from "../spam/engine.ts";
 
 /** Files under `dir`, sorted, recursively; dot files and folders skipped. */
@@ -107,6 +107,8 @@ export async function modelSummary(app: App, account: string | null): Promise<st
   const lines: string[] = [];
   const global = await app.store.spam.totals(GLOBAL_MODEL);
   lines.push(`global model: ${global.ham} ham, ${global.spam} spam learnt`);
+  const grams = await app.store.spam.totals(GRAM_MODEL);
+  lines.push(`4-gram model: ${grams.ham} ham, ${grams.spam} spam learnt`);
   if (account) {
     const found = await app.store.getAccount(account.toLowerCase());
     if (!found) throw new Error(`no account ${account}`);

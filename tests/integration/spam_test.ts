@@ -488,6 +488,8 @@ Deno.test("spam: postern spam train, status and score", async () => {
     const status = await cli(server.configPath, ["spam", "status", "--account", ALICE]);
     assertEquals(status.code, 0, status.stderr);
     assertMatch(status.stdout, /^global model: 1 ham, 3 spam learnt$/m);
+    // The CLI's 4-gram model was written back before it exited.
+    assertMatch(status.stdout, /^4-gram model: 1 ham, 3 spam learnt$/m);
     assertMatch(status.stdout, /^alice@example\.com: 1 ham, 3 spam learnt$/m);
     const nobody = await cli(server.configPath, [...train.slice(0, -1), "nobody@example.com"]);
     assert(nobody.code !== 0, nobody.stdout);
