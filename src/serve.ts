@@ -19,6 +19,8 @@ import { createSpam } from "./spam/setup.ts";
 import { createHttpApp } from "./http/app.ts";
 import { JmapService, mountJmap } from "./jmap/http.ts";
 import { DavService, mountDav } from "./dav/http.ts";
+import { mountAutoconfig } from "./http/autoconfig.ts";
+import { mountMetrics } from "./http/metrics.ts";
 import { useVacationOutbox } from "./mail/vacation.ts";
 import { ApiTokens } from "./directory/tokens.ts";
 import { serveControl } from "./http/control.ts";
@@ -154,6 +156,8 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
     const httpApp = createHttpApp({ ready: () => ready }, [
       (http) => mountJmap(http, jmap),
       (http) => mountDav(http, dav),
+      (http) => mountAutoconfig(http, app),
+      (http) => mountMetrics(http, app),
     ]);
     const httpServers: Deno.HttpServer[] = [];
     for (const service of ["http", "https"] as const) {

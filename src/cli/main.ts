@@ -14,6 +14,7 @@ import { VERSION } from "../version.ts";
 import { readPassword } from "./prompt.ts";
 import { normalizeDomain } from "../directory/directory.ts";
 import { domainRecords } from "../directory/dns_records.ts";
+import { clientDnsRecords } from "../http/client_records.ts";
 import { ApiTokens } from "../directory/tokens.ts";
 
 export class UsageError extends Error {}
@@ -59,11 +60,13 @@ const COMMANDS: Record<string, Command> = {
   },
   "domain dns": {
     usage: "postern domain dns DOMAIN",
-    summary: "print the DNS records to publish for a domain (MX, SPF, DKIM, DMARC, SRV)",
+    summary: "print the DNS records to publish for a domain (MX, SPF, DKIM, DMARC, SRV, MTA-STS)",
     run: withApp(1, async (app, [name], _, loaded) => {
       const domain = normalizeDomain(name);
       const dkim = await app.directory.dkimKeys(domain);
-      print(domainRecords({ domain, hostname: loaded.config.server.hostname, dkim }).join("\n"));
+      const { config } = loaded;
+      const clients = clientDnsRecords(domain, config);
+      print(domainRecords({ domain, hostname: config.server.hostname, dkim, clients }).join("\n"));
     }),
   },
   "domain delete": {

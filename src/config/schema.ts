@@ -244,6 +244,20 @@ export const configSchema = z.object({
     /** Serve DAV on the plain `http` listener to other machines (passwords in clear). */
     allow_plaintext_http: z.boolean().default(false),
   }).strict().default({}),
+  /** The MTA-STS policy (RFC 8461) served at https://mta-sts.<domain>/.well-known/mta-sts.txt. */
+  mta_sts: z.object({
+    mode: z.enum(["testing", "enforce", "none"]).default("testing"),
+    /** How long senders cache the policy; at most one year (RFC 8461 3.2). */
+    max_age: duration().refine((v) => v <= 31_557_600, "expected at most one year (31557600 s)")
+      .default(604800),
+    /** MX host names the policy allows ("*.example.com" allowed); [] = server.hostname. */
+    mx: z.array(
+      z.string().regex(
+        /^(\*\.)?[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+$/,
+        "expected an MX host name such as mail.example.com or *.example.com",
+      ),
+    ).default([]),
+  }).strict().default({}),
   spam: z.object({
     /** Score inbound mail from other servers (authenticated submission is never scored). */
     enabled: z.boolean().default(true),
@@ -341,6 +355,17 @@ export const configSchema = z.object({
     level: z.enum(["debug", "info", "warn", "error"]).default("info"),
     format: z.enum(["json", "text"]).default("text"),
     file: z.string().default(""),
+  }).strict().default({}),
+  /** Prometheus metrics at GET /metrics on the http and https listeners. */
+  metrics: z.object({
+    enabled: z.boolean().default(true),
+    /** Bearer token a scraper outside `allow` presents; "" = none (only `allow` gets in). */
+    token: z.string().default(""),
+    /** Client networks let in without the token. */
+    allow: z.array(z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/)).default([
+      "127.0.0.0/8",
+      "::1/128",
+    ]),
   }).strict().default({}),
 }).strict();
 

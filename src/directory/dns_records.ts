@@ -1,17 +1,22 @@
 /**
  * The DNS records a domain needs, as zone-file lines ready to paste: MX, SPF, DKIM (one per key),
- * DMARC, and the client-discovery SRV records (RFC 6186, RFC 8314) and autoconfig name.
+ * DMARC, and the client records (SRV for RFC 6186/8314/6764, the MTA-STS TXT, the autoconfig,
+ * autodiscover and mta-sts names) that src/http/client_records.ts derives from the listeners.
  *
  * @example
- * console.log(domainRecords({ domain: "example.com", hostname: "mail.example.com", dkim }).join("\n"));
+ * const clients = clientDnsRecords("example.com", config);
+ * console.log(domainRecords({ domain: "example.com", hostname, dkim, clients }).join("\n"));
  */
 import type { DkimKey } from "../store/types.ts";
 import { dkimRecord } from "../smtp/dkim_keys.ts";
+import type { ClientRecord } from "../http/client_records.ts";
 
 export interface DomainRecordsInput {
   domain: string;
   hostname: string;
   dkim: DkimKey[];
+  /** The client-discovery records (clientDnsRecords). */
+  clients: ClientRecord[];
 }
 
 /** A TXT value as one or more quoted strings of at most 255 octets (RFC 1035 3.3.14). */
@@ -21,7 +26,9 @@ export function txtStrings(value: string): string {
   return parts.map((part) => `"${part.replace(/(["\\])/g, "\\$1")}"`).join(" ");
 }
 
-export function domainRecords({ domain, hostname, dkim }: DomainRecordsInput): string[] {
+export function domainRecords(
+  { domain, hostname, dkim, clients }: DomainRecordsInput,
+): string[] {
   const d = `${domain}.`;
   const h = `${hostname}.`;
   const lines = [
@@ -43,14 +50,13 @@ export function domainRecords({ domain, hostname, dkim }: DomainRecordsInput): s
     `_dmarc.${d}\t3600\tIN\tTXT\t${
       txtStrings(`v=DMARC1; p=quarantine; rua=mailto:postmaster@${domain}`)
     }`,
-    "; Where mail clients find the servers (RFC 6186, RFC 8314).",
-    `_submissions._tcp.${d}\t3600\tIN\tSRV\t0 1 465 ${h}`,
-    `_submission._tcp.${d}\t3600\tIN\tSRV\t1 1 587 ${h}`,
-    `_imaps._tcp.${d}\t3600\tIN\tSRV\t0 1 993 ${h}`,
-    `_imap._tcp.${d}\t3600\tIN\tSRV\t1 1 143 ${h}`,
-    `_pop3s._tcp.${d}\t3600\tIN\tSRV\t0 1 995 ${h}`,
-    `_pop3._tcp.${d}\t3600\tIN\tSRV\t1 1 110 ${h}`,
-    `autoconfig.${d}\t3600\tIN\tCNAME\t${h}`,
   );
+  lines.push(
+    "; Where clients find the servers (RFC 6186, RFC 8314, RFC 6764) and MTA-STS (RFC 8461).",
+  );
+  for (const record of clients) {
+    const value = record.type === "TXT" ? txtStrings(record.value) : record.value;
+    lines.push(`; ${record.purpose}`, `${record.name}.\t3600\tIN\t${record.type}\t${value}`);
+  }
   return lines;
 }

@@ -51,6 +51,7 @@ import { MailboxCache, MailboxGoneError } from "./mailbox_cache.ts";
 import { quoted } from "./response.ts";
 import { SelectedCommands } from "./selected_commands.ts";
 import { listMailboxes, statusItems } from "./mailbox_commands.ts";
+import { authentications } from "../observability/metrics.ts";
 
 export interface ImapOptions {
   hostname: string;
@@ -662,6 +663,7 @@ export class ImapSession {
 
   async #verify(user: string, password: string): Promise<string> {
     const result = await this.opts.directory.authenticate(user, password, this.conn.remoteAddress);
+    authentications.inc({ protocol: "imap", result: result.ok ? "ok" : "failed" });
     if (!result.ok) {
       if (result.reason === "rate_limited") {
         throw new CommandFailure("NO", "Too many failed logins; try again later", "UNAVAILABLE");

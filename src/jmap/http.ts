@@ -23,6 +23,7 @@ import { blobId, fromJmapId, toJmapId } from "./ids.ts";
 import { readBlob, storeUpload } from "./blob_access.ts";
 import { mountPush } from "./push.ts";
 import type { OutboundQueue } from "../smtp/outbound/queue.ts";
+import { authentications } from "../observability/metrics.ts";
 
 const log = logger("jmap");
 
@@ -132,6 +133,7 @@ export async function authenticate(
       decoded.slice(colon + 1),
       ip,
     );
+    authentications.inc({ protocol: "http", result: result.ok ? "ok" : "failed" });
     if (result.ok) return result.account;
     if (result.reason === "rate_limited") {
       return problem(429, "rateLimited", "Too many failed logins; try again later.");
@@ -140,7 +142,9 @@ export async function authenticate(
   }
   if (scheme === "bearer" && service.tokens && value) {
     const account = await service.tokens.verify(value, ip);
-    if (account && !account.disabled) return account;
+    const ok = account !== null && !account.disabled;
+    authentications.inc({ protocol: "http", result: ok ? "ok" : "failed" });
+    if (ok) return account;
   }
   return unauthorized();
 }

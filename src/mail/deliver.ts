@@ -9,6 +9,7 @@ import type { Directory, Recipients } from "../directory/directory.ts";
 import { IngestError, type MessagePath, type ParsedMessage } from "./ingest.ts";
 import type { Account, MailboxRole } from "../store/types.ts";
 import { logger } from "../observability/log.ts";
+import { messagesDelivered } from "../observability/metrics.ts";
 import { sendVacationReply } from "./vacation.ts";
 import { deliverWithSieve } from "../sieve/deliver.ts";
 
@@ -71,6 +72,7 @@ export async function deliverLocal(
           verdict?.spam,
         );
         outcome.then((result) => {
+          if (result.status === "delivered") messagesDelivered.inc({ destination: "local" });
           // Mail filed as junk gets no reply: answering spam is backscatter.
           if (result.status !== "delivered" || role === "junk") return;
           const { store, blobs } = path;

@@ -34,6 +34,7 @@ import type { Account, Store } from "../store/types.ts";
 import { parseCommand, type Pop3Command } from "./wire/command.ts";
 import { dotStuff, err, multiline, ok, type ResponseCode, topOf } from "./wire/response.ts";
 import { Maildrop, type MaildropLocks, type MaildropMessage } from "./maildrop.ts";
+import { authentications } from "../observability/metrics.ts";
 
 export interface Pop3Options {
   hostname: string;
@@ -415,6 +416,7 @@ export class Pop3Session {
   async #login(username: string, password: string): Promise<void> {
     const { directory, locks, store } = this.#opts;
     const result = await directory.authenticate(username, password, this.#conn.remoteAddress);
+    authentications.inc({ protocol: "pop3", result: result.ok ? "ok" : "failed" });
     if (!result.ok) {
       if (result.reason === "rate_limited") {
         return this.#error("Too many failed logins, try again later", "SYS/TEMP");

@@ -25,6 +25,11 @@ import { type Logger, logger } from "../observability/log.ts";
 import { Connection, type ConnectionLimits } from "./connection.ts";
 import { BindError, ConnectionClosedError, TlsHandshakeError } from "./errors.ts";
 import { findPortHolder } from "./port_holder.ts";
+import {
+  connectionsAccepted,
+  connectionsOpen,
+  connectionsRefused,
+} from "../observability/metrics.ts";
 
 export type SessionHandler = (conn: Connection) => Promise<void>;
 
@@ -179,8 +184,11 @@ export class ListenerGroup {
     }
     this.#sessions.add(conn);
     this.#perIp.set(ip, fromIp + 1);
+    connectionsAccepted.inc({ service: spec.service });
+    connectionsOpen.inc({ service: spec.service });
     conn.onClose(() => {
       this.#sessions.delete(conn);
+      connectionsOpen.dec({ service: spec.service });
       const count = (this.#perIp.get(ip) ?? 1) - 1;
       if (count > 0) this.#perIp.set(ip, count);
       else this.#perIp.delete(ip);
@@ -226,6 +234,7 @@ export class ListenerGroup {
       limit,
     });
     this.#refusing.add(conn);
+    connectionsRefused.inc({ service: spec.service });
     conn.onClose(() => {
       this.#refusing.delete(conn);
       this.#notifyIfEmpty();

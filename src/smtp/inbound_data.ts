@@ -35,6 +35,7 @@ import type { EnvelopeRecipient } from "./outbound/client.ts";
 import type { OutboundQueue } from "./outbound/queue.ts";
 import type { DsnRecipient } from "./dsn.ts";
 import { type InboundFilter, runFilters } from "./filters.ts";
+import { messagesReceived } from "../observability/metrics.ts";
 
 const PIECE = 64 * 1024;
 const BDAT_SLICE = 64 * 1024;
@@ -315,6 +316,7 @@ export async function deliverMessage(
   if (queue) {
     await reportLocal(queue, context, sender, params, local, results, traced, arrivedAt);
   }
+  messagesReceived.inc({ source: context.submitter ? "submission" : "mx" });
   return { reply: reply(250, "2.0.0", `Message accepted id ${trace.id}`), delivered: true };
 }
 

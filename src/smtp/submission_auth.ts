@@ -12,6 +12,7 @@ import type { Directory } from "../directory/directory.ts";
 import { SaslError, startSasl } from "../directory/sasl.ts";
 import type { Account } from "../store/types.ts";
 import { reply } from "./wire/reply.ts";
+import { authentications } from "../observability/metrics.ts";
 
 /** The lines an exchange needs from the session: write a challenge, read the answer. */
 export interface AuthIo {
@@ -60,6 +61,7 @@ export async function smtpAuth(
     return { ok: false, reply: reply(535, "5.7.8", "Authentication credentials invalid") };
   }
   const result = await directory.authenticate(credentials.authcid, credentials.password, ip);
+  authentications.inc({ protocol: "submission", result: result.ok ? "ok" : "failed" });
   if (result.ok) {
     return {
       ok: true,

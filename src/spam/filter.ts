@@ -15,6 +15,7 @@
 import type { FilterInput, FilterVerdict, InboundFilter } from "../smtp/filters.ts";
 import type { AccountVerdict } from "../mail/deliver.ts";
 import { logger } from "../observability/log.ts";
+import { spamVerdicts } from "../observability/metrics.ts";
 import { sieveSpamValue, type SpamEngine, spamHeaders } from "./engine.ts";
 import type { SpamResult } from "./types.ts";
 
@@ -56,7 +57,10 @@ export function spamFilter(engine: SpamEngine, options: SpamFilterOptions): Inbo
           : {}),
       });
       const everyone = results.length > 0 ? results : [scored.message];
-      if (everyone.every((r) => r.verdict === "reject")) {
+      const refused = everyone.every((r) => r.verdict === "reject");
+      // One verdict per message: refused, or how it is filed (a lone "reject" is filed as junk).
+      spamVerdicts.inc({ verdict: refused ? "reject" : shown.verdict === "ham" ? "ham" : "junk" });
+      if (refused) {
         return {
           reject: {
             code: 550,

@@ -96,6 +96,15 @@ Deno.test("domain dns prints the records to publish, with the domain's DKIM keys
       first.stdout,
       '_dmarc.example.org.\t3600\tIN\tTXT\t"v=DMARC1; p=quarantine;',
     );
+    // Client discovery and MTA-STS, from the listeners.
+    assertMatch(
+      first.stdout,
+      /^_imaps\._tcp\.example\.org\.\t3600\tIN\tSRV\t0 1 \d+ mail\.example\.com\.$/m,
+    );
+    assertMatch(
+      first.stdout,
+      /^_mta-sts\.example\.org\.\t3600\tIN\tTXT\t"v=STSv1; id=[0-9a-f]+"$/m,
+    );
     // The keys are stored, not made anew each time.
     const second = await cli(config, ["domain", "dns", "example.org"]);
     assertEquals(second.stdout, first.stdout);

@@ -1,6 +1,13 @@
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { dkimRecord, generateDkimKeys } from "../../src/smtp/dkim_keys.ts";
 import { domainRecords, txtStrings } from "../../src/directory/dns_records.ts";
+import { clientDnsRecords } from "../../src/http/client_records.ts";
+import { type Config, configSchema } from "../../src/config/schema.ts";
+
+/** The default configuration (default listeners) for a hostname. */
+function configWith(hostname: string): Config {
+  return configSchema.parse({ server: { hostname } });
+}
 
 function fromBase64(text: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
@@ -76,7 +83,13 @@ Deno.test("TXT values are split into quoted strings of at most 255 octets", () =
 
 Deno.test("domain records name every record a mail domain needs", async () => {
   const dkim = await generateDkimKeys(new Date(Date.UTC(2026, 0, 5)));
-  const lines = domainRecords({ domain: "example.org", hostname: "mail.example.org", dkim })
+  const clients = clientDnsRecords("example.org", configWith("mail.example.org"));
+  const lines = domainRecords({
+    domain: "example.org",
+    hostname: "mail.example.org",
+    dkim,
+    clients,
+  })
     .filter((l) => l && !l.startsWith(";"));
   const byType = (type: string) => lines.filter((l) => l.split("\t")[3] === type);
   assertEquals(byType("MX"), ["example.org.\t3600\tIN\tMX\t10 mail.example.org."]);
@@ -85,10 +98,19 @@ Deno.test("domain records name every record a mail domain needs", async () => {
     "rsa-202601._domainkey.example.org.",
     "ed-202601._domainkey.example.org.",
     "_dmarc.example.org.",
+    "_caldavs._tcp.example.org.",
+    "_carddavs._tcp.example.org.",
+    "_mta-sts.example.org.",
   ]);
-  assertEquals(byType("SRV").length, 6);
+  // The client records follow the listeners (the defaults here): one line per record.
+  assertEquals(byType("SRV").length, 8);
   assert(
     lines.includes("_submissions._tcp.example.org.\t3600\tIN\tSRV\t0 1 465 mail.example.org."),
   );
-  assertEquals(byType("CNAME"), ["autoconfig.example.org.\t3600\tIN\tCNAME\tmail.example.org."]);
+  assert(lines.includes("_imaps._tcp.example.org.\t3600\tIN\tSRV\t0 1 993 mail.example.org."));
+  assertEquals(byType("CNAME").map((l) => l.split("\t")[0]), [
+    "mta-sts.example.org.",
+    "autoconfig.example.org.",
+    "autodiscover.example.org.",
+  ]);
 });

@@ -27,6 +27,7 @@ import type { ScriptFailure, SieveScripts } from "../scripts.ts";
 import { type CommandSource, ManageSieveSyntaxError, readTokens } from "./wire/tokens.ts";
 import { type ManageSieveCommand, MAX_COMMAND_TOKENS, parseCommand } from "./wire/command.ts";
 import { capabilityLines, encodeString, response, type ResponseCode } from "./wire/response.ts";
+import { authentications } from "../../observability/metrics.ts";
 
 export interface ManageSieveOptions {
   hostname: string;
@@ -260,6 +261,7 @@ export class ManageSieveSession {
       credentials.password,
       this.#conn.remoteAddress,
     );
+    authentications.inc({ protocol: "managesieve", result: result.ok ? "ok" : "failed" });
     if (!result.ok) {
       if (result.reason === "rate_limited") {
         return response("NO", "TRYLATER", "Too many failed logins, try again later");

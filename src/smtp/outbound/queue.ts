@@ -46,6 +46,12 @@ import {
 } from "./client.ts";
 import type { MtaSts } from "../mta_sts.ts";
 import { mxMatches } from "../mta_sts.ts";
+import {
+  messagesBounced,
+  messagesDeferred,
+  messagesDelivered,
+  messagesQueued,
+} from "../../observability/metrics.ts";
 
 const log = logger("queue");
 
@@ -186,6 +192,7 @@ export class OutboundQueue {
         orcpt: r.orcpt ?? null,
       })),
     });
+    messagesQueued.inc();
     log.info("queued", {
       queue_id: queued.id,
       from: input.sender,
@@ -524,6 +531,10 @@ export class OutboundQueue {
       failed.push(outcome);
     }
     await this.#opts.store.recordAttempts(results, now);
+    // Local copies were counted by deliverLocal.
+    messagesDelivered.inc({ destination: "remote" }, succeeded.filter((o) => !o.local).length);
+    messagesDeferred.inc(undefined, deferred.length);
+    messagesBounced.inc(undefined, failed.length);
     for (const outcome of outcomes) {
       log.info(outcome.status === "delivered" ? "delivered" : outcome.status, {
         queue_id: message.id,

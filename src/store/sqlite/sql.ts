@@ -1,6 +1,7 @@
 /** Prepared statements cached by their text, and IMMEDIATE transactions, on one connection. */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { StoreError } from "../types.ts";
+import { storeTransactionSeconds } from "../../observability/metrics.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -55,6 +56,7 @@ export class Sql {
    * them durable with itself. Accepted mail always commits in full.
    */
   transaction<T>(work: () => T, durability: "full" | "relaxed" = "full"): T {
+    const started = performance.now();
     if (durability === "relaxed") this.run("PRAGMA synchronous = NORMAL");
     try {
       this.run("BEGIN IMMEDIATE");
@@ -68,6 +70,7 @@ export class Sql {
       }
     } finally {
       if (durability === "relaxed") this.run("PRAGMA synchronous = FULL");
+      storeTransactionSeconds.observe({ durability }, (performance.now() - started) / 1000);
     }
   }
 
