@@ -21,11 +21,16 @@ import { JmapService, mountJmap } from "./jmap/http.ts";
 import { DavService, mountDav } from "./dav/http.ts";
 import { mountAutoconfig } from "./http/autoconfig.ts";
 import { mountMetrics } from "./http/metrics.ts";
+import { mountApi } from "./api/mod.ts";
+import { mountAdmin } from "./admin/mod.ts";
 import { useVacationOutbox } from "./mail/vacation.ts";
 import { ApiTokens } from "./directory/tokens.ts";
 import { serveControl } from "./http/control.ts";
 import { logger } from "./observability/log.ts";
 import { join } from "node:path";
+import { Http01Challenges, mountAcmeChallenges } from "./acme/http01.ts";
+import { startAcme, storedAcmeCertificate } from "./acme/setup.ts";
+import { restartOnNewCertificate } from "./tls/https_reload.ts";
 
 const log = logger("server");
 /** How often expired JMAP uploads are dropped. */
@@ -72,6 +77,7 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
       key: config.tls.key,
       sni: config.tls.sni,
       tlsDir: join(paths.dataDir, "tls"),
+      issued: await storedAcmeCertificate(config, app.store.acme),
     });
     for (const cert of certificates.describe()) {
       log.info("certificate loaded", {
@@ -153,19 +159,45 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
     pruneTombstones();
     const tombstonePruning = setInterval(pruneTombstones, UPLOAD_EXPIRY_INTERVAL_MS);
     cleanups.push(() => Promise.resolve(clearInterval(tombstonePruning)));
+    const acmeChallenges = new Http01Challenges();
     const httpApp = createHttpApp({ ready: () => ready }, [
       (http) => mountJmap(http, jmap),
       (http) => mountDav(http, dav),
       (http) => mountAutoconfig(http, app),
       (http) => mountMetrics(http, app),
+      (http) => mountAcmeChallenges(http, acmeChallenges),
+      (http) =>
+        mountApi(http, {
+          app,
+          queue,
+          certificates: () => certificates.describe(),
+          listeners: () => bound,
+        }),
+      (http) =>
+        mountAdmin(http, {
+          app,
+          queue,
+          resolver,
+          certificates: () => certificates.describe(),
+          listeners: () => bound,
+        }),
     ]);
-    const httpServers: Deno.HttpServer[] = [];
+    const httpServers: { shutdown(): Promise<void> }[] = [];
     for (const service of ["http", "https"] as const) {
       const address = parseListenAddress(config.listeners[service]);
       if (!address) continue;
       const tls = service === "https" ? certificates.material() : null;
       const server = bindHttp(service, address, tls, httpApp.fetch);
-      httpServers.push(server.server);
+      httpServers.push(
+        service === "https"
+          ? restartOnNewCertificate(
+            certificates,
+            server.server,
+            { ...address, port: server.port },
+            httpApp.fetch,
+          )
+          : server.server,
+      );
       bound.push({ service, address: address.host, port: server.port });
       log.info("listening", { service, address: `${address.host}:${server.port}` });
     }
@@ -173,6 +205,16 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
       jmap.close();
       await Promise.all(httpServers.map((s) => s.shutdown()));
     });
+
+    // After the http listener is bound: the CA's HTTP-01 requests come to it.
+    const acme = await startAcme(
+      config,
+      paths.configDir,
+      app.store.acme,
+      certificates,
+      acmeChallenges,
+    );
+    if (acme) cleanups.push(() => acme.stop());
 
     const control = await serveControl(app, paths.controlSocket, queue);
     cleanups.push(async () => {

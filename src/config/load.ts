@@ -97,15 +97,25 @@ export function parseConfigText(
   return result.data;
 }
 
-function applyEnvOverrides(raw: Record<string, unknown>, env: Record<string, string>) {
+/** The POSTERN__SECTION__KEY entries of `env`, as [section, key], variable name and value. */
+export function envOverrides(
+  env: Record<string, string>,
+): { path: [string, string]; name: string; value: unknown }[] {
+  const found: { path: [string, string]; name: string; value: unknown }[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX)) continue;
     const path = name.slice(ENV_PREFIX.length).toLowerCase().split("__");
     if (path.length !== 2 || !path[0] || !path[1]) continue;
-    const [section, key] = path;
+    found.push({ path: [path[0], path[1]], name, value: coerceEnvValue(value) });
+  }
+  return found;
+}
+
+function applyEnvOverrides(raw: Record<string, unknown>, env: Record<string, string>) {
+  for (const { path: [section, key], value } of envOverrides(env)) {
     const table = (raw[section] ??= {}) as Record<string, unknown>;
     if (typeof table !== "object" || table === null) continue;
-    table[key] = coerceEnvValue(value);
+    table[key] = value;
   }
 }
 

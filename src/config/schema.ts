@@ -124,6 +124,18 @@ export const configSchema = z.object({
       z.object({ certificate: z.string().min(1), key: z.string().min(1) }).strict(),
     ).default([]),
   }).strict().default({}),
+  /** Certificates from an ACME CA (RFC 8555) for server.hostname and tls.names (src/acme/). */
+  acme: z.object({
+    enabled: z.boolean().default(false),
+    /** The CA's directory URL. */
+    directory: z.string().url().default("https://acme-v02.api.letsencrypt.org/directory"),
+    /** E-mail address the CA may write to about the account; "" = none. */
+    contact: z.union([z.literal(""), z.string().email()]).default(""),
+    /** Renew a certificate when it expires within this long. */
+    renew_before: duration().default("30d"),
+    /** PEM file of a CA root trusted for the directory's HTTPS (a test CA); "" = system roots. */
+    ca_certificate: z.string().default(""),
+  }).strict().default({}),
   store: z.object({
     backend: z.literal("sqlite").default("sqlite"),
     sqlite_path: z.string().default("postern.db"),
@@ -366,6 +378,17 @@ export const configSchema = z.object({
       "127.0.0.0/8",
       "::1/128",
     ]),
+  }).strict().default({}),
+  /** The management API under /api (src/api/). */
+  admin: z.object({
+    /** Accounts that may use it; [] = [server] admin_account at the first domain. */
+    accounts: z.array(z.string().regex(/^[^@\s]+@[^@\s]+$/, "expected an address")).default([]),
+    /** Largest JSON request body (and web admin form). */
+    max_request_size: size().default("1M"),
+    /** A web admin session (/admin) ends after this long without a request. */
+    session_idle: duration().default("30m"),
+    /** A web admin session ends this long after its login, however active. */
+    session_max: duration().default("12h"),
   }).strict().default({}),
 }).strict();
 

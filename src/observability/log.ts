@@ -6,6 +6,7 @@
  * const log = logger("smtp");
  * log.info("connection accepted", { session: "a1b2", remote: "192.0.2.1" });
  */
+import { recentLog } from "./recent.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFormat = "json" | "text";
@@ -69,6 +70,7 @@ export function logger(component: string, bound: LogFields = {}): Logger {
   const emit = (level: LogLevel, message: string, fields?: LogFields) => {
     if (LEVEL_ORDER[level] < LEVEL_ORDER[settings.level]) return;
     const all = { ...bound, ...fields };
+    recentLog.record(new Date(), level, component, message, all);
     settings.sink.write(formatLine(level, component, message, all));
   };
   return {

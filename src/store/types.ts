@@ -6,6 +6,7 @@
 
 import type { DavStore } from "./dav_types.ts";
 import type { SpamStore } from "./spam_types.ts";
+import type { AcmeStore } from "./acme_types.ts";
 
 /** "blob_missing": the email names a blob the store no longer has; write it and retry. */
 export type StoreErrorCode = "conflict" | "not_found" | "quota" | "invalid" | "blob_missing";
@@ -375,6 +376,8 @@ export interface Store {
   readonly dav: DavStore;
   /** Spam classifier models, sender reputation, greylisting (src/store/spam_types.ts). */
   readonly spam: SpamStore;
+  /** ACME accounts and issued certificates (src/store/acme_types.ts). */
+  readonly acme: AcmeStore;
 
   /** Creates the domain and its DKIM keys in one transaction. */
   createDomain(name: string, dkimKeys?: DkimKey[]): Promise<Domain>;
@@ -393,6 +396,11 @@ export interface Store {
   deleteAccount(id: number): Promise<void>;
   getPasswordHash(accountId: number): Promise<string | null>;
   setPasswordHash(accountId: number, hash: string): Promise<void>;
+  /** Sets the fields given (display name, quota in bytes, disabled); false: no such account. */
+  updateAccount(
+    accountId: number,
+    changes: { displayName?: string; quota?: number; disabled?: boolean },
+  ): Promise<boolean>;
 
   addAlias(address: string, target: string, domainId: number): Promise<Alias>;
   listAliases(domainId?: number): Promise<Alias[]>;

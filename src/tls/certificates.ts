@@ -11,6 +11,9 @@
  *   are unreadable.
  * - A configured key is checked against its certificate (same SubjectPublicKeyInfo), so a
  *   mismatch fails at start with both file names instead of at the first handshake.
+ * - An ACME-issued pair (`issued`, `useIssued()`) is the default certificate once there is one;
+ *   `reload()` keeps it. Listeners ask for the context at each handshake, so a swap reaches new
+ *   connections at once; `onChange` tells those that copy the PEM (Deno.serve for https).
  *
  * @example
  * const certificates = await CertificateManager.load({
@@ -44,6 +47,8 @@ export interface CertificateOptions {
   sni: CertificateFiles[];
   /** Where the self-signed pair is kept. */
   tlsDir: string;
+  /** An ACME-issued pair (from the store): the default certificate instead of the above. */
+  issued?: TlsMaterial | null;
 }
 
 export interface CertificateDescription {
@@ -72,9 +77,33 @@ export class CertificateManager {
   readonly #options: CertificateOptions;
   #primary!: Entry;
   #sni: Entry[] = [];
+  #issued: Entry | null = null;
+  readonly #listeners = new Set<() => void>();
 
   private constructor(options: CertificateOptions) {
     this.#options = options;
+    if (options.issued) this.#issued = entryFrom(options.issued, "(ACME)", "(ACME)", false);
+  }
+
+  /**
+   * Makes an ACME-issued pair the default certificate (checked first: a bad pair throws and
+   * changes nothing), then tells the `onChange` listeners.
+   */
+  useIssued(material: TlsMaterial): void {
+    const entry = entryFrom(material, "(ACME)", "(ACME)", false);
+    this.#issued = entry;
+    this.#primary = entry;
+    this.#notify();
+  }
+
+  /** Calls `listener` after every change of the default certificate; returns the unsubscribe. */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #notify(): void {
+    for (const listener of this.#listeners) listener();
   }
 
   static async load(options: CertificateOptions): Promise<CertificateManager> {
@@ -123,7 +152,8 @@ export class CertificateManager {
   async reload(): Promise<void> {
     const { certificate, key, sni } = this.#options;
     let primary: Entry;
-    if (certificate === "" && key === "") primary = await this.#selfSigned();
+    if (this.#issued) primary = this.#issued;
+    else if (certificate === "" && key === "") primary = await this.#selfSigned();
     else if (certificate === "" || key === "") {
       throw new CertificateError(
         "tls.certificate and tls.key must be set together (or both left empty for a " +
@@ -132,8 +162,13 @@ export class CertificateManager {
     } else primary = await readPair(certificate, key);
     const extra = [];
     for (const files of sni) extra.push(await readPair(files.certificate, files.key));
+    const before = this.#primary?.material;
+    const changed = before !== undefined &&
+      (before.certificatePem !== primary.material.certificatePem ||
+        before.keyPem !== primary.material.keyPem);
     this.#primary = primary;
     this.#sni = extra;
+    if (changed) this.#notify();
   }
 
   async #selfSigned(): Promise<Entry> {

@@ -420,6 +420,28 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX spam_greylist_seen ON spam_greylist(last_seen);
     `,
   },
+  {
+    version: 12,
+    description: "ACME: account keys per directory, issued certificates",
+    sql: `
+      CREATE TABLE acme_accounts (
+        directory TEXT PRIMARY KEY,
+        key_jwk TEXT NOT NULL,                     -- the account's private key (JWK)
+        url TEXT NOT NULL DEFAULT '',              -- account URL, the JWS kid
+        updated_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE acme_certificates (
+        id INTEGER PRIMARY KEY,
+        directory TEXT NOT NULL,
+        names TEXT NOT NULL,                       -- JSON array, in order
+        certificate_pem TEXT NOT NULL,             -- leaf first, then the chain
+        key_pem TEXT NOT NULL,
+        not_after INTEGER NOT NULL,
+        issued_at INTEGER NOT NULL
+      );
+      CREATE INDEX acme_certificates_directory ON acme_certificates(directory, id);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

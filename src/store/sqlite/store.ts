@@ -17,6 +17,7 @@ import { SqliteMailboxOps, toMailbox } from "./mailbox_ops.ts";
 import { SqliteEmailOps } from "./email_ops.ts";
 import { SqliteDavStore } from "./dav_store.ts";
 import { SqliteSpamStore } from "./spam_store.ts";
+import { SqliteAcmeStore } from "./acme_store.ts";
 import { attempt, nextId, referenceBlob, type Row, Sql } from "./sql.ts";
 import {
   type Account,
@@ -138,6 +139,7 @@ export class SqliteStore implements Store {
   readonly #emails: SqliteEmailOps;
   readonly dav: SqliteDavStore;
   readonly spam: SqliteSpamStore;
+  readonly acme: SqliteAcmeStore;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new DatabaseSync(options.path, { enableForeignKeyConstraints: true });
@@ -161,6 +163,7 @@ export class SqliteStore implements Store {
     }, this.#mailboxes);
     this.dav = new SqliteDavStore(this.#sql, (accountId) => this.#bumpModseq(accountId));
     this.spam = new SqliteSpamStore(this.#sql);
+    this.acme = new SqliteAcmeStore(this.#sql);
   }
 
   async close(): Promise<void> {
@@ -425,6 +428,24 @@ export class SqliteStore implements Store {
         );
       })
     );
+  }
+
+  updateAccount(
+    accountId: number,
+    changes: { displayName?: string; quota?: number; disabled?: boolean },
+  ): Promise<boolean> {
+    return attempt(() => {
+      const { displayName, quota, disabled } = changes;
+      return this.#sql.run(
+        `UPDATE principals SET display_name = coalesce(?, display_name),
+           quota = coalesce(?, quota), disabled = coalesce(?, disabled)
+         WHERE id = ? AND kind = 'user'`,
+        displayName ?? null,
+        quota ?? null,
+        disabled === undefined ? null : disabled ? 1 : 0,
+        accountId,
+      ).changes > 0;
+    });
   }
 
   // ---- aliases ----

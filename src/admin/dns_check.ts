@@ -1,0 +1,76 @@
+/**
+ * Checks the records a domain should publish (GET /api/domains/{d}/dns) against live DNS through
+ * the project resolver (src/dns/resolver.ts), for the web admin's DNS page.
+ *
+ * Implementation notes:
+ * - present: a record with exactly the expected data is published. wrong: the name has records of
+ *   that type for the same purpose (for TXT: the same `v=` tag) but none with the expected data.
+ *   missing: NXDOMAIN, no data, or only unrelated TXT records at the name.
+ * - failed: the lookup itself failed (SERVFAIL, timeout, refused); nothing is concluded.
+ * - unchecked: the resolver has no lookup for the type (SRV today), so it is not checked.
+ */
+import { DnsError, normalizeName, type Resolver } from "../dns/resolver.ts";
+import type { DnsRecord } from "../api/domains.ts";
+
+export type DnsCheckStatus = "present" | "missing" | "wrong" | "failed" | "unchecked";
+
+export interface DnsCheck {
+  status: DnsCheckStatus;
+  /** What DNS answered, for the page (empty when nothing or not checked). */
+  found: string[];
+}
+
+/** The lookups used here; Resolver has them all. */
+export type CheckResolver = Pick<Resolver, "mx" | "txt" | "cname">;
+
+/** The text of a zone-file TXT value: its quoted strings unescaped and joined (RFC 1035 5.1). */
+export function txtText(value: string): string {
+  const strings = [...value.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) =>
+    m[1].replace(/\\(.)/g, "$1")
+  );
+  return strings.length > 0 ? strings.join("") : value;
+}
+
+/**
+ * Checks one record against live DNS.
+ *
+ * @example
+ * await checkRecord(resolver, { name: "example.com", type: "MX", value: "10 mail.example.com.", ttl: 3600, purpose: "" });
+ * // { status: "present", found: ["10 mail.example.com"] }
+ */
+export async function checkRecord(resolver: CheckResolver, record: DnsRecord): Promise<DnsCheck> {
+  try {
+    switch (record.type) {
+      case "MX": {
+        const [preference, exchange] = record.value.split(/\s+/);
+        const found = await resolver.mx(record.name);
+        const text = found.map((r) => `${r.preference} ${r.exchange}`);
+        const match = found.some((r) =>
+          r.preference === Number(preference) && r.exchange === normalizeName(exchange)
+        );
+        return { status: match ? "present" : "wrong", found: text };
+      }
+      case "TXT": {
+        const expected = txtText(record.value);
+        const found = await resolver.txt(record.name);
+        if (found.includes(expected)) return { status: "present", found };
+        const tag = /^v=[A-Za-z0-9]+/.exec(expected)?.[0]?.toLowerCase();
+        const related = tag ? found.filter((t) => t.toLowerCase().startsWith(tag)) : found;
+        return { status: related.length > 0 ? "wrong" : "missing", found };
+      }
+      case "CNAME": {
+        const found = await resolver.cname(record.name);
+        const match = found.includes(normalizeName(record.value));
+        return { status: match ? "present" : "wrong", found };
+      }
+      default:
+        return { status: "unchecked", found: [] };
+    }
+  } catch (error) {
+    if (error instanceof DnsError) {
+      const missing = error.code === "NXDOMAIN" || error.code === "NODATA";
+      return { status: missing ? "missing" : "failed", found: [] };
+    }
+    throw error;
+  }
+}
