@@ -23,6 +23,7 @@ import { mountAutoconfig } from "./http/autoconfig.ts";
 import { mountMetrics } from "./http/metrics.ts";
 import { mountApi } from "./api/mod.ts";
 import { mountAdmin } from "./admin/mod.ts";
+import { mountAccountPage } from "./selfservice/mod.ts";
 import { useVacationOutbox } from "./mail/vacation.ts";
 import { ApiTokens } from "./directory/tokens.ts";
 import { serveControl } from "./http/control.ts";
@@ -166,6 +167,7 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
       (http) => mountAutoconfig(http, app),
       (http) => mountMetrics(http, app),
       (http) => mountAcmeChallenges(http, acmeChallenges),
+      (http) => mountAccountPage(http, app),
       (http) =>
         mountApi(http, {
           app,

@@ -7,7 +7,10 @@
  *   that type for the same purpose (for TXT: the same `v=` tag) but none with the expected data.
  *   missing: NXDOMAIN, no data, or only unrelated TXT records at the name.
  * - failed: the lookup itself failed (SERVFAIL, timeout, refused); nothing is concluded.
- * - unchecked: the resolver has no lookup for the type (SRV today), so it is not checked.
+ * - SRV (RFC 2782): present when a record has the expected target and port; wrong when the name
+ *   has SRV records but none with that target and port (priority and weight are the admin's
+ *   choice and are shown, not compared).
+ * - unchecked: the resolver has no lookup for the type, so it is not checked.
  */
 import { DnsError, normalizeName, type Resolver } from "../dns/resolver.ts";
 import type { DnsRecord } from "../api/domains.ts";
@@ -21,7 +24,7 @@ export interface DnsCheck {
 }
 
 /** The lookups used here; Resolver has them all. */
-export type CheckResolver = Pick<Resolver, "mx" | "txt" | "cname">;
+export type CheckResolver = Pick<Resolver, "mx" | "txt" | "cname" | "srv">;
 
 /** The text of a zone-file TXT value: its quoted strings unescaped and joined (RFC 1035 5.1). */
 export function txtText(value: string): string {
@@ -62,6 +65,14 @@ export async function checkRecord(resolver: CheckResolver, record: DnsRecord): P
         const found = await resolver.cname(record.name);
         const match = found.includes(normalizeName(record.value));
         return { status: match ? "present" : "wrong", found };
+      }
+      case "SRV": {
+        const [, , port, target] = record.value.split(/\s+/);
+        const wanted = target === "." ? "." : normalizeName(target ?? "");
+        const found = await resolver.srv(record.name);
+        const text = found.map((r) => `${r.priority} ${r.weight} ${r.port} ${r.target}`);
+        const match = found.some((r) => r.port === Number(port) && r.target === wanted);
+        return { status: match ? "present" : "wrong", found: text };
       }
       default:
         return { status: "unchecked", found: [] };

@@ -27,6 +27,7 @@ import type { Resolver } from "../dns/resolver.ts";
 import { baseUrl, clientIp, isLoopback, readCapped } from "../jmap/http.ts";
 import { administrators } from "../api/auth.ts";
 import { logger } from "../observability/log.ts";
+import { authentications } from "../observability/metrics.ts";
 import { CSRF_FIELD, csrfValid } from "./csrf.ts";
 import {
   type AdminSession,
@@ -48,7 +49,7 @@ export interface AdminOptions {
   app: App;
   queue: OutboundQueue | null;
   /** The project resolver, for the DNS page's live checks. */
-  resolver: Pick<Resolver, "mx" | "txt" | "cname">;
+  resolver: Pick<Resolver, "mx" | "txt" | "cname" | "srv">;
   certificates?: () => CertificateDescription[];
   listeners?: () => { service: string; address: string; port: number }[];
 }
@@ -125,11 +126,15 @@ export function adminRoutes(
       return c.text("Forbidden: the form's token is missing or wrong; reload the page.\n", 403);
     }
     const address = (form.get("address") ?? "").trim();
+    // App passwords are for mail clients; the admin signs in with the account's own password.
     const result = await app.directory.authenticate(
       address,
       form.get("password") ?? "",
       c.get("ip"),
+      { appPasswords: false },
     );
+    // Counted like the API's Basic logins (src/jmap/http.ts authenticate): the password check.
+    authentications.inc({ protocol: "http", result: result.ok ? "ok" : "failed" });
     if (!result.ok) {
       if (result.reason === "rate_limited") {
         return loginPage(c, 429, "Too many failed sign-ins; try again later.");

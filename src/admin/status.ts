@@ -1,11 +1,14 @@
 /**
  * What the dashboard shows: the figures GET /api/status answers (version, uptime, listeners,
  * certificates and their expiry, domains, accounts, queue), read from the same sources, plus the
- * process's memory.
+ * process's memory, the mail counts of the last 24 hours (src/observability/recent_counts.ts)
+ * and the disk figures (src/observability/disk.ts).
  */
 import type { App } from "../app.ts";
 import type { CertificateDescription } from "../tls/certificates.ts";
 import { VERSION } from "../version.ts";
+import { recentCounts, type RecentTotals } from "../observability/recent_counts.ts";
+import { type DiskFigures, diskUsageFor } from "../observability/disk.ts";
 
 export interface Listener {
   service: string;
@@ -25,6 +28,9 @@ export interface ServerStatus {
   accounts: number;
   queue: { messages: number; recipients: number };
   rssBytes: number;
+  /** Messages received, delivered, bounced and refused in the last 24 hours. */
+  last24h: RecentTotals;
+  disk: DiskFigures;
 }
 
 export async function serverStatus(
@@ -55,6 +61,8 @@ export async function serverStatus(
       ),
     },
     rssBytes: Deno.memoryUsage().rss,
+    last24h: recentCounts.totals(),
+    disk: await diskUsageFor(app.loaded.paths).read(),
   };
 }
 

@@ -24,6 +24,7 @@ import { mountStatus } from "./status.ts";
 import { mountDomains } from "./domains.ts";
 import { mountAccounts } from "./accounts.ts";
 import { mountTokens } from "./tokens.ts";
+import { mountAppPasswords } from "./app_passwords.ts";
 import { mountAliases } from "./aliases.ts";
 import { mountQueue } from "./queue.ts";
 import { mountSettings } from "./settings.ts";
@@ -76,6 +77,7 @@ export function apiRoutes(options: ApiOptions): Hono<ApiEnv> {
   mountDomains(api, deps);
   mountAccounts(api, deps);
   mountTokens(api, deps);
+  mountAppPasswords(api, deps);
   mountAliases(api, deps);
   mountQueue(api, deps);
   mountSettings(api, deps);

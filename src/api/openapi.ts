@@ -10,6 +10,7 @@ import { accountChangesBody, newAccountBody } from "./accounts.ts";
 import { newAliasBody } from "./aliases.ts";
 import { newDomainBody } from "./domains.ts";
 import { newTokenBody } from "./tokens.ts";
+import { newAppPasswordBody } from "./app_passwords.ts";
 import { type JsonSchema, jsonSchema } from "./json_schema.ts";
 import { API_ERROR_TYPES } from "./respond.ts";
 
@@ -152,6 +153,23 @@ const SCHEMAS: Record<string, JsonSchema> = {
       object({ token: { type: "string", description: "The Bearer token; shown only now." } }),
     ],
   },
+  AppPassword: object({
+    id: integer,
+    name: string,
+    createdAt: dateTime,
+    lastUsedAt: nullable(dateTime),
+  }),
+  CreatedAppPassword: {
+    allOf: [
+      ref("AppPassword"),
+      object({
+        password: {
+          type: "string",
+          description: 'The app password ("<id>-xxxx-xxxx-xxxx-xxxx"); shown only now.',
+        },
+      }),
+    ],
+  },
   QueuedRecipient: object({
     address: string,
     status: { type: "string", enum: ["queued", "delivered", "failed"] },
@@ -198,6 +216,22 @@ const SCHEMAS: Record<string, JsonSchema> = {
     domains: integer,
     accounts: integer,
     queue: object({ messages: integer, recipients: integer }),
+    last24h: object(
+      { received: integer, delivered: integer, bounced: integer, rejected: integer },
+      "Messages in the current hour and the 23 before it, since the process started; " +
+        "rejected: permanent SMTP refusals at RCPT and DATA (spam rejects included).",
+    ),
+    disk: object(
+      {
+        freeBytes: nullable(integer),
+        totalBytes: nullable(integer),
+        databaseBytes: nullable(integer),
+        blobBytes: nullable(integer),
+        measuredAt: dateTime,
+      },
+      "The data directory's file system and the store's size; null where unknown. " +
+        "Measured at most once a minute.",
+    ),
   }),
   Setting: object({
     key: { type: "string", description: 'Dotted, as in config.toml: "spam.junk_threshold".' },
@@ -363,6 +397,30 @@ const PATHS: Record<string, Record<string, Operation>> = {
     delete: operation({
       summary: "Revoke an API token",
       tag: "tokens",
+      params: ["address", "id"],
+      status: 204,
+    }),
+  },
+  "/api/accounts/{address}/app-passwords": {
+    get: operation({
+      summary: "An account's app passwords (accepted wherever its password is)",
+      tag: "app-passwords",
+      params: ["address"],
+      response: listOf("appPasswords", "AppPassword"),
+    }),
+    post: operation({
+      summary: "Create an app password; the answer is the only time it is shown",
+      tag: "app-passwords",
+      params: ["address"],
+      body: newAppPasswordBody,
+      status: 201,
+      response: ref("CreatedAppPassword"),
+    }),
+  },
+  "/api/accounts/{address}/app-passwords/{id}": {
+    delete: operation({
+      summary: "Revoke an app password",
+      tag: "app-passwords",
       params: ["address", "id"],
       status: 204,
     }),

@@ -1,9 +1,12 @@
 /**
  * GET /api/status: what the dashboard shows first — version, uptime, listeners, certificates
- * and their expiry, and how much the server holds (domains, accounts, queued messages).
+ * and their expiry, how much the server holds (domains, accounts, queued messages), the mail
+ * counts of the last 24 hours and disk space (null where unknown).
  */
 import type { Hono } from "hono";
 import { VERSION } from "../version.ts";
+import { recentCounts } from "../observability/recent_counts.ts";
+import { diskUsageFor } from "../observability/disk.ts";
 import type { ApiEnv } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 
@@ -12,6 +15,7 @@ export function mountStatus(api: Hono<ApiEnv>, deps: ApiDeps): void {
   api.get("/status", async (c) => {
     const now = Date.now();
     const queue = await app.store.listQueue();
+    const disk = await diskUsageFor(app.loaded.paths).read();
     return c.json({
       version: VERSION,
       deno: Deno.version.deno,
@@ -34,6 +38,14 @@ export function mountStatus(api: Hono<ApiEnv>, deps: ApiDeps): void {
           (sum, m) => sum + m.recipients.filter((r) => r.status === "queued").length,
           0,
         ),
+      },
+      last24h: recentCounts.totals(),
+      disk: {
+        freeBytes: disk.freeBytes,
+        totalBytes: disk.totalBytes,
+        databaseBytes: disk.databaseBytes,
+        blobBytes: disk.blobBytes,
+        measuredAt: disk.measuredAt.toISOString(),
       },
     });
   });

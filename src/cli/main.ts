@@ -140,6 +140,39 @@ const COMMANDS: Record<string, Command> = {
       print(`deleted account ${address.toLowerCase()} (${removed} message file(s) removed)`);
     }),
   },
+  "account app-password": {
+    usage: "postern account app-password add ADDRESS NAME | list ADDRESS | revoke ADDRESS ID",
+    summary: "create (shown only once), list or revoke an account's app passwords",
+    run: withApp([2, 3], async (app, [action, address, argument]) => {
+      const time = (date: Date | null) =>
+        date ? date.toISOString().slice(0, 19).replace("T", " ") : "never";
+      if (action === "add" && argument !== undefined) {
+        const { appPassword, password } = await app.directory.addAppPassword(address, argument);
+        print(
+          `created app password ${appPassword.id} '${appPassword.name}' for ${address.toLowerCase()} (shown only once):\n${password}`,
+        );
+      } else if (action === "list" && argument === undefined) {
+        printTable(
+          ["ID", "NAME", "CREATED (UTC)", "LAST USED (UTC)"],
+          (await app.directory.listAppPasswords(address)).map((entry) => [
+            String(entry.id),
+            entry.name,
+            time(entry.createdAt),
+            time(entry.lastUsedAt),
+          ]),
+        );
+      } else if (action === "revoke" && argument !== undefined) {
+        const id = Number(argument);
+        if (!Number.isSafeInteger(id) || id <= 0) {
+          throw new UsageError(`not an app password id: '${argument}'`);
+        }
+        await app.directory.revokeAppPassword(address, id);
+        print(`revoked app password ${id} of ${address.toLowerCase()}`);
+      } else {
+        throw new UsageError(`unknown or incomplete app-password command '${action}'`);
+      }
+    }),
+  },
   "alias add": {
     usage: "postern alias add ADDRESS TARGET   (ADDRESS @domain makes a catch-all)",
     summary: "deliver mail for ADDRESS to TARGET",

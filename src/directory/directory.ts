@@ -10,7 +10,7 @@
  *   A login found in the LoginCache skips the hash verification and answers sooner, but only the
  *   right password of an existing account can be found there, so failures still cost the same.
  */
-import type { Account, DkimKey, Domain, Store } from "../store/types.ts";
+import type { Account, AppPassword, DkimKey, Domain, Store } from "../store/types.ts";
 import { generateDkimKeys } from "../smtp/dkim_keys.ts";
 import { DEFAULT_MAILBOXES } from "./mailboxes.ts";
 
@@ -20,6 +20,13 @@ import { type Argon2Params, isSupportedHash, needsRehash } from "./password.ts";
 import { PasswordHasher } from "./hasher.ts";
 import { AuthLimiter } from "./ratelimit.ts";
 import { LoginCache } from "./login_cache.ts";
+import {
+  appPasswordName,
+  formatAppPassword,
+  MAX_APP_PASSWORDS,
+  newAppPasswordSecret,
+  parseAppPassword,
+} from "./app_passwords.ts";
 import { logger } from "../observability/log.ts";
 
 export class DirectoryError extends Error {
@@ -49,6 +56,8 @@ export type AuthResult =
   | { ok: false; reason: "invalid" | "rate_limited" | "disabled" };
 
 const ALIAS_DEPTH = 10;
+/** How stale an app password's last use may get before a login writes it again. */
+const APP_PASSWORD_TOUCH_MS = 60_000;
 const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$/;
 const DOMAIN =
   /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
@@ -291,9 +300,16 @@ export class Directory {
   /**
    * Verifies a login for any protocol. Failures are rate limited per IP and per account and look
    * the same whether the account exists or not. Legacy hashes are upgraded to Argon2id. A
-   * password verified within [auth] cache_ttl is not verified again (login_cache.ts).
+   * password verified within [auth] cache_ttl is not verified again (login_cache.ts). An app
+   * password (app_passwords.ts) is accepted in place of the password unless `appPasswords` is
+   * false (the account page, which can create them, wants the password itself).
    */
-  async authenticate(username: string, password: string, ip: string): Promise<AuthResult> {
+  async authenticate(
+    username: string,
+    password: string,
+    ip: string,
+    options: { appPasswords?: boolean } = {},
+  ): Promise<AuthResult> {
     const key = username.toLowerCase();
     if (this.limiter.isBlocked(ip, key)) {
       this.#log.warn("login refused: too many failures", { user: key, ip });
@@ -306,14 +322,33 @@ export class Directory {
       account = null;
     }
     const stored = account ? await this.store.getPasswordHash(account.id) : null;
-    const cached = account !== null && stored !== null &&
-      this.#loginCache.has(account.id, stored, password);
-    let valid = cached;
-    if (!cached) {
-      this.#dummyHash ??= this.hasher.hash(crypto.randomUUID(), this.options.argon2);
-      valid = await this.hasher.verify(password, stored ?? await this.#dummyHash);
+    const shaped = options.appPasswords === false ? null : parseAppPassword(password);
+    const appRow = shaped && account ? await this.store.getAppPassword(shaped.id) : null;
+    const appPassword = appRow && account && appRow.accountId === account.id ? appRow : null;
+    let valid: "password" | "app" | null = null;
+    if (account && appPassword && this.#loginCache.has(account.id, appPassword.hash, password)) {
+      valid = "app";
+    } else if (account && stored && this.#loginCache.has(account.id, stored, password)) {
+      valid = "password";
     }
-    if (!account || !stored || !valid) {
+    const cached = valid !== null;
+    if (!cached) {
+      // Something shaped like an app password costs two verifications, anything else one,
+      // whether or not the account or the app password exists.
+      this.#dummyHash ??= this.hasher.hash(crypto.randomUUID(), this.options.argon2);
+      if (shaped) {
+        const ok = await this.hasher.verify(
+          shaped.secret,
+          appPassword?.hash ?? await this.#dummyHash,
+        );
+        if (ok && appPassword) valid = "app";
+      }
+      if (valid === null) {
+        const ok = await this.hasher.verify(password, stored ?? await this.#dummyHash);
+        if (ok && stored) valid = "password";
+      }
+    }
+    if (!account || valid === null) {
       this.limiter.recordFailure(ip, key);
       this.#log.info("login failed", { user: key, ip });
       const delay = this.limiter.delayMs(ip);
@@ -322,14 +357,63 @@ export class Directory {
     }
     if (account.disabled) return { ok: false, reason: "disabled" };
     this.limiter.recordSuccess(ip, key);
-    let current = stored;
-    if (needsRehash(stored, this.options.argon2)) {
+    if (valid === "app" && appPassword) {
+      if (!cached) this.#loginCache.remember(account.id, appPassword.hash, password);
+      const now = Date.now();
+      const last = appPassword.lastUsedAt?.getTime() ?? 0;
+      if (now - last >= APP_PASSWORD_TOUCH_MS) {
+        await this.store.touchAppPassword(appPassword.id, new Date(now));
+      }
+      return { ok: true, account };
+    }
+    let current = stored!;
+    if (needsRehash(current, this.options.argon2)) {
       current = await this.hasher.hash(password, this.options.argon2);
       await this.store.setPasswordHash(account.id, current);
       this.#log.info("password hash upgraded to Argon2id", { user: account.address });
     }
     if (!cached) this.#loginCache.remember(account.id, current, password);
     return { ok: true, account };
+  }
+
+  // ---- app passwords (app_passwords.ts) ----
+
+  /** Creates an app password; `password` is what the user types, shown once. */
+  async addAppPassword(
+    address: string,
+    name: string,
+  ): Promise<{ appPassword: AppPassword; password: string }> {
+    const account = await this.requireAccount(address);
+    let label: string;
+    try {
+      label = appPasswordName(name);
+    } catch (error) {
+      throw new DirectoryError("invalid", (error as Error).message);
+    }
+    if ((await this.store.listAppPasswords(account.id)).length >= MAX_APP_PASSWORDS) {
+      throw new DirectoryError(
+        "conflict",
+        `${account.address} already has ${MAX_APP_PASSWORDS} app passwords; revoke one first`,
+      );
+    }
+    const secret = newAppPasswordSecret();
+    const hash = await this.hasher.hash(secret, this.options.argon2);
+    const appPassword = await this.store.createAppPassword(account.id, label, hash);
+    return { appPassword, password: formatAppPassword(appPassword.id, secret) };
+  }
+
+  async listAppPasswords(address: string): Promise<AppPassword[]> {
+    const account = await this.requireAccount(address);
+    return await this.store.listAppPasswords(account.id);
+  }
+
+  /** Revokes one app password of the account at once; throws not_found when it has none with id. */
+  async revokeAppPassword(address: string, id: number): Promise<void> {
+    const account = await this.requireAccount(address);
+    if (!(await this.store.deleteAppPassword(account.id, id))) {
+      throw new DirectoryError("not_found", `no app password ${id} for ${account.address}`);
+    }
+    this.#loginCache.forget(account.id);
   }
 
   async #mapStoreErrors<T>(work: () => Promise<T>): Promise<T> {

@@ -151,7 +151,33 @@ interface DnsPacketCodec {
 }
 const dnsPacket = dnsPacketModule as unknown as DnsPacketCodec;
 
-export type RecordType = "A" | "AAAA" | "MX" | "TXT" | "PTR" | "CNAME" | "NS" | "TLSA";
+export type RecordType = "A" | "AAAA" | "MX" | "TXT" | "PTR" | "CNAME" | "NS" | "SRV" | "TLSA";
+
+/** One SRV record (RFC 2782): target without the trailing dot; "." means "no service here". */
+export interface SrvRecord {
+  priority: number;
+  weight: number;
+  port: number;
+  target: string;
+}
+
+/**
+ * Checks one SRV answer's data as dns-packet decoded it (RFC 2782: priority, weight and port are
+ * 16-bit unsigned, target a domain name) and normalizes the target; null when it is malformed.
+ */
+export function srvRecordFrom(data: unknown): SrvRecord | null {
+  if (typeof data !== "object" || data === null) return null;
+  const { priority, weight, port, target } = data as Record<string, unknown>;
+  const u16 = (n: unknown): n is number =>
+    Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffff;
+  if (!u16(priority) || !u16(weight) || !u16(port) || typeof target !== "string") return null;
+  return {
+    priority,
+    weight,
+    port,
+    target: target === "" || target === "." ? "." : normalizeName(target),
+  };
+}
 
 /** Record data as decoded from the wire, by type. */
 type RecordData = string | { preference: number; exchange: string } | Uint8Array[] | unknown;
@@ -213,6 +239,20 @@ export class Resolver {
     return records.map(normalizeName);
   }
 
+  /**
+   * SRV records (RFC 2782), sorted by priority; malformed answers are dropped, and a name whose
+   * answers are all malformed is NODATA.
+   *
+   * @example
+   * await resolver.srv("_imaps._tcp.example.com"); // [{ priority: 0, weight: 1, port: 993, target: "mail.example.com" }]
+   */
+  async srv(name: string): Promise<SrvRecord[]> {
+    const records = (await this.#lookup(name, "SRV")).map(srvRecordFrom);
+    const valid = records.filter((r): r is SrvRecord => r !== null);
+    if (valid.length === 0) throw new DnsError("NODATA", `DNS SRV ${normalizeName(name)}: NODATA`);
+    return [...valid].sort((x, y) => x.priority - y.priority);
+  }
+
   async cname(name: string): Promise<string[]> {
     const records = await this.#lookup(name, "CNAME") as string[];
     return records.map(normalizeName);
@@ -250,6 +290,13 @@ export class Resolver {
             return await this.cname(name);
           case "NS":
             return await this.ns(name);
+          case "SRV": // Node's resolveSrv shape: the target is `name`.
+            return (await this.srv(name)).map((r) => ({
+              priority: r.priority,
+              weight: r.weight,
+              port: r.port,
+              name: r.target === "." ? "" : r.target,
+            }));
           default:
             throw Object.assign(new Error(`unsupported record type ${rrtype}`), {
               code: "ENOTIMP",

@@ -119,9 +119,24 @@ export class Counter<L extends string = never> extends Metric<L, number> {
     return 0;
   }
 
+  readonly #listeners: ((labels: Partial<Labels<L>> | undefined, by: number) => void)[] = [];
+
   inc(labels?: Partial<Labels<L>>, by = 1): void {
     if (!(by >= 0)) throw new Error(`counter ${this.name} cannot go down (${by})`);
     this.series(labels).value += by;
+    if (by > 0) { for (const listener of this.#listeners) listener(labels, by); }
+  }
+
+  /**
+   * Calls `listener` after every increment with its labels and amount (for in-process views such
+   * as the dashboard's last-24-hours figures); returns a function that removes it.
+   */
+  onIncrement(listener: (labels: Partial<Labels<L>> | undefined, by: number) => void): () => void {
+    this.#listeners.push(listener);
+    return () => {
+      const index = this.#listeners.indexOf(listener);
+      if (index >= 0) this.#listeners.splice(index, 1);
+    };
   }
 
   /** The current value (for tests and collectors). */
@@ -325,6 +340,12 @@ export const messagesDeferred = metrics.counter({
 export const messagesBounced = metrics.counter({
   name: "postern_messages_bounced_total",
   help: "Queued recipients that failed for good (a permanent error or expiry).",
+});
+export const smtpRejections = metrics.counter({
+  name: "postern_smtp_rejections_total",
+  help: "Permanent SMTP refusals (5xx) by stage: rcpt (relay, unknown user), data (content, " +
+    "policy, spam).",
+  labels: { stage: ["rcpt", "data"] },
 });
 export const spamVerdicts = metrics.counter({
   name: "postern_spam_verdicts_total",

@@ -32,6 +32,7 @@ import { relayRisk } from "./wire/path.ts";
 import { BdatReader, DataReader, type DataResult } from "./wire/data.ts";
 import { ehloReply, reply } from "./wire/reply.ts";
 import { type Logger, logger } from "../observability/log.ts";
+import { smtpRejections } from "../observability/metrics.ts";
 import { deliverMessage, readBdatChunk, readDotData, Watchdog } from "./inbound_data.ts";
 import type { InboundSmtpOptions } from "./inbound_options.ts";
 import { ownsSender, smtpAuth } from "./submission_auth.ts";
@@ -136,6 +137,12 @@ class InboundSession {
   /** A negative reply the client caused; too many of them end the session. */
   #error(code: number, enhanced: string, text: string): void {
     this.#refuse(reply(code, enhanced, text));
+  }
+
+  /** A permanent refusal of a recipient or a message, counted in postern_smtp_rejections_total. */
+  #reject(stage: "rcpt" | "data", code: number, enhanced: string, text: string): void {
+    smtpRejections.inc({ stage });
+    this.#error(code, enhanced, text);
   }
 
   #refuse(text: string): void {
@@ -330,19 +337,31 @@ class InboundSession {
     } else {
       const mailbox = command.path.mailbox;
       if (relayRisk(mailbox).length > 0) {
-        return this.#error(550, "5.7.1", "Relaying through routed addresses is not allowed");
+        return this.#reject(
+          "rcpt",
+          550,
+          "5.7.1",
+          "Relaying through routed addresses is not allowed",
+        );
       }
       if (mailbox.literal !== null || !(await this.#opts.directory.isLocalDomain(mailbox.domain))) {
-        if (!this.#opts.submission) return this.#error(554, "5.7.1", "Relay access denied");
+        if (!this.#opts.submission) {
+          return this.#reject("rcpt", 554, "5.7.1", "Relay access denied");
+        }
         if (mailbox.literal !== null) {
-          return this.#error(550, "5.1.2", "Address literals are not accepted as recipients");
+          return this.#reject(
+            "rcpt",
+            550,
+            "5.1.2",
+            "Address literals are not accepted as recipients",
+          );
         }
         return this.#addRecipient(tx, mailbox.address, command.params);
       }
       address = mailbox.address;
     }
     const resolved = await this.#opts.directory.resolveRecipient(address);
-    if (resolved === null) return this.#error(550, "5.1.1", "No such user here");
+    if (resolved === null) return this.#reject("rcpt", 550, "5.1.1", "No such user here");
     if (this.#account === null && this.#opts.greylist) {
       const { defer } = await this.#opts.greylist.check(
         this.#conn.remoteAddress,
@@ -426,11 +445,11 @@ class InboundSession {
 
   async #finish(tx: Transaction, result: DataResult, rejectBareLineEnds: boolean): Promise<void> {
     if (result.tooLarge) {
-      return this.#error(552, "5.3.4", "Message size exceeds fixed maximum message size");
+      return this.#reject("data", 552, "5.3.4", "Message size exceeds fixed maximum message size");
     }
     if (rejectBareLineEnds && result.bareLineEnd) {
       this.#log.info("message refused: bare CR or LF", { from: tx.sender });
-      return this.#error(554, "5.6.0", "Bare CR or LF in message data is not allowed");
+      return this.#reject("data", 554, "5.6.0", "Bare CR or LF in message data is not allowed");
     }
     const { reply: text, delivered } = await deliverMessage(
       {
@@ -457,6 +476,7 @@ class InboundSession {
         id: this.#conn.id,
       },
     );
+    if (!delivered && text.startsWith("5")) smtpRejections.inc({ stage: "data" });
     if (delivered) {
       this.#messages++;
       if (this.#account) {

@@ -602,6 +602,16 @@ export interface Store {
   deleteApiKey(id: number): Promise<boolean>;
   /** Records when an API key was last used. */
   touchApiKey(id: number, at: Date): Promise<void>;
+  /** Stores an app password (kind 'app_password'); `hash` is a password hash of its secret. */
+  createAppPassword(accountId: number, name: string, hash: string): Promise<AppPassword>;
+  /** The account's app passwords, oldest first (without their hashes). */
+  listAppPasswords(accountId: number): Promise<AppPassword[]>;
+  /** One app password with its stored hash, or null when there is none with this id. */
+  getAppPassword(id: number): Promise<StoredAppPassword | null>;
+  /** Deletes one of the account's app passwords; false when it has none with this id. */
+  deleteAppPassword(accountId: number, id: number): Promise<boolean>;
+  /** Records when an app password was last used. */
+  touchAppPassword(id: number, at: Date): Promise<void>;
   /** The account's emails whose bytes have one of these hashes, with threads and mailboxes. */
   emailsByBlob(accountId: number, hashes: string[]): Promise<EmailBlobRef[]>;
   /** The account's emails with this Message-ID (as stored: without angle brackets). */
@@ -648,6 +658,20 @@ export interface ApiKey {
 export interface StoredApiKey extends ApiKey {
   /** SHA-256 hex of the secret. */
   secretHash: string;
+}
+
+/** An app password's credential row: a second password for one device or program. */
+export interface AppPassword {
+  id: number;
+  accountId: number;
+  name: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+export interface StoredAppPassword extends AppPassword {
+  /** The password hash of its secret (src/directory/password.ts). */
+  hash: string;
 }
 
 /** An email referencing a blob (JMAP Blob/lookup). */

@@ -29,6 +29,8 @@ export interface ZoneEntry {
   TXT?: string[];
   PTR?: string[];
   CNAME?: string;
+  /** RFC 2782 service records; target "." means "no service". */
+  SRV?: { priority: number; weight: number; port: number; target: string }[];
   SERVFAIL?: true;
   DROP?: true;
 }
@@ -125,6 +127,8 @@ function recordsOf(name: string, type: string, entry: ZoneEntry): DnsAnswer[] {
       return (entry.PTR ?? []).map(rr);
     case "CNAME":
       return entry.CNAME ? [rr(entry.CNAME)] : [];
+    case "SRV":
+      return (entry.SRV ?? []).map((srv) => rr({ ...srv }));
     default:
       return [];
   }

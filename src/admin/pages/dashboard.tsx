@@ -1,5 +1,12 @@
-/** The dashboard: version, uptime, listeners, certificates and the queue (GET /api/status). */
+/**
+ * The dashboard: version, uptime, listeners, certificates, the queue, the mail counts of the last
+ * 24 hours and disk space (GET /api/status).
+ */
 import { formatBytes, formatUptime, type ServerStatus } from "../status.ts";
+
+function bytesOrUnknown(bytes: number | null): string {
+  return bytes === null ? "unknown" : formatBytes(bytes);
+}
 
 export function Dashboard(props: { status: ServerStatus }) {
   const { status } = props;
@@ -27,6 +34,19 @@ export function Dashboard(props: { status: ServerStatus }) {
           <a href="/admin/queue" id="queue-size">
             {status.queue.messages} messages, {status.queue.recipients} recipients waiting
           </a>
+        </dd>
+        <dt>Last 24 h</dt>
+        <dd id="last-24h">
+          <span id="received-24h">{status.last24h.received}</span> received,{" "}
+          <span id="delivered-24h">{status.last24h.delivered}</span> delivered,{" "}
+          <span id="bounced-24h">{status.last24h.bounced}</span> bounced,{" "}
+          <span id="rejected-24h">{status.last24h.rejected}</span> refused
+        </dd>
+        <dt>Disk</dt>
+        <dd id="disk">
+          {bytesOrUnknown(status.disk.freeBytes)} free of {bytesOrUnknown(status.disk.totalBytes)}
+          ; store: database {bytesOrUnknown(status.disk.databaseBytes)}, blobs{" "}
+          {bytesOrUnknown(status.disk.blobBytes)}
         </dd>
       </dl>
       <h2>Certificates</h2>

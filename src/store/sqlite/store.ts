@@ -1286,6 +1286,73 @@ export class SqliteStore implements Store {
     });
   }
 
+  // ---- app passwords (src/directory/app_passwords.ts) ----
+
+  createAppPassword(
+    accountId: number,
+    name: string,
+    hash: string,
+  ): Promise<import("../types.ts").AppPassword> {
+    return attempt(() => {
+      const createdAt = Date.now();
+      const id = Number(
+        this.#sql.run(
+          `INSERT INTO credentials (principal_id, kind, label, secret, created_at)
+           VALUES (?, 'app_password', ?, ?, ?)`,
+          accountId,
+          name,
+          hash,
+          createdAt,
+        ).lastInsertRowid,
+      );
+      return { id, accountId, name, createdAt: new Date(createdAt), lastUsedAt: null };
+    });
+  }
+
+  listAppPasswords(accountId: number): Promise<import("../types.ts").AppPassword[]> {
+    return attempt(() =>
+      this.#sql.all(
+        `SELECT * FROM credentials WHERE principal_id = ? AND kind = 'app_password' ORDER BY id`,
+        accountId,
+      ).map((row) => {
+        const { hash: _, ...appPassword } = toAppPassword(row);
+        return appPassword;
+      })
+    );
+  }
+
+  getAppPassword(id: number): Promise<import("../types.ts").StoredAppPassword | null> {
+    return attempt(() => {
+      const row = this.#sql.get(
+        "SELECT * FROM credentials WHERE id = ? AND kind = 'app_password'",
+        id,
+      );
+      return row ? toAppPassword(row) : null;
+    });
+  }
+
+  deleteAppPassword(accountId: number, id: number): Promise<boolean> {
+    return attempt(() =>
+      Number(
+        this.#sql.run(
+          "DELETE FROM credentials WHERE id = ? AND principal_id = ? AND kind = 'app_password'",
+          id,
+          accountId,
+        ).changes,
+      ) > 0
+    );
+  }
+
+  touchAppPassword(id: number, at: Date): Promise<void> {
+    return attempt(() => {
+      this.#sql.run(
+        "UPDATE credentials SET last_used_at = ? WHERE id = ? AND kind = 'app_password'",
+        at.getTime(),
+        id,
+      );
+    });
+  }
+
   emailsByBlob(accountId: number, hashes: string[]): Promise<import("../types.ts").EmailBlobRef[]> {
     return attempt(() => {
       const unique = [...new Set(hashes)];
@@ -1525,6 +1592,17 @@ function toApiKey(row: Row): import("../types.ts").StoredApiKey {
     createdAt: new Date(row.created_at as number),
     lastUsedAt: row.last_used_at == null ? null : new Date(row.last_used_at as number),
     secretHash: row.secret as string,
+  };
+}
+
+function toAppPassword(row: Row): import("../types.ts").StoredAppPassword {
+  return {
+    id: row.id as number,
+    accountId: row.principal_id as number,
+    name: row.label as string,
+    createdAt: new Date(row.created_at as number),
+    lastUsedAt: row.last_used_at == null ? null : new Date(row.last_used_at as number),
+    hash: row.secret as string,
   };
 }
 

@@ -1,0 +1,292 @@
+/**
+ * The account page under /account, for every user: change the password, create and revoke app
+ * passwords, set the vacation reply, download the Apple profile.
+ *
+ * Implementation notes:
+ * - Sessions and CSRF are the web admin's (src/admin/session.ts, csrf.ts) with a store, a cookie
+ *   ("postern_account", Path=/account) and a sign-in cookie of their own, so an admin session
+ *   and an account session never stand in for each other.
+ * - Sign-in and the password change's "current password" go through Directory.authenticate with
+ *   app passwords refused: a device's app password must not be enough to mint more of them or
+ *   to replace the password. Failures count in the rate limiter every protocol shares.
+ * - A password change is Directory.setPassword: the stored hash changes, the login cache forgets
+ *   the account, so IMAP and every other protocol refuse the old password at once.
+ * - Every POST but the sign-in needs a live session and its token; a missing or wrong one is 403
+ *   before anything runs. POST/redirect/GET with a one-shot flash, as in the admin; a new app
+ *   password is shown in that flash, once.
+ * - Plain http is answered only for loopback clients; pages carry the admin's security headers.
+ */
+import { Hono } from "hono";
+import type { Context, Next } from "hono";
+import type { App } from "../app.ts";
+import { DirectoryError } from "../directory/directory.ts";
+import { baseUrl, clientIp, isLoopback, readCapped } from "../jmap/http.ts";
+import { logger } from "../observability/log.ts";
+import { CSRF_FIELD, csrfValid } from "../admin/csrf.ts";
+import {
+  type AdminSession,
+  randomToken,
+  readCookie,
+  sessionCookie,
+  SessionStore,
+} from "../admin/session.ts";
+import { ADMIN_CSS } from "../admin/style.ts";
+import { readVacation } from "../mail/vacation.ts";
+import { mobileconfig, MOBILECONFIG_TYPE } from "../http/mobileconfig.ts";
+import { clientEndpoints } from "../http/client_endpoints.ts";
+import { principalHref } from "../dav/resolve.ts";
+import { accountView, loginView } from "./pages.tsx";
+import { saveVacation, VacationFormError, vacationFromForm } from "./vacation.ts";
+
+const log = logger("account");
+const SESSION_COOKIE = "postern_account";
+const LOGIN_COOKIE = "postern_account_login";
+/** Shortest new password the page accepts. */
+const MIN_PASSWORD_LENGTH = 8;
+
+type AccountEnv = {
+  Variables: { session: AdminSession; form: URLSearchParams; ip: string };
+};
+
+const SECURITY_HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+    "frame-ancestors 'none'; base-uri 'none'",
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
+};
+
+/** The admin's cookie (session.ts) on this page's path. */
+function cookie(
+  name: string,
+  value: string,
+  options: { secure: boolean; maxAgeSeconds?: number },
+): string {
+  return sessionCookie(value, { ...options, name }).replace("Path=/admin", "Path=/account");
+}
+
+/**
+ * The /account routes (paths relative to /account) with their session store.
+ *
+ * @example
+ * const { routes } = accountRoutes(app);
+ */
+export function accountRoutes(app: App): { routes: Hono<AccountEnv>; sessions: SessionStore } {
+  const config = app.loaded.config.admin;
+  const sessions = new SessionStore({
+    idleMs: config.session_idle * 1000,
+    maxMs: config.session_max * 1000,
+  });
+  const maxForm = config.max_request_size;
+  const page = new Hono<AccountEnv>();
+  const secure = (c: Context) => baseUrl(c.req.raw, clientIp(c)).startsWith("https:");
+  const forbidden = (c: Context) =>
+    c.text("Forbidden: the form's token is missing or wrong; reload the page.\n", 403);
+
+  page.onError((error, c) => {
+    log.error("request failed", { method: c.req.method, path: c.req.path, error });
+    return c.text("Internal error; see the server log.\n", 500);
+  });
+  page.use("*", async (c, next) => {
+    const ip = clientIp(c);
+    if (new URL(c.req.url).protocol === "http:" && !isLoopback(ip)) {
+      return c.text("The account page is served over HTTPS only.\n", 403);
+    }
+    c.set("ip", ip);
+    await next();
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.header(name, value);
+  });
+  page.get("/style.css", (c) => {
+    c.header("content-type", "text/css; charset=utf-8");
+    return c.body(ADMIN_CSS);
+  });
+
+  const loginPage = (c: Context<AccountEnv>, status: 200 | 401 | 429, message?: string) => {
+    const token = randomToken();
+    c.header("set-cookie", cookie(LOGIN_COOKIE, token, { secure: secure(c), maxAgeSeconds: 3600 }));
+    return c.html(loginView(token, message), status);
+  };
+  page.get("/login", (c) => {
+    const ended = c.req.query("ended") !== undefined;
+    return loginPage(c, 200, ended ? "Your session has ended; sign in again." : undefined);
+  });
+  page.post("/login", async (c) => {
+    const form = await readForm(c.req.raw, maxForm);
+    if (!form) return c.text("The form is not a urlencoded body of an acceptable size.\n", 400);
+    const expected = readCookie(c.req.header("cookie") ?? null, LOGIN_COOKIE) ?? "";
+    if (!csrfValid(expected, form.get(CSRF_FIELD))) return forbidden(c);
+    const result = await app.directory.authenticate(
+      (form.get("address") ?? "").trim(),
+      form.get("password") ?? "",
+      c.get("ip"),
+      { appPasswords: false },
+    );
+    if (!result.ok) {
+      if (result.reason === "rate_limited") {
+        return loginPage(c, 429, "Too many failed sign-ins; try again later.");
+      }
+      return loginPage(c, 401, "Wrong address or password.");
+    }
+    const session = sessions.create(result.account.id, result.account.address, Date.now());
+    log.info("account signed in", { user: session.address, ip: c.get("ip") });
+    c.header("set-cookie", cookie(SESSION_COOKIE, session.id, { secure: secure(c) }));
+    c.header(
+      "set-cookie",
+      cookie(LOGIN_COOKIE, "", { secure: secure(c), maxAgeSeconds: 0 }),
+      { append: true },
+    );
+    return c.redirect("/account", 303);
+  });
+
+  // Everything below needs a live session; a POST also its CSRF token.
+  page.use("*", async (c: Context<AccountEnv>, next: Next) => {
+    const id = readCookie(c.req.header("cookie") ?? null, SESSION_COOKIE);
+    const session = id ? sessions.get(id, Date.now()) : null;
+    if (!session) {
+      if (id) {
+        c.header(
+          "set-cookie",
+          cookie(SESSION_COOKIE, "", { secure: secure(c), maxAgeSeconds: 0 }),
+        );
+      }
+      return c.redirect(id ? "/account/login?ended" : "/account/login", 303);
+    }
+    c.set("session", session);
+    if (c.req.method === "POST") {
+      const form = await readForm(c.req.raw, maxForm);
+      if (!form) return c.text("The form is not a urlencoded body of an acceptable size.\n", 400);
+      if (!csrfValid(session.csrfToken, form.get(CSRF_FIELD))) {
+        log.warn("account form refused: CSRF token missing or wrong", {
+          user: session.address,
+          path: c.req.path,
+        });
+        return forbidden(c);
+      }
+      c.set("form", form);
+    }
+    await next();
+  });
+
+  /** Runs a form's action and redirects to the page with its outcome as the flash. */
+  const act = async (c: Context<AccountEnv>, action: () => Promise<string>) => {
+    const session = c.get("session");
+    try {
+      session.flash = { kind: "ok", text: await action() };
+    } catch (error) {
+      if (!(error instanceof DirectoryError || error instanceof VacationFormError)) throw error;
+      session.flash = { kind: "error", text: error.message };
+    }
+    return c.redirect("/account", 303);
+  };
+
+  page.get("/", async (c) => {
+    const session = c.get("session");
+    const flash = session.flash;
+    session.flash = null;
+    const appPasswords = await app.store.listAppPasswords(session.accountId);
+    const { settings } = await readVacation(app.store, session.accountId);
+    return c.html(accountView({ session, flash, appPasswords, vacation: settings }));
+  });
+  page.post("/logout", (c) => {
+    sessions.delete(c.get("session").id);
+    c.header("set-cookie", cookie(SESSION_COOKIE, "", { secure: secure(c), maxAgeSeconds: 0 }));
+    return c.redirect("/account/login", 303);
+  });
+  page.post("/password", (c) =>
+    act(c, async () => {
+      const form = c.get("form");
+      const session = c.get("session");
+      const next = form.get("new") ?? "";
+      if (next !== (form.get("again") ?? "")) {
+        throw new DirectoryError("invalid", "the two new passwords differ");
+      }
+      if (next.length < MIN_PASSWORD_LENGTH) {
+        throw new DirectoryError(
+          "invalid",
+          `the new password needs at least ${MIN_PASSWORD_LENGTH} characters`,
+        );
+      }
+      const check = await app.directory.authenticate(
+        session.address,
+        form.get("current") ?? "",
+        c.get("ip"),
+        { appPasswords: false },
+      );
+      if (!check.ok) {
+        throw new DirectoryError(
+          "invalid",
+          check.reason === "rate_limited"
+            ? "too many failed attempts; try again later"
+            : "the current password is wrong",
+        );
+      }
+      await app.directory.setPassword(session.address, next);
+      log.info("password changed on the account page", { user: session.address });
+      return "Your password is changed.";
+    }));
+  page.post("/app-passwords", (c) =>
+    act(c, async () => {
+      const session = c.get("session");
+      const { appPassword, password } = await app.directory.addAppPassword(
+        session.address,
+        c.get("form").get("name") ?? "",
+      );
+      return `App password '${appPassword.name}' created: ${password} — ` +
+        "enter it in the program now; it is not shown again.";
+    }));
+  page.post("/app-passwords/revoke", (c) =>
+    act(c, async () => {
+      const id = Number(c.get("form").get("id"));
+      if (!Number.isSafeInteger(id) || id <= 0) {
+        throw new DirectoryError("not_found", "no such app password");
+      }
+      await app.directory.revokeAppPassword(c.get("session").address, id);
+      return "The app password is revoked.";
+    }));
+  page.post("/vacation", (c) =>
+    act(c, async () => {
+      const session = c.get("session");
+      const { settings: current } = await readVacation(app.store, session.accountId);
+      const settings = vacationFromForm(c.get("form"), current);
+      await saveVacation(app, session.accountId, settings);
+      return settings.isEnabled ? "The vacation reply is on." : "The vacation reply is off.";
+    }));
+  page.get("/mobileconfig", async (c) => {
+    const account = await app.directory.requireAccount(c.get("session").address);
+    const body = mobileconfig(
+      {
+        address: account.address,
+        displayName: account.displayName,
+        principalPath: principalHref(account),
+      },
+      clientEndpoints(app.loaded.config),
+    );
+    const filename = account.address.replace(/[^A-Za-z0-9@._+-]/g, "_");
+    c.header("content-type", MOBILECONFIG_TYPE);
+    c.header("content-disposition", `attachment; filename="${filename}.mobileconfig"`);
+    return c.body(body);
+  });
+  page.all("*", (c) => c.text("Not Found\n", 404));
+  return { routes: page, sessions };
+}
+
+/**
+ * Mounts the account page at /account on the HTTP app.
+ *
+ * @example
+ * createHttpApp(health, [(http) => mountAccountPage(http, app)]);
+ */
+export function mountAccountPage(http: Hono, app: App): void {
+  http.route("/account", accountRoutes(app).routes as unknown as Hono);
+}
+
+/** The urlencoded form of a request, at most `max` bytes; null otherwise. */
+async function readForm(request: Request, max: number): Promise<URLSearchParams | null> {
+  const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (type !== "application/x-www-form-urlencoded") return null;
+  const bytes = await readCapped(request, max);
+  if (bytes === null) return null;
+  return new URLSearchParams(new TextDecoder().decode(bytes));
+}

@@ -1,0 +1,180 @@
+/** The account page's views: sign-in, and one page with password, app passwords, vacation, profile. */
+import type { Child } from "hono/jsx";
+import { raw } from "hono/html";
+import { CsrfField } from "../admin/layout.tsx";
+import type { AdminSession } from "../admin/session.ts";
+import type { AppPassword } from "../store/types.ts";
+import type { VacationSettings } from "../mail/vacation.ts";
+
+function Frame(props: { title: string; children?: Child }) {
+  return (
+    <>
+      {raw("<!DOCTYPE html>")}
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <title>{props.title} · Postern</title>
+          <link rel="stylesheet" href="/account/style.css" />
+        </head>
+        <body>{props.children}</body>
+      </html>
+    </>
+  );
+}
+
+/** The sign-in form: the account's address and its own password (not an app password). */
+export function loginView(token: string, message?: string) {
+  return (
+    <Frame title="Sign in">
+      <main class="login">
+        <h1>Your mail account</h1>
+        {message && <div class="flash error" role="alert">{message}</div>}
+        <form class="stack" method="post" action="/account/login">
+          <CsrfField token={token} />
+          <label>
+            Address<br />
+            <input name="address" type="email" autocomplete="username" required />
+          </label>
+          <label>
+            Password<br />
+            <input name="password" type="password" autocomplete="current-password" required />
+          </label>
+          <button type="submit">Sign in</button>
+        </form>
+      </main>
+    </Frame>
+  );
+}
+
+const day = (date: string | null) => date?.slice(0, 10) ?? "";
+const time = (date: Date | null) =>
+  date ? `${date.toISOString().slice(0, 16).replace("T", " ")} UTC` : "never";
+
+export interface AccountPageProps {
+  session: AdminSession;
+  flash: AdminSession["flash"];
+  appPasswords: AppPassword[];
+  vacation: VacationSettings;
+}
+
+/** The one page of a signed-in account. */
+export function accountView(props: AccountPageProps) {
+  const { session, flash, vacation } = props;
+  const token = session.csrfToken;
+  return (
+    <Frame title="Your account">
+      <header>
+        <strong>Postern</strong>
+        <nav></nav>
+        <span>{session.address}</span>
+        <form method="post" action="/account/logout">
+          <CsrfField token={token} />
+          <button type="submit">Sign out</button>
+        </form>
+      </header>
+      <main>
+        <h1>Your account</h1>
+        {flash && <div class={`flash ${flash.kind}`} role="status">{flash.text}</div>}
+
+        <section id="password">
+          <h2>Password</h2>
+          <form class="stack" method="post" action="/account/password">
+            <CsrfField token={token} />
+            <label>
+              Current password<br />
+              <input name="current" type="password" autocomplete="current-password" required />
+            </label>
+            <label>
+              New password<br />
+              <input name="new" type="password" autocomplete="new-password" required />
+            </label>
+            <label>
+              New password again<br />
+              <input name="again" type="password" autocomplete="new-password" required />
+            </label>
+            <button type="submit">Change password</button>
+          </form>
+        </section>
+
+        <section id="app-passwords">
+          <h2>App passwords</h2>
+          <p>
+            A separate password for each mail program or device; it works wherever your password
+            does, and revoking it signs out only that device.
+          </p>
+          <table>
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Created</th>
+                <th>Last used</th>
+                <th></th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.appPasswords.map((entry) => (
+                <tr>
+                  <td>{entry.name}</td>
+                  <td>{time(entry.createdAt)}</td>
+                  <td>{time(entry.lastUsedAt)}</td>
+                  <td>
+                    <form class="inline" method="post" action="/account/app-passwords/revoke">
+                      <CsrfField token={token} />
+                      <input type="hidden" name="id" value={String(entry.id)} />
+                      <button type="submit" class="danger">Revoke</button>
+                    </form>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <form class="inline" method="post" action="/account/app-passwords">
+            <CsrfField token={token} />
+            <label>
+              Name <input name="name" required maxlength={100} placeholder="e.g. phone" />
+            </label>{" "}
+            <button type="submit">Create app password</button>
+          </form>
+        </section>
+
+        <section id="vacation">
+          <h2>Vacation reply</h2>
+          <form class="stack" method="post" action="/account/vacation">
+            <CsrfField token={token} />
+            <label>
+              <input name="enabled" type="checkbox" checked={vacation.isEnabled} />{" "}
+              Answer incoming mail automatically
+            </label>
+            <label>
+              Subject<br />
+              <input name="subject" value={vacation.subject ?? ""} maxlength={200} />
+            </label>
+            <label>
+              Text<br />
+              <textarea name="text" rows={6}>{vacation.textBody ?? ""}</textarea>
+            </label>
+            <label>
+              First day (optional)<br />
+              <input name="from" type="date" value={day(vacation.fromDate)} />
+            </label>
+            <label>
+              Last day (optional)<br />
+              <input name="to" type="date" value={day(vacation.toDate)} />
+            </label>
+            <button type="submit">Save vacation reply</button>
+          </form>
+        </section>
+
+        <section id="profile">
+          <h2>Apple devices</h2>
+          <p>
+            <a href="/account/mobileconfig">Download the configuration profile</a>{" "}
+            (mail, calendar and contacts for iPhone, iPad and Mac; the device asks for the password
+            once — an app password is a good choice).
+          </p>
+        </section>
+      </main>
+    </Frame>
+  );
+}
