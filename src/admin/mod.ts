@@ -24,7 +24,8 @@ import type { App } from "../app.ts";
 import type { CertificateDescription } from "../tls/certificates.ts";
 import type { OutboundQueue } from "../smtp/outbound/queue.ts";
 import type { Resolver } from "../dns/resolver.ts";
-import { baseUrl, clientIp, isLoopback, readCapped } from "../jmap/http.ts";
+import { baseUrl, clientIp, isLoopback } from "../jmap/http.ts";
+import { PAGE_SECURITY_HEADERS, readForm } from "./forms.ts";
 import { administrators } from "../api/auth.ts";
 import { logger } from "../observability/log.ts";
 import { authentications } from "../observability/metrics.ts";
@@ -58,16 +59,6 @@ export type AdminEnv = {
   Variables: { session: AdminSession; form: URLSearchParams; ip: string };
 };
 
-const SECURITY_HEADERS = {
-  "content-security-policy":
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
-    "frame-ancestors 'none'; base-uri 'none'",
-  "x-frame-options": "DENY",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "cache-control": "no-store",
-};
-
 /**
  * The /admin routes (paths relative to /admin) with their session store.
  *
@@ -99,7 +90,7 @@ export function adminRoutes(
     }
     c.set("ip", ip);
     await next();
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.header(name, value);
+    for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) c.header(name, value);
   });
   admin.get("/style.css", (c) => {
     c.header("content-type", "text/css; charset=utf-8");
@@ -200,13 +191,4 @@ export function adminRoutes(
  */
 export function mountAdmin(http: Hono, options: AdminOptions): void {
   http.route("/admin", adminRoutes(options).routes as unknown as Hono);
-}
-
-/** The urlencoded form of a request, at most `max` bytes; null otherwise. */
-async function readForm(request: Request, max: number): Promise<URLSearchParams | null> {
-  const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
-  if (type !== "application/x-www-form-urlencoded") return null;
-  const bytes = await readCapped(request, max);
-  if (bytes === null) return null;
-  return new URLSearchParams(new TextDecoder().decode(bytes));
 }

@@ -108,11 +108,11 @@ export class SessionStore {
 /** The Set-Cookie value for a session id; an empty id with maxAge 0 clears the cookie. */
 export function sessionCookie(
   value: string,
-  options: { secure: boolean; maxAgeSeconds?: number; name?: string },
+  options: { secure: boolean; maxAgeSeconds?: number; name?: string; path?: string },
 ): string {
   const parts = [
     `${options.name ?? SESSION_COOKIE}=${value}`,
-    "Path=/admin",
+    `Path=${options.path ?? "/admin"}`,
     "HttpOnly",
     "SameSite=Strict",
   ];

@@ -195,6 +195,11 @@ export async function serveMobileconfig(app: App, c: Context): Promise<Response>
   if (wanted.toLowerCase() !== account.address.toLowerCase()) {
     return plainText(403, "A profile can only be downloaded by its own account.");
   }
+  return profileResponse(app, account);
+}
+
+/** The account's profile as a download (also the self-service page's link). */
+export function profileResponse(app: App, account: Account): Response {
   const body = mobileconfig(
     {
       address: account.address,

@@ -20,7 +20,8 @@ import { Hono } from "hono";
 import type { Context, Next } from "hono";
 import type { App } from "../app.ts";
 import { DirectoryError } from "../directory/directory.ts";
-import { baseUrl, clientIp, isLoopback, readCapped } from "../jmap/http.ts";
+import { baseUrl, clientIp, isLoopback } from "../jmap/http.ts";
+import { PAGE_SECURITY_HEADERS, readForm } from "../admin/forms.ts";
 import { logger } from "../observability/log.ts";
 import { CSRF_FIELD, csrfValid } from "../admin/csrf.ts";
 import {
@@ -32,9 +33,7 @@ import {
 } from "../admin/session.ts";
 import { ADMIN_CSS } from "../admin/style.ts";
 import { readVacation } from "../mail/vacation.ts";
-import { mobileconfig, MOBILECONFIG_TYPE } from "../http/mobileconfig.ts";
-import { clientEndpoints } from "../http/client_endpoints.ts";
-import { principalHref } from "../dav/resolve.ts";
+import { profileResponse } from "../http/mobileconfig.ts";
 import { accountView, loginView } from "./pages.tsx";
 import { saveVacation, VacationFormError, vacationFromForm } from "./vacation.ts";
 
@@ -48,23 +47,13 @@ type AccountEnv = {
   Variables: { session: AdminSession; form: URLSearchParams; ip: string };
 };
 
-const SECURITY_HEADERS = {
-  "content-security-policy":
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
-    "frame-ancestors 'none'; base-uri 'none'",
-  "x-frame-options": "DENY",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "cache-control": "no-store",
-};
-
 /** The admin's cookie (session.ts) on this page's path. */
 function cookie(
   name: string,
   value: string,
   options: { secure: boolean; maxAgeSeconds?: number },
 ): string {
-  return sessionCookie(value, { ...options, name }).replace("Path=/admin", "Path=/account");
+  return sessionCookie(value, { ...options, name, path: "/account" });
 }
 
 /**
@@ -96,7 +85,7 @@ export function accountRoutes(app: App): { routes: Hono<AccountEnv>; sessions: S
     }
     c.set("ip", ip);
     await next();
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.header(name, value);
+    for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) c.header(name, value);
   });
   page.get("/style.css", (c) => {
     c.header("content-type", "text/css; charset=utf-8");
@@ -255,18 +244,10 @@ export function accountRoutes(app: App): { routes: Hono<AccountEnv>; sessions: S
     }));
   page.get("/mobileconfig", async (c) => {
     const account = await app.directory.requireAccount(c.get("session").address);
-    const body = mobileconfig(
-      {
-        address: account.address,
-        displayName: account.displayName,
-        principalPath: principalHref(account),
-      },
-      clientEndpoints(app.loaded.config),
-    );
-    const filename = account.address.replace(/[^A-Za-z0-9@._+-]/g, "_");
-    c.header("content-type", MOBILECONFIG_TYPE);
-    c.header("content-disposition", `attachment; filename="${filename}.mobileconfig"`);
-    return c.body(body);
+    const profile = profileResponse(app, account);
+    // The page's security headers are already set on c; keep them on the download.
+    for (const [name, value] of profile.headers) c.header(name, value);
+    return c.body(await profile.arrayBuffer());
   });
   page.all("*", (c) => c.text("Not Found\n", 404));
   return { routes: page, sessions };
@@ -280,13 +261,4 @@ export function accountRoutes(app: App): { routes: Hono<AccountEnv>; sessions: S
  */
 export function mountAccountPage(http: Hono, app: App): void {
   http.route("/account", accountRoutes(app).routes as unknown as Hono);
-}
-
-/** The urlencoded form of a request, at most `max` bytes; null otherwise. */
-async function readForm(request: Request, max: number): Promise<URLSearchParams | null> {
-  const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
-  if (type !== "application/x-www-form-urlencoded") return null;
-  const bytes = await readCapped(request, max);
-  if (bytes === null) return null;
-  return new URLSearchParams(new TextDecoder().decode(bytes));
 }

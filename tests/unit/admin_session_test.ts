@@ -71,6 +71,11 @@ Deno.test("admin session: cookie attributes and parsing", () => {
     sessionCookie("", { secure: false, maxAgeSeconds: 0 }),
     `${SESSION_COOKIE}=; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=0`,
   );
+  // The self-service page's cookies live on its own path.
+  assertEquals(
+    sessionCookie("v", { secure: true, name: "postern_account", path: "/account" }),
+    "postern_account=v; Path=/account; HttpOnly; SameSite=Strict; Secure",
+  );
   assertEquals(readCookie(`a=1; ${SESSION_COOKIE}=xyz; b=2`, SESSION_COOKIE), "xyz");
   assertEquals(readCookie("a=1", SESSION_COOKIE), null);
   assertEquals(readCookie(null, SESSION_COOKIE), null);
