@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   sieve: () => import("./sieve.ts"),
   dav: () => import("./dav.ts"),
   spam: () => import("./spam.ts"),
+  https: () => import("./https.ts"),
 };
 
 const [name, ...args] = Deno.args;

@@ -32,6 +32,9 @@ import { join } from "node:path";
 import { Http01Challenges, mountAcmeChallenges } from "./acme/http01.ts";
 import { startAcme, storedAcmeCertificate } from "./acme/setup.ts";
 import { restartOnNewCertificate } from "./tls/https_reload.ts";
+import { HttpsFront, type HttpsFrontOptions } from "./tls/https_front.ts";
+import { TlsAlpn01Challenges } from "./acme/tls_alpn01.ts";
+import type { ChallengeSolver } from "./acme/client.ts";
 
 const log = logger("server");
 /** How often expired JMAP uploads are dropped. */
@@ -185,36 +188,57 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
         }),
     ]);
     const httpServers: { shutdown(): Promise<void> }[] = [];
+    // With TLS-ALPN-01 the https port is owned by a front that routes the CA's checks.
+    const alpnChallenges = config.acme.enabled && config.acme.challenge === "tls-alpn-01"
+      ? new TlsAlpn01Challenges()
+      : null;
     for (const service of ["http", "https"] as const) {
       const address = parseListenAddress(config.listeners[service]);
       if (!address) continue;
-      const tls = service === "https" ? certificates.material() : null;
-      const server = bindHttp(service, address, tls, httpApp.fetch);
-      httpServers.push(
-        service === "https"
-          ? restartOnNewCertificate(
-            certificates,
-            server.server,
-            { ...address, port: server.port },
-            httpApp.fetch,
-          )
-          : server.server,
-      );
-      bound.push({ service, address: address.host, port: server.port });
-      log.info("listening", { service, address: `${address.host}:${server.port}` });
+      let port: number;
+      if (service === "https" && alpnChallenges) {
+        const front = await startHttpsFront(address, {
+          address,
+          certificates,
+          challenges: alpnChallenges,
+          handler: httpApp.fetch,
+        });
+        httpServers.push(front);
+        port = front.port;
+      } else {
+        const tls = service === "https" ? certificates.material() : null;
+        const server = bindHttp(service, address, tls, httpApp.fetch);
+        port = server.port;
+        httpServers.push(
+          service === "https"
+            ? restartOnNewCertificate(
+              certificates,
+              server.server,
+              { ...address, port: server.port },
+              httpApp.fetch,
+            )
+            : server.server,
+        );
+      }
+      bound.push({ service, address: address.host, port });
+      log.info("listening", { service, address: `${address.host}:${port}` });
     }
     cleanups.push(async () => {
       jmap.close();
       await Promise.all(httpServers.map((s) => s.shutdown()));
     });
 
-    // After the http listener is bound: the CA's HTTP-01 requests come to it.
+    // After the http/https listeners are bound: the CA's checks come to them.
+    const solvers: ChallengeSolver[] = [];
+    const listening = (service: string) => bound.some((b) => b.service === service);
+    if (alpnChallenges && listening("https")) solvers.push(alpnChallenges);
+    if (listening("http")) solvers.push(acmeChallenges);
     const acme = await startAcme(
       config,
       paths.configDir,
       app.store.acme,
       certificates,
-      acmeChallenges,
+      solvers,
     );
     if (acme) cleanups.push(() => acme.stop());
 
@@ -300,6 +324,28 @@ function bindHttp(
     }
     throw new StartupError(
       `${service}: cannot listen on ${address.host}:${address.port}: ${(error as Error).message}`,
+    );
+  }
+}
+
+async function startHttpsFront(
+  address: { host: string; port: number },
+  options: HttpsFrontOptions,
+): Promise<HttpsFront> {
+  try {
+    return await HttpsFront.start(options);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "EADDRINUSE") {
+      throw new StartupError(`https: port ${address.port} on ${address.host} is already in use`);
+    }
+    if (code === "EACCES") {
+      throw new StartupError(
+        `https: binding port ${address.port} on ${address.host} needs root or CAP_NET_BIND_SERVICE`,
+      );
+    }
+    throw new StartupError(
+      `https: cannot listen on ${address.host}:${address.port}: ${(error as Error).message}`,
     );
   }
 }

@@ -1,7 +1,7 @@
 /**
  * An RFC 8555 ACME client: directory, nonces, account, order, authorizations, challenges,
- * finalize and certificate download. It knows nothing of where the certificate goes; the
- * challenge answer is handed to a callback (src/acme/http01.ts serves it).
+ * finalize and certificate download. It knows nothing of where the certificate goes; challenge
+ * answers are handed to solvers (src/acme/http01.ts and tls_alpn01.ts serve them).
  *
  * Implementation notes:
  * - Every POST is a JWS with a fresh nonce: the last Replay-Nonce seen is used once, else one is
@@ -13,11 +13,13 @@
  *   `DEFAULT_POLL_MS`, each wait at most `MAX_POLL_WAIT_MS`, and gives up after
  *   `POLL_DEADLINE_MS`: the caller's back-off takes over from there.
  * - An authorization already `valid` (the CA reused it, RFC 8555 7.1.3) needs no challenge.
+ * - Each authorization is answered with the first solver whose challenge type the CA offers
+ *   for it; the solvers come in the order the configuration prefers.
  *
  * @example
  * const client = new AcmeClient({ directoryUrl, accountKey, contact: ["mailto:a@example.com"] });
  * const accountUrl = await client.account();
- * const { certificatePem, keyPem } = await client.issue(names, challenges.set);
+ * const { certificatePem, keyPem } = await client.issue(names, [http01Challenges]);
  */
 import { type AccountKey, base64url, type FlattenedJws, keyAuthorization, signJws } from "./jws.ts";
 import { createCsr } from "./csr.ts";
@@ -57,8 +59,13 @@ export interface AcmeClientOptions {
   signal?: AbortSignal;
 }
 
-/** Publishes (or, with `null`, withdraws) the key authorization for an HTTP-01 token. */
-export type ChallengeResponder = (token: string, keyAuthorization: string | null) => void;
+/** Answers one type of challenge: publishes the answer the CA will look for, then withdraws it. */
+export interface ChallengeSolver {
+  /** The challenge type, e.g. "http-01" or "tls-alpn-01" (RFC 8555 8.3, RFC 8737). */
+  readonly type: string;
+  publish(name: string, token: string, keyAuthorization: string): Promise<void> | void;
+  withdraw(name: string, token: string): void;
+}
 
 export interface IssuedCertificate {
   /** Leaf first, then the chain, PEM. */
@@ -164,10 +171,10 @@ export class AcmeClient {
   }
 
   /**
-   * The whole issuance: newOrder for `names`, every authorization through HTTP-01, finalize with
-   * a fresh key's CSR, and the chain download (RFC 8555 7.4 – 7.4.2).
+   * The whole issuance: newOrder for `names`, every authorization through one of `solvers`,
+   * finalize with a fresh key's CSR, and the chain download (RFC 8555 7.4 – 7.4.2).
    */
-  async issue(names: string[], respond: ChallengeResponder): Promise<IssuedCertificate> {
+  async issue(names: string[], solvers: ChallengeSolver[]): Promise<IssuedCertificate> {
     const directory = await this.directory();
     await this.account();
     const created = await this.#post(directory.newOrder, {
@@ -176,7 +183,7 @@ export class AcmeClient {
     const orderUrl = created.headers.get("Location");
     let order = await created.json() as Order;
     if (!orderUrl) throw new Error("ACME newOrder answered without a Location (order URL)");
-    for (const url of order.authorizations) await this.#authorize(url, respond);
+    for (const url of order.authorizations) await this.#authorize(url, solvers);
     order = await this.#pollOrder(orderUrl, ["ready", "valid"]);
     const { csrDer, keyPem } = await createCsr(names);
     if (order.status === "ready") {
@@ -197,7 +204,7 @@ export class AcmeClient {
     return { certificatePem, keyPem };
   }
 
-  async #authorize(url: string, respond: ChallengeResponder): Promise<void> {
+  async #authorize(url: string, solvers: ChallengeSolver[]): Promise<void> {
     let authorization = await this.#read<Authorization>(url);
     if (authorization.status === "valid") return;
     if (authorization.status !== "pending") {
@@ -205,14 +212,23 @@ export class AcmeClient {
         `ACME authorization for ${authorization.identifier.value} is ${authorization.status}`,
       );
     }
-    const challenge = authorization.challenges.find((c) => c.type === "http-01");
-    if (!challenge?.token) {
+    const name = authorization.identifier.value;
+    let solver: ChallengeSolver | undefined;
+    let challenge: Challenge | undefined;
+    for (const candidate of solvers) {
+      challenge = authorization.challenges.find((c) => c.type === candidate.type && c.token);
+      if (challenge) {
+        solver = candidate;
+        break;
+      }
+    }
+    if (!solver || !challenge?.token) {
       throw new Error(
-        `ACME CA offers no http-01 challenge for ${authorization.identifier.value}`,
+        `ACME CA offers no ${solvers.map((s) => s.type).join(" or ")} challenge for ${name}`,
       );
     }
     const token = challenge.token;
-    respond(token, await keyAuthorization(this.#options.accountKey, token));
+    await solver.publish(name, token, await keyAuthorization(this.#options.accountKey, token));
     try {
       // RFC 8555 7.5.1: the client says it is ready with an empty object.
       if (challenge.status === "pending") {
@@ -230,10 +246,10 @@ export class AcmeClient {
         if (authorization.status === "pending") await delay(wait, this.#options.signal);
       }
     } finally {
-      respond(token, null);
+      solver.withdraw(name, token);
     }
     if (authorization.status !== "valid") {
-      const failed = authorization.challenges.find((c) => c.type === "http-01")?.error;
+      const failed = authorization.challenges.find((c) => c.type === solver.type)?.error;
       throw new AcmeProblem(
         failed?.type ?? "urn:ietf:params:acme:error:unauthorized",
         `authorization for ${authorization.identifier.value} is ${authorization.status}` +

@@ -9,12 +9,22 @@
  * challenges.set(token, keyAuthorization);
  */
 import type { Hono } from "hono";
+import type { ChallengeSolver } from "./client.ts";
 
 /** RFC 8555 8.3: a token is base64url; anything else is not one of ours. */
 const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
 
-export class Http01Challenges {
+export class Http01Challenges implements ChallengeSolver {
+  readonly type = "http-01";
   readonly #answers = new Map<string, string>();
+
+  publish(_name: string, token: string, keyAuthorization: string): void {
+    this.set(token, keyAuthorization);
+  }
+
+  withdraw(_name: string, token: string): void {
+    this.set(token, null);
+  }
 
   /** Publishes (or, with `null`, withdraws) the key authorization for `token`. */
   set = (token: string, keyAuthorization: string | null): void => {

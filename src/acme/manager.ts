@@ -18,13 +18,12 @@
  *   the next renewal is at half the remaining lifetime instead (and a warning says so).
  *
  * @example
- * const acme = new AcmeManager({ ...options, certificates, challenges, store: app.store.acme });
+ * const acme = new AcmeManager({ ...options, certificates, solvers, store: app.store.acme });
  * acme.start();
  * await acme.stop();
  */
 import crypto from "node:crypto";
-import { AcmeClient, AcmeProblem } from "./client.ts";
-import type { Http01Challenges } from "./http01.ts";
+import { AcmeClient, AcmeProblem, type ChallengeSolver } from "./client.ts";
 import { exportAccountKey, generateAccountKey, importAccountKey } from "./jws.ts";
 import type { AcmeStore } from "../store/acme_types.ts";
 import type { CertificateManager, TlsMaterial } from "../tls/certificates.ts";
@@ -43,7 +42,8 @@ export interface AcmeManagerOptions {
   names: string[];
   store: AcmeStore;
   certificates: CertificateManager;
-  challenges: Http01Challenges;
+  /** Who answers the CA's challenges, preferred first (src/acme/http01.ts, tls_alpn01.ts). */
+  solvers: ChallengeSolver[];
   log?: Logger;
 }
 
@@ -179,7 +179,7 @@ export class AcmeManager {
     try {
       const url = await client.account();
       if (url !== account.url) await store.saveAccount({ ...account, url });
-      issued = await client.issue(names, this.#options.challenges.set);
+      issued = await client.issue(names, this.#options.solvers);
     } catch (error) {
       if (
         error instanceof AcmeProblem &&

@@ -6,7 +6,7 @@ import { isAbsolute, join } from "node:path";
 import type { Config } from "../config/schema.ts";
 import type { AcmeStore } from "../store/acme_types.ts";
 import type { CertificateManager, TlsMaterial } from "../tls/certificates.ts";
-import type { Http01Challenges } from "./http01.ts";
+import type { ChallengeSolver } from "./client.ts";
 import { AcmeManager } from "./manager.ts";
 
 /** The names a certificate is ordered for: server.hostname first, then tls.names. */
@@ -23,16 +23,25 @@ export function storedAcmeCertificate(
   return AcmeManager.storedMaterial(store, config.acme.directory);
 }
 
-/** Starts the manager when [acme] is enabled; null otherwise. */
+/**
+ * Starts the manager when [acme] is enabled; null otherwise. `solvers` are the challenge types
+ * the bound listeners can answer, in the order [acme] challenge prefers.
+ */
 export async function startAcme(
   config: Config,
   configDir: string,
   store: AcmeStore,
   certificates: CertificateManager,
-  challenges: Http01Challenges,
+  solvers: ChallengeSolver[],
 ): Promise<AcmeManager | null> {
   const { acme } = config;
   if (!acme.enabled) return null;
+  if (solvers.length === 0) {
+    const listener = acme.challenge === "http-01" ? "http" : "https";
+    throw new Error(
+      `acme.challenge = "${acme.challenge}" needs the ${listener} listener, which is disabled`,
+    );
+  }
   let caCertificatePem = "";
   if (acme.ca_certificate !== "") {
     const path = isAbsolute(acme.ca_certificate)
@@ -52,7 +61,7 @@ export async function startAcme(
     names: acmeNames(config),
     store,
     certificates,
-    challenges,
+    solvers,
   });
   manager.start();
   return manager;

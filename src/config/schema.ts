@@ -135,6 +135,11 @@ export const configSchema = z.object({
     renew_before: duration().default("30d"),
     /** PEM file of a CA root trusted for the directory's HTTPS (a test CA); "" = system roots. */
     ca_certificate: z.string().default(""),
+    /**
+     * How the CA checks each name: HTTP-01 on the http listener (port 80), or TLS-ALPN-01
+     * (RFC 8737) on the https listener (port 443), which then runs behind a small front.
+     */
+    challenge: z.enum(["http-01", "tls-alpn-01"]).default("http-01"),
   }).strict().default({}),
   store: z.object({
     backend: z.literal("sqlite").default("sqlite"),

@@ -79,6 +79,62 @@ Deno.test("ACME with Pebble: HTTP-01 issuance for two names, served and renewed 
   }
 });
 
+Deno.test("ACME with Pebble: TLS-ALPN-01 on the https port (http off), HTTPS answering throughout", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "postern-acme-" });
+  const dns = await startDnsServer({
+    [HOSTNAME]: { A: ["127.0.0.1"] },
+    [EXTRA_NAME]: { A: ["127.0.0.1"] },
+  });
+  const httpsPort = await freePort();
+  const pebble = await startPebble(dir, await freePort(), `${dns.host}:${dns.port}`, {}, httpsPort);
+  let server: TestServer | null = null;
+  try {
+    const configPath = `${dir}/config.toml`;
+    const config = postern(0, `${dns.host}:${dns.port}`, pebble, httpsPort);
+    await Deno.writeTextFile(configPath, config);
+    server = await startServer({ dir, configPath, listeners: { http: "" } });
+    assertEquals(server.ports.https, httpsPort);
+
+    // Requests keep being answered over HTTPS while certificates are issued and swapped.
+    let answered = 0;
+    let failed = 0;
+    let running = true;
+    const traffic = (async () => {
+      while (running) {
+        try {
+          if (await healthzStatus(httpsPort) === 200) answered++;
+          else failed++;
+        } catch {
+          failed++;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+
+    await waitForLog(server, "ACME certificate issued", 1);
+    const first = await servedEverywhere(server);
+    assert(first.issuer.includes("Pebble Intermediate"), `issuer: ${first.issuer}`);
+    assertEquals([...first.names].sort(), [EXTRA_NAME, HOSTNAME]);
+    await waitForLog(server, "ACME certificate issued", 2);
+    const second = await servedEverywhere(server);
+    assertNotEquals(second.serial, first.serial);
+    running = false;
+    await traffic;
+    assertEquals(failed, 0, "no HTTPS request failed across two certificate swaps");
+    assert(answered > 10, `HTTPS requests answered: ${answered}`);
+    assertEquals(server.logs.filter((l) => l.includes("ACME certificate order failed")), []);
+    // The validation came over TLS-ALPN-01: the server never had an http listener, and the
+    // CA's hello went to the challenge server, not the HTTPS one.
+    assertEquals(server.ports.http, undefined);
+  } finally {
+    await server?.stop();
+    pebble.process.kill("SIGTERM");
+    await pebble.process.status;
+    await dns.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("ACME client with Pebble rejecting 40% of nonces: badNonce retried, certificate issued", async () => {
   const dir = await Deno.makeTempDir({ prefix: "postern-acme-" });
   const dns = await startDnsServer({ [HOSTNAME]: { A: ["127.0.0.1"] } });
@@ -104,7 +160,7 @@ Deno.test("ACME client with Pebble rejecting 40% of nonces: badNonce retried, ce
     // that none does), and none fails 11 times in a row.
     const serials = new Set<string>();
     for (let order = 0; order < 2; order++) {
-      const issued = await client.issue([HOSTNAME], challenges.set);
+      const issued = await client.issue([HOSTNAME], [challenges]);
       const leaf = new crypto.X509Certificate(issued.certificatePem);
       assert(leaf.issuer.includes("Pebble Intermediate"), leaf.issuer);
       assertEquals(leaf.subjectAltName, `DNS:${HOSTNAME}`);
@@ -191,6 +247,25 @@ function implicitTlsCertificate(port: number): Promise<ServedCertificate> {
   });
 }
 
+/** The status of GET /healthz/live over a new TLS connection (any certificate accepted). */
+function healthzStatus(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: "127.0.0.1",
+      port,
+      servername: HOSTNAME,
+      rejectUnauthorized: false,
+      ALPNProtocols: ["http/1.1"],
+    }, () => {
+      socket.write(`GET /healthz/live HTTP/1.1\r\nHost: ${HOSTNAME}\r\nConnection: close\r\n\r\n`);
+    });
+    let reply = "";
+    socket.on("data", (chunk: Uint8Array) => reply += new TextDecoder().decode(chunk));
+    socket.once("error", reject);
+    socket.once("close", () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(reply)?.[1] ?? 0)));
+  });
+}
+
 /** EHLO, STARTTLS, then the handshake on the same socket. */
 function smtpStarttlsCertificate(port: number): Promise<ServedCertificate> {
   return new Promise((resolve, reject) => {
@@ -271,6 +346,7 @@ async function startPebble(
   httpPort: number,
   dnsServer: string,
   extraEnv: Record<string, string> = {},
+  tlsPort?: number,
 ): Promise<Pebble> {
   const caFile = `${dir}/pebble-ca.pem`;
   await openssl(
@@ -292,7 +368,7 @@ async function startPebble(
   );
   const listenPort = await freePort();
   const managementPort = await freePort();
-  const tlsPort = await freePort();
+  tlsPort ??= await freePort();
   await Deno.writeTextFile(
     `${dir}/pebble.json`,
     JSON.stringify({
@@ -341,10 +417,13 @@ async function openssl(args: string): Promise<void> {
   }
 }
 
-function postern(httpPort: number, dns: string, pebble: Pebble): string {
-  const listeners = SERVICES.map((service) =>
-    `${service} = "127.0.0.1:${service === "http" ? httpPort : 0}"`
-  );
+/** The server's config; with `alpnPort`, TLS-ALPN-01 on https at that port and http off. */
+function postern(httpPort: number, dns: string, pebble: Pebble, alpnPort?: number): string {
+  const listeners = SERVICES.map((service) => {
+    if (alpnPort !== undefined && service === "http") return `http = ""`;
+    if (alpnPort !== undefined && service === "https") return `https = "127.0.0.1:${alpnPort}"`;
+    return `${service} = "127.0.0.1:${service === "http" ? httpPort : 0}"`;
+  });
   return [
     "[server]",
     `hostname = "${HOSTNAME}"`,
@@ -363,6 +442,7 @@ function postern(httpPort: number, dns: string, pebble: Pebble): string {
     `contact = "postmaster@acme.test"`,
     `renew_before = "${RENEW_BEFORE}"`,
     `ca_certificate = "${pebble.caFile}"`,
+    `challenge = "${alpnPort === undefined ? "http-01" : "tls-alpn-01"}"`,
     "[dns]",
     `nameserver = "${dns}"`,
     `timeout = "2s"`,
