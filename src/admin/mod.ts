@@ -12,6 +12,9 @@
  * - Sign-in goes through Directory.authenticate, the rate limiter every protocol shares; only the
  *   administrators src/api/auth.ts lists get a session (session.ts). Plain http is answered only
  *   for loopback clients, as for the API.
+ * - An administrator with two-step sign-in on gets the session only after the password and then
+ *   a TOTP code on /admin/login/code (second_step.ts); the cookie and the CSRF token of that step
+ *   are its own.
  * - Every POST but the sign-in needs a live session and its CSRF token (csrf.ts); a missing or
  *   wrong token is 403 before anything runs. A request without a live session is sent to the
  *   sign-in page.
@@ -21,6 +24,7 @@
 import { Hono } from "hono";
 import type { Context, Next } from "hono";
 import type { App } from "../app.ts";
+import type { Account } from "../store/types.ts";
 import type { CertificateDescription } from "../tls/certificates.ts";
 import type { OutboundQueue } from "../smtp/outbound/queue.ts";
 import type { Resolver } from "../dns/resolver.ts";
@@ -39,12 +43,14 @@ import {
   SessionStore,
 } from "./session.ts";
 import { ADMIN_CSS } from "./style.ts";
-import { loginView } from "./pages/login.tsx";
+import { codeView, loginView } from "./pages/login.tsx";
+import { PendingSignIns } from "./second_step.ts";
 import { mountPages } from "./routes.tsx";
 import { mountConfigPages } from "./routes_config.tsx";
 
 const log = logger("admin");
 const LOGIN_COOKIE = "postern_admin_login";
+const CODE_COOKIE = "postern_admin_code";
 
 export interface AdminOptions {
   app: App;
@@ -75,6 +81,7 @@ export function adminRoutes(
     maxMs: config.session_max * 1000,
   });
   const admins = administrators(app.loaded);
+  const pending = new PendingSignIns();
   const maxForm = config.max_request_size;
   const admin = new Hono<AdminEnv>();
   const secure = (c: Context) => baseUrl(c.req.raw, clientIp(c)).startsWith("https:");
@@ -97,13 +104,30 @@ export function adminRoutes(
     return c.body(ADMIN_CSS);
   });
 
+  const setCookie = (c: Context, name: string, value: string, maxAgeSeconds?: number) =>
+    c.header("set-cookie", sessionCookie(value, { secure: secure(c), name, maxAgeSeconds }), {
+      append: true,
+    });
   const loginPage = (c: Context<AdminEnv>, status: 200 | 401 | 403 | 429, message?: string) => {
     const token = randomToken();
-    c.header(
-      "set-cookie",
-      sessionCookie(token, { secure: secure(c), name: LOGIN_COOKIE, maxAgeSeconds: 3600 }),
-    );
+    setCookie(c, LOGIN_COOKIE, token, 3600);
     return c.html(loginView(token, message), status);
+  };
+  const startSession = (c: Context<AdminEnv>, account: Account) => {
+    const session = sessions.create(account.id, account.address, Date.now());
+    log.info("admin signed in", { user: session.address, ip: c.get("ip") });
+    setCookie(c, SESSION_COOKIE, session.id);
+    return c.redirect("/admin", 303);
+  };
+  // The second step's page: the TOTP code of an administrator with two-step sign-in on.
+  const codePage = (
+    c: Context<AdminEnv>,
+    entry: { id: string; csrfToken: string; createdAt: number },
+    status: 200 | 401,
+    message?: string,
+  ) => {
+    setCookie(c, CODE_COOKIE, entry.id, pending.secondsLeft(entry, Date.now()));
+    return c.html(codeView(entry.csrfToken, message), status);
   };
   admin.get("/login", (c) => {
     const ended = c.req.query("ended") !== undefined;
@@ -122,29 +146,69 @@ export function adminRoutes(
       address,
       form.get("password") ?? "",
       c.get("ip"),
-      { appPasswords: false },
+      { appPasswords: false, secondStep: true },
     );
-    // Counted like the API's Basic logins (src/jmap/http.ts authenticate): the password check.
-    authentications.inc({ protocol: "http", result: result.ok ? "ok" : "failed" });
-    if (!result.ok) {
+    // Counted like the API's Basic logins (src/jmap/http.ts authenticate): the password check,
+    // or with two-step sign-in on, the code check that follows it.
+    if (result.ok || result.reason !== "code_required") {
+      authentications.inc({ protocol: "http", result: result.ok ? "ok" : "failed" });
+    }
+    if (!result.ok && result.reason !== "code_required") {
       if (result.reason === "rate_limited") {
         return loginPage(c, 429, "Too many failed sign-ins; try again later.");
       }
       return loginPage(c, 401, "Wrong address or password.");
     }
-    if (!admins.has(result.account.address.toLowerCase())) {
-      log.info("admin sign-in refused: not an administrator", { user: result.account.address });
-      return loginPage(c, 403, `${result.account.address} is not an administrator.`);
+    const { account } = result;
+    if (!admins.has(account.address.toLowerCase())) {
+      log.info("admin sign-in refused: not an administrator", { user: account.address });
+      return loginPage(c, 403, `${account.address} is not an administrator.`);
     }
-    const session = sessions.create(result.account.id, result.account.address, Date.now());
-    log.info("admin signed in", { user: session.address, ip: c.get("ip") });
-    c.header("set-cookie", sessionCookie(session.id, { secure: secure(c) }));
-    c.header(
-      "set-cookie",
-      sessionCookie("", { secure: secure(c), name: LOGIN_COOKIE, maxAgeSeconds: 0 }),
-      { append: true },
+    setCookie(c, LOGIN_COOKIE, "", 0);
+    if (!result.ok) return codePage(c, pending.create(account, Date.now()), 200);
+    return startSession(c, account);
+  });
+
+  admin.post("/login/code", async (c) => {
+    const form = await readForm(c.req.raw, maxForm);
+    if (!form) return c.text("The form is not a urlencoded body of an acceptable size.\n", 400);
+    const id = readCookie(c.req.header("cookie") ?? null, CODE_COOKIE) ?? "";
+    const entry = pending.get(id, Date.now());
+    if (!entry) {
+      setCookie(c, CODE_COOKIE, "", 0);
+      return loginPage(c, 401, "The sign-in has expired; enter your password again.");
+    }
+    if (!csrfValid(entry.csrfToken, form.get(CSRF_FIELD))) {
+      return c.text("Forbidden: the form's token is missing or wrong; reload the page.\n", 403);
+    }
+    const outcome = await pending.check(
+      app.directory,
+      id,
+      form.get("code") ?? "",
+      c.get("ip"),
+      Date.now(),
     );
-    return c.redirect("/admin", 303);
+    if (outcome.ok || outcome.reason !== "expired") {
+      authentications.inc({ protocol: "http", result: outcome.ok ? "ok" : "failed" });
+    }
+    if (outcome.ok) {
+      setCookie(c, CODE_COOKIE, "", 0);
+      return startSession(c, outcome.account);
+    }
+    if (outcome.reason === "wrong") {
+      return codePage(c, entry, 401, `Wrong code; ${outcome.attemptsLeft} attempts left.`);
+    }
+    setCookie(c, CODE_COOKIE, "", 0);
+    if (outcome.reason === "rate_limited") {
+      return loginPage(c, 429, "Too many failed sign-ins; try again later.");
+    }
+    return loginPage(
+      c,
+      401,
+      outcome.reason === "exhausted"
+        ? "Too many wrong codes; enter your password again."
+        : "The sign-in has expired; enter your password again.",
+    );
   });
 
   // Everything below needs a live session; a POST also its CSRF token.

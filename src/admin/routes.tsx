@@ -1,7 +1,8 @@
 /**
  * The web admin's pages and form actions, each calling what the matching /api route calls:
  * the directory (domains, accounts, aliases), the store (queue) and the API's request schemas,
- * so a form is checked exactly as the same JSON body would be.
+ * so a form is checked exactly as the same JSON body would be. An account's Apple profile is the
+ * download the account page gives its user (src/http/mobileconfig.ts).
  */
 import type { Hono } from "hono";
 import { newDomainBody, parseZone } from "../api/domains.ts";
@@ -10,6 +11,7 @@ import { newAliasBody } from "../api/aliases.ts";
 import { normalizeDomain } from "../directory/directory.ts";
 import { domainRecords } from "../directory/dns_records.ts";
 import { clientDnsRecords } from "../http/client_records.ts";
+import { profileResponse } from "../http/mobileconfig.ts";
 import { checkRecord } from "./dns_check.ts";
 import { act, type Ctx, field, FormError, parse, render } from "./respond.tsx";
 import type { AdminEnv, AdminOptions } from "./mod.ts";
@@ -97,11 +99,25 @@ export function mountPages(
   admin.get("/accounts", async (c) => {
     const accounts = await app.store.listAccounts();
     const domains = (await app.store.listDomains()).map((d) => d.name);
+    const totp = new Set(await app.store.listTotpAccountIds());
     return render(
       c,
       "Accounts",
-      <AccountsPage accounts={accounts} domains={domains} token={c.get("session").csrfToken} />,
+      <AccountsPage
+        accounts={accounts}
+        domains={domains}
+        totp={totp}
+        token={c.get("session").csrfToken}
+      />,
     );
+  });
+  admin.get("/accounts/:address/mobileconfig", async (c) => {
+    const account = await app.directory.getAccount(c.req.param("address")).catch(() => null);
+    if (!account) return c.text(`No account ${c.req.param("address")}\n`, 404);
+    const profile = profileResponse(app, account);
+    // The page's security headers are set on c after this handler; keep them on the download.
+    for (const [name, value] of profile.headers) c.header(name, value);
+    return c.body(await profile.arrayBuffer());
   });
   admin.post("/accounts", (c) =>
     act(c, "/admin/accounts", async (form) => {
@@ -145,6 +161,11 @@ export function mountPages(
       return `${disabled ? "Disabled" : "Enabled"} ${account.address}.`;
     });
   }
+  accountAction("totp/disable", async (_c, _form, address) => {
+    await app.directory.disableTotp(address);
+    return `Turned off two-step sign-in for ${address.toLowerCase()}; ` +
+      "the password alone signs in until it is set up again.";
+  });
   accountAction("delete", async (c, _form, address) => {
     const account = await app.directory.requireAccount(address);
     notSelf(c.get("session"), account.id, "delete");

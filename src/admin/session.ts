@@ -24,6 +24,8 @@ export interface AdminSession {
   lastSeenAt: number;
   /** A one-shot message for the next page (after a POST's redirect). */
   flash: { kind: "ok" | "error"; text: string } | null;
+  /** The account page: a TOTP secret shown for setup, kept until a code from it confirms it. */
+  totpSetup: Uint8Array | null;
 }
 
 export interface SessionLimits {
@@ -61,6 +63,7 @@ export class SessionStore {
       createdAt: now,
       lastSeenAt: now,
       flash: null,
+      totpSetup: null,
     };
     this.#sessions.set(session.id, session);
     return session;

@@ -30,4 +30,6 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1re
 dl.facts dt { font-weight: 600; }
 .login { max-width: 22rem; margin: 4rem auto; }
 pre { white-space: pre-wrap; word-break: break-all; font-size: 13px; }
+.qr svg { width: 14rem; height: 14rem; }
+#totp-uri { word-break: break-all; font-size: 12px; }
 `;

@@ -1,7 +1,8 @@
 /**
- * /api/accounts: list, create, show (with quota and usage), change (password, display name,
- * quota, disabled), delete, and an account's mailboxes — what `postern account …` and
- * `postern mailbox list` do, through the same directory and store functions.
+ * /api/accounts: list, create, show (with quota, usage and whether two-step sign-in is on),
+ * change (password, display name, quota, disabled), delete, turn two-step sign-in off, and an
+ * account's mailboxes — what `postern account …` and `postern mailbox list` do, through the same
+ * directory and store functions.
  *
  * Implementation notes:
  * - Disabling an account refuses its new logins and tokens; sessions already open go on.
@@ -38,13 +39,15 @@ export const accountChangesBody = z.object({
   disabled: z.boolean().optional(),
 }).strict().refine((body) => Object.keys(body).length > 0, "give at least one field to change");
 
-export function accountView(account: Account) {
+/** An account as the API shows it; `totp`: two-step sign-in is on (src/directory/totp.ts). */
+export function accountView(account: Account, totp: boolean) {
   return {
     address: account.address,
     displayName: account.displayName,
     quota: account.quota,
     usedBytes: account.usedBytes,
     disabled: account.disabled,
+    totp,
     createdAt: account.createdAt.toISOString(),
   };
 }
@@ -53,6 +56,8 @@ export function mountAccounts(api: Hono<ApiEnv>, deps: ApiDeps): void {
   const { app } = deps;
   const requireAccount = (c: Context<ApiEnv>) =>
     app.directory.requireAccount(c.req.param("address") ?? "");
+  const view = async (account: Account) =>
+    accountView(account, await app.directory.totpEnabled(account.id));
   const notSelf = (c: Context<ApiEnv>, account: Account, what: string) => {
     if (c.get("account").id === account.id) {
       throw new ApiError(409, "conflict", `you cannot ${what} the account you are signed in as`);
@@ -67,7 +72,9 @@ export function mountAccounts(api: Hono<ApiEnv>, deps: ApiDeps): void {
       if (!row) throw new ApiError(404, "notFound", `no domain ${domain}`);
       domainId = row.id;
     }
-    return c.json({ accounts: (await app.store.listAccounts(domainId)).map(accountView) });
+    const totp = new Set(await app.store.listTotpAccountIds());
+    const accounts = await app.store.listAccounts(domainId);
+    return c.json({ accounts: accounts.map((a) => accountView(a, totp.has(a.id))) });
   });
   api.post("/accounts", async (c) => {
     const body = await readJson(c, newAccountBody, deps.maxRequestSize);
@@ -78,9 +85,9 @@ export function mountAccounts(api: Hono<ApiEnv>, deps: ApiDeps): void {
       displayName: body.displayName,
       quota: body.quota,
     });
-    return c.json(accountView(account), 201);
+    return c.json(await view(account), 201);
   });
-  api.get("/accounts/:address", async (c) => c.json(accountView(await requireAccount(c))));
+  api.get("/accounts/:address", async (c) => c.json(await view(await requireAccount(c))));
   api.patch("/accounts/:address", async (c) => {
     const account = await requireAccount(c);
     const body = await readJson(c, accountChangesBody, deps.maxRequestSize);
@@ -92,7 +99,12 @@ export function mountAccounts(api: Hono<ApiEnv>, deps: ApiDeps): void {
     if (displayName !== undefined || quota !== undefined || disabled !== undefined) {
       await app.store.updateAccount(account.id, { displayName, quota, disabled });
     }
-    return c.json(accountView(await app.directory.requireAccount(account.address)));
+    return c.json(await view(await app.directory.requireAccount(account.address)));
+  });
+  api.delete("/accounts/:address/totp", async (c) => {
+    const account = await requireAccount(c);
+    await app.directory.disableTotp(account.address);
+    return c.body(null, 204);
   });
   api.delete("/accounts/:address", async (c) => {
     const account = await requireAccount(c);

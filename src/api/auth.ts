@@ -5,6 +5,10 @@
  * - Credentials go through src/jmap/http.ts authenticate(), so the shared login rate limiter,
  *   the login cache and the authentication metrics apply as on every other HTTP route. A missing
  *   or wrong credential is 401 with a WWW-Authenticate challenge; a blocked client 429.
+ * - An administrator with two-step sign-in on (src/directory/totp.ts) cannot use HTTP Basic here:
+ *   a password alone would bypass the second step the web admin asks for. It gets 401
+ *   "tokenRequired" (after the password check, so a wrong one is still counted as one) and must
+ *   use an API token. Only /api does this; JMAP, DAV and the mail protocols take the password.
  * - An authenticated account that is not an administrator gets 403. Administrators are
  *   [admin] accounts, or when that is empty the [server] admin_account at the first domain
  *   (the account the first start created, src/app.ts firstStart).
@@ -60,6 +64,16 @@ export function adminAuth(app: App, tokens: TokenVerifier) {
     }
     if (!admins.has(result.address.toLowerCase())) {
       throw new ApiError(403, "forbidden", `${result.address} is not an administrator.`);
+    }
+    const scheme = (c.req.header("authorization") ?? "").split(" ")[0].toLowerCase();
+    if (scheme === "basic" && await app.directory.totpEnabled(result.id)) {
+      throw new ApiError(
+        401,
+        "tokenRequired",
+        `Two-step sign-in is on for ${result.address}: call the API with an API token ` +
+          "(Authorization: Bearer; 'postern token create'), not the password.",
+        { "www-authenticate": 'Bearer realm="Postern"' },
+      );
     }
     c.set("account", result);
     c.set("ip", ip);

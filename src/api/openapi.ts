@@ -32,7 +32,11 @@ const listOf = (key: string, item: string) =>
 
 const ERRORS: Record<number, [string, string]> = {
   400: ["BadRequest", "The body is not valid JSON, or does not match the schema."],
-  401: ["Unauthorized", "No credentials, or wrong ones (WWW-Authenticate says which schemes)."],
+  401: [
+    "Unauthorized",
+    "No credentials, or wrong ones (WWW-Authenticate says which schemes); tokenRequired: the " +
+    "account has two-step sign-in on and must use an API token.",
+  ],
   403: [
     "Forbidden",
     "Not an administrator, plain http from another machine, or a cross-site request.",
@@ -128,6 +132,11 @@ const SCHEMAS: Record<string, JsonSchema> = {
     quota: { type: "integer", description: "Bytes; 0 means unlimited." },
     usedBytes: integer,
     disabled: { type: "boolean" },
+    totp: {
+      type: "boolean",
+      description: "Two-step sign-in (TOTP) is on: the web sign-ins ask for a code, and /api " +
+        "takes only API tokens for this account.",
+    },
     createdAt: dateTime,
   }),
   Mailbox: object({
@@ -369,6 +378,14 @@ const PATHS: Record<string, Record<string, Operation>> = {
       errors: [409],
     }),
   },
+  "/api/accounts/{address}/totp": {
+    delete: operation({
+      summary: "Turn two-step sign-in off (a lost phone); the password alone signs in again",
+      tag: "accounts",
+      params: ["address"],
+      status: 204,
+    }),
+  },
   "/api/accounts/{address}/mailboxes": {
     get: operation({
       summary: "An account's mailboxes with message counts and sizes",
@@ -567,7 +584,11 @@ export function openApiDocument() {
     paths: PATHS,
     components: {
       securitySchemes: {
-        basic: { type: "http", scheme: "basic", description: "An administrator's password." },
+        basic: {
+          type: "http",
+          scheme: "basic",
+          description: "An administrator's password; not for one with two-step sign-in on.",
+        },
         bearer: {
           type: "http",
           scheme: "bearer",

@@ -18,6 +18,7 @@ import { readCapped } from "../jmap/http.ts";
 /** Every `error.type` the API answers with. */
 export const API_ERROR_TYPES = [
   "unauthorized",
+  "tokenRequired",
   "forbidden",
   "tlsRequired",
   "crossOrigin",

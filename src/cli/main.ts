@@ -173,6 +173,15 @@ const COMMANDS: Record<string, Command> = {
       }
     }),
   },
+  "account totp": {
+    usage: "postern account totp disable ADDRESS",
+    summary: "turn off an account's two-step sign-in (a lost phone); the password alone signs in",
+    run: withApp(2, async (app, [action, address]) => {
+      if (action !== "disable") throw new UsageError(`unknown totp command '${action}'`);
+      await app.directory.disableTotp(address);
+      print(`two-step sign-in turned off for ${address.toLowerCase()}`);
+    }),
+  },
   "alias add": {
     usage: "postern alias add ADDRESS TARGET   (ADDRESS @domain makes a catch-all)",
     summary: "deliver mail for ADDRESS to TARGET",

@@ -9,6 +9,11 @@
  * - authenticate() answers the same way, and takes as long, whether or not the account exists.
  *   A login found in the LoginCache skips the hash verification and answers sooner, but only the
  *   right password of an existing account can be found there, so failures still cost the same.
+ * - Two-step sign-in (totp.ts) is for the web sign-ins only: they ask authenticate() with
+ *   `secondStep`, and a right password of an account with a TOTP secret is "code_required", not
+ *   a success. Its failure counter is cleared only when verifyTotp accepts the code, so knowing
+ *   the password never wipes the record of wrong codes. Wrong and replayed codes count in the
+ *   same limiter as wrong passwords. Mail protocols, JMAP, DAV and /api never pass it.
  */
 import type { Account, AppPassword, DkimKey, Domain, Store } from "../store/types.ts";
 import { generateDkimKeys } from "../smtp/dkim_keys.ts";
@@ -27,6 +32,7 @@ import {
   newAppPasswordSecret,
   parseAppPassword,
 } from "./app_passwords.ts";
+import { matchTotp } from "./totp.ts";
 import { logger } from "../observability/log.ts";
 
 export class DirectoryError extends Error {
@@ -53,7 +59,9 @@ export interface Recipients {
 
 export type AuthResult =
   | { ok: true; account: Account }
-  | { ok: false; reason: "invalid" | "rate_limited" | "disabled" };
+  | { ok: false; reason: "invalid" | "rate_limited" | "disabled" }
+  /** The password is right, and the account's TOTP code is still to come (verifyTotp). */
+  | { ok: false; reason: "code_required"; account: Account };
 
 const ALIAS_DEPTH = 10;
 /** How stale an app password's last use may get before a login writes it again. */
@@ -302,13 +310,14 @@ export class Directory {
    * the same whether the account exists or not. Legacy hashes are upgraded to Argon2id. A
    * password verified within [auth] cache_ttl is not verified again (login_cache.ts). An app
    * password (app_passwords.ts) is accepted in place of the password unless `appPasswords` is
-   * false (the account page, which can create them, wants the password itself).
+   * false (the account page, which can create them, wants the password itself). With
+   * `secondStep`, an account with two-step sign-in on answers "code_required" (see the notes).
    */
   async authenticate(
     username: string,
     password: string,
     ip: string,
-    options: { appPasswords?: boolean } = {},
+    options: { appPasswords?: boolean; secondStep?: boolean } = {},
   ): Promise<AuthResult> {
     const key = username.toLowerCase();
     if (this.limiter.isBlocked(ip, key)) {
@@ -356,7 +365,9 @@ export class Directory {
       return { ok: false, reason: "invalid" };
     }
     if (account.disabled) return { ok: false, reason: "disabled" };
-    this.limiter.recordSuccess(ip, key);
+    const codeRequired = options.secondStep === true &&
+      (await this.store.getTotpSecret(account.id)) !== null;
+    if (!codeRequired) this.limiter.recordSuccess(ip, key);
     if (valid === "app" && appPassword) {
       if (!cached) this.#loginCache.remember(account.id, appPassword.hash, password);
       const now = Date.now();
@@ -373,7 +384,62 @@ export class Directory {
       this.#log.info("password hash upgraded to Argon2id", { user: account.address });
     }
     if (!cached) this.#loginCache.remember(account.id, current, password);
-    return { ok: true, account };
+    return codeRequired ? { ok: false, reason: "code_required", account } : { ok: true, account };
+  }
+
+  // ---- two-step sign-in (totp.ts) ----
+
+  /**
+   * The second step of a web sign-in: true when `code` is the account's current TOTP code and
+   * its step was not used before (recorded atomically). Rate limited, counted and delayed like a
+   * wrong password; a blocked client is "rate_limited" before the code is looked at.
+   */
+  async verifyTotp(
+    account: Account,
+    code: string,
+    ip: string,
+  ): Promise<"ok" | "invalid" | "rate_limited"> {
+    const key = account.address.toLowerCase();
+    if (this.limiter.isBlocked(ip, key)) {
+      this.#log.warn("sign-in code refused: too many failures", { user: key, ip });
+      return "rate_limited";
+    }
+    const stored = await this.store.getTotpSecret(account.id);
+    const step = stored ? await matchTotp(stored.secret, code, Date.now(), stored.lastStep) : null;
+    if (step === null || !(await this.store.acceptTotpStep(account.id, step))) {
+      this.limiter.recordFailure(ip, key);
+      this.#log.info("sign-in code wrong or used before", { user: key, ip });
+      const delay = this.limiter.delayMs(ip);
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      return "invalid";
+    }
+    this.limiter.recordSuccess(ip, key);
+    return "ok";
+  }
+
+  /** True when the account has two-step sign-in on. */
+  async totpEnabled(accountId: number): Promise<boolean> {
+    return (await this.store.getTotpSecret(accountId)) !== null;
+  }
+
+  /**
+   * Turns two-step sign-in on with `secret` once `code` is one of its current codes (the user's
+   * app has it); the code's step counts as used. False when the code is wrong.
+   */
+  async enableTotp(accountId: number, secret: Uint8Array, code: string): Promise<boolean> {
+    const step = await matchTotp(secret, code, Date.now(), 0);
+    if (step === null) return false;
+    await this.store.setTotpSecret(accountId, secret, step);
+    return true;
+  }
+
+  /** Turns two-step sign-in off (a lost phone); throws not_found when it was not on. */
+  async disableTotp(address: string): Promise<void> {
+    const account = await this.requireAccount(address);
+    if (!(await this.store.deleteTotpSecret(account.id))) {
+      throw new DirectoryError("not_found", `two-step sign-in is not on for ${account.address}`);
+    }
+    this.#log.info("two-step sign-in turned off", { user: account.address });
   }
 
   // ---- app passwords (app_passwords.ts) ----

@@ -1,6 +1,7 @@
 /**
  * The account page under /account, for every user: change the password, create and revoke app
- * passwords, set the vacation reply, download the Apple profile.
+ * passwords, turn two-step sign-in (TOTP) on and off, set the vacation reply, download the Apple
+ * profile.
  *
  * Implementation notes:
  * - Sessions and CSRF are the web admin's (src/admin/session.ts, csrf.ts) with a store, a cookie
@@ -14,11 +15,14 @@
  * - Every POST but the sign-in needs a live session and its token; a missing or wrong one is 403
  *   before anything runs. POST/redirect/GET with a one-shot flash, as in the admin; a new app
  *   password is shown in that flash, once.
+ * - Two-step sign-in is set up and turned off in two_step.ts. With it on, the sign-in asks for a
+ *   code after the password (/account/login/code), as the admin's does (src/admin/second_step.ts).
  * - Plain http is answered only for loopback clients; pages carry the admin's security headers.
  */
 import { Hono } from "hono";
 import type { Context, Next } from "hono";
 import type { App } from "../app.ts";
+import type { Account } from "../store/types.ts";
 import { DirectoryError } from "../directory/directory.ts";
 import { baseUrl, clientIp, isLoopback } from "../jmap/http.ts";
 import { PAGE_SECURITY_HEADERS, readForm } from "../admin/forms.ts";
@@ -34,18 +38,27 @@ import {
 import { ADMIN_CSS } from "../admin/style.ts";
 import { readVacation } from "../mail/vacation.ts";
 import { profileResponse } from "../http/mobileconfig.ts";
-import { accountView, loginView } from "./pages.tsx";
+import { PendingSignIns } from "../admin/second_step.ts";
+import { mountTwoStepForms, twoStepState } from "./two_step.ts";
+import { accountView, codeView, loginView } from "./pages.tsx";
 import { saveVacation, VacationFormError, vacationFromForm } from "./vacation.ts";
 
 const log = logger("account");
 const SESSION_COOKIE = "postern_account";
 const LOGIN_COOKIE = "postern_account_login";
+const CODE_COOKIE = "postern_account_code";
 /** Shortest new password the page accepts. */
 const MIN_PASSWORD_LENGTH = 8;
 
-type AccountEnv = {
+export type AccountEnv = {
   Variables: { session: AdminSession; form: URLSearchParams; ip: string };
 };
+
+/** Runs a form's action and redirects to the page, its outcome (or DirectoryError) the flash. */
+export type AccountAction = (
+  c: Context<AccountEnv>,
+  action: () => Promise<string>,
+) => Promise<Response>;
 
 /** The admin's cookie (session.ts) on this page's path. */
 function cookie(
@@ -69,6 +82,7 @@ export function accountRoutes(app: App): { routes: Hono<AccountEnv>; sessions: S
     maxMs: config.session_max * 1000,
   });
   const maxForm = config.max_request_size;
+  const pending = new PendingSignIns();
   const page = new Hono<AccountEnv>();
   const secure = (c: Context) => baseUrl(c.req.raw, clientIp(c)).startsWith("https:");
   const forbidden = (c: Context) =>
@@ -92,10 +106,29 @@ export function accountRoutes(app: App): { routes: Hono<AccountEnv>; sessions: S
     return c.body(ADMIN_CSS);
   });
 
+  const setCookie = (c: Context, name: string, value: string, maxAgeSeconds?: number) =>
+    c.header("set-cookie", cookie(name, value, { secure: secure(c), maxAgeSeconds }), {
+      append: true,
+    });
   const loginPage = (c: Context<AccountEnv>, status: 200 | 401 | 429, message?: string) => {
     const token = randomToken();
-    c.header("set-cookie", cookie(LOGIN_COOKIE, token, { secure: secure(c), maxAgeSeconds: 3600 }));
+    setCookie(c, LOGIN_COOKIE, token, 3600);
     return c.html(loginView(token, message), status);
+  };
+  const startSession = (c: Context<AccountEnv>, account: Account) => {
+    const session = sessions.create(account.id, account.address, Date.now());
+    log.info("account signed in", { user: session.address, ip: c.get("ip") });
+    setCookie(c, SESSION_COOKIE, session.id);
+    return c.redirect("/account", 303);
+  };
+  const codePage = (
+    c: Context<AccountEnv>,
+    entry: { id: string; csrfToken: string; createdAt: number },
+    status: 200 | 401,
+    message?: string,
+  ) => {
+    setCookie(c, CODE_COOKIE, entry.id, pending.secondsLeft(entry, Date.now()));
+    return c.html(codeView(entry.csrfToken, message), status);
   };
   page.get("/login", (c) => {
     const ended = c.req.query("ended") !== undefined;
@@ -110,23 +143,53 @@ export function accountRoutes(app: App): { routes: Hono<AccountEnv>; sessions: S
       (form.get("address") ?? "").trim(),
       form.get("password") ?? "",
       c.get("ip"),
-      { appPasswords: false },
+      { appPasswords: false, secondStep: true },
     );
-    if (!result.ok) {
+    if (!result.ok && result.reason !== "code_required") {
       if (result.reason === "rate_limited") {
         return loginPage(c, 429, "Too many failed sign-ins; try again later.");
       }
       return loginPage(c, 401, "Wrong address or password.");
     }
-    const session = sessions.create(result.account.id, result.account.address, Date.now());
-    log.info("account signed in", { user: session.address, ip: c.get("ip") });
-    c.header("set-cookie", cookie(SESSION_COOKIE, session.id, { secure: secure(c) }));
-    c.header(
-      "set-cookie",
-      cookie(LOGIN_COOKIE, "", { secure: secure(c), maxAgeSeconds: 0 }),
-      { append: true },
+    setCookie(c, LOGIN_COOKIE, "", 0);
+    if (!result.ok) return codePage(c, pending.create(result.account, Date.now()), 200);
+    return startSession(c, result.account);
+  });
+  page.post("/login/code", async (c) => {
+    const form = await readForm(c.req.raw, maxForm);
+    if (!form) return c.text("The form is not a urlencoded body of an acceptable size.\n", 400);
+    const id = readCookie(c.req.header("cookie") ?? null, CODE_COOKIE) ?? "";
+    const entry = pending.get(id, Date.now());
+    if (!entry) {
+      setCookie(c, CODE_COOKIE, "", 0);
+      return loginPage(c, 401, "The sign-in has expired; enter your password again.");
+    }
+    if (!csrfValid(entry.csrfToken, form.get(CSRF_FIELD))) return forbidden(c);
+    const outcome = await pending.check(
+      app.directory,
+      id,
+      form.get("code") ?? "",
+      c.get("ip"),
+      Date.now(),
     );
-    return c.redirect("/account", 303);
+    if (outcome.ok) {
+      setCookie(c, CODE_COOKIE, "", 0);
+      return startSession(c, outcome.account);
+    }
+    if (outcome.reason === "wrong") {
+      return codePage(c, entry, 401, `Wrong code; ${outcome.attemptsLeft} attempts left.`);
+    }
+    setCookie(c, CODE_COOKIE, "", 0);
+    if (outcome.reason === "rate_limited") {
+      return loginPage(c, 429, "Too many failed sign-ins; try again later.");
+    }
+    return loginPage(
+      c,
+      401,
+      outcome.reason === "exhausted"
+        ? "Too many wrong codes; enter your password again."
+        : "The sign-in has expired; enter your password again.",
+    );
   });
 
   // Everything below needs a live session; a POST also its CSRF token.
@@ -159,7 +222,7 @@ export function accountRoutes(app: App): { routes: Hono<AccountEnv>; sessions: S
   });
 
   /** Runs a form's action and redirects to the page with its outcome as the flash. */
-  const act = async (c: Context<AccountEnv>, action: () => Promise<string>) => {
+  const act: AccountAction = async (c, action) => {
     const session = c.get("session");
     try {
       session.flash = { kind: "ok", text: await action() };
@@ -176,7 +239,10 @@ export function accountRoutes(app: App): { routes: Hono<AccountEnv>; sessions: S
     session.flash = null;
     const appPasswords = await app.store.listAppPasswords(session.accountId);
     const { settings } = await readVacation(app.store, session.accountId);
-    return c.html(accountView({ session, flash, appPasswords, vacation: settings }));
+    const { totp, totpSetup } = await twoStepState(app, session);
+    return c.html(
+      accountView({ session, flash, appPasswords, vacation: settings, totp, totpSetup }),
+    );
   });
   page.post("/logout", (c) => {
     sessions.delete(c.get("session").id);
@@ -234,6 +300,7 @@ export function accountRoutes(app: App): { routes: Hono<AccountEnv>; sessions: S
       await app.directory.revokeAppPassword(c.get("session").address, id);
       return "The app password is revoked.";
     }));
+  mountTwoStepForms(page, app, act);
   page.post("/vacation", (c) =>
     act(c, async () => {
       const session = c.get("session");

@@ -1,7 +1,11 @@
-/** The account page's views: sign-in, and one page with password, app passwords, vacation, profile. */
+/**
+ * The account page's views: sign-in (password, then a code with two-step sign-in on), and one page
+ * with password, app passwords, two-step sign-in, vacation, profile.
+ */
 import type { Child } from "hono/jsx";
 import { raw } from "hono/html";
 import { CsrfField } from "../admin/layout.tsx";
+import { CodeField } from "../admin/pages/login.tsx";
 import type { AdminSession } from "../admin/session.ts";
 import type { AppPassword } from "../store/types.ts";
 import type { VacationSettings } from "../mail/vacation.ts";
@@ -47,6 +51,23 @@ export function loginView(token: string, message?: string) {
   );
 }
 
+/** The second step of the sign-in: the code from the authenticator app. */
+export function codeView(token: string, message?: string) {
+  return (
+    <Frame title="Sign in">
+      <main class="login">
+        <h1>Your mail account</h1>
+        {message && <div class="flash error" role="alert">{message}</div>}
+        <form class="stack" method="post" action="/account/login/code">
+          <CsrfField token={token} />
+          <CodeField autofocus />
+          <button type="submit">Sign in</button>
+        </form>
+      </main>
+    </Frame>
+  );
+}
+
 const day = (date: string | null) => date?.slice(0, 10) ?? "";
 const time = (date: Date | null) =>
   date ? `${date.toISOString().slice(0, 16).replace("T", " ")} UTC` : "never";
@@ -56,6 +77,71 @@ export interface AccountPageProps {
   flash: AdminSession["flash"];
   appPasswords: AppPassword[];
   vacation: VacationSettings;
+  /** Two-step sign-in is on. */
+  totp: boolean;
+  /** A secret being set up: base32, its otpauth URI and that URI's QR code (SVG markup). */
+  totpSetup: { secret: string; uri: string; qrSvg: string } | null;
+}
+
+/** The two-step sign-in section: on (turn off with a code), being set up, or off. */
+function TwoStepSection(
+  props: { token: string; on: boolean; setup: AccountPageProps["totpSetup"] },
+) {
+  const { token, on, setup } = props;
+  return (
+    <section id="two-step">
+      <h2>Two-step sign-in</h2>
+      {on && (
+        <>
+          <p>
+            <strong>On.</strong>{" "}
+            Signing in here and in the admin asks for a code from your authenticator app after the
+            password. Mail programs keep using your password or an app password.
+          </p>
+          <form class="inline" method="post" action="/account/totp/disable">
+            <CsrfField token={token} />
+            <CodeField label="Current code" />{" "}
+            <button type="submit" class="danger">Turn off</button>
+          </form>
+        </>
+      )}
+      {!on && setup && (
+        <>
+          <p>
+            Scan this code with an authenticator app (or enter the key by hand), then type the
+            6-digit code the app shows.
+          </p>
+          <div class="qr">{raw(setup.qrSvg)}</div>
+          <p>
+            Key: <code id="totp-secret">{setup.secret}</code>
+          </p>
+          <p>
+            <code id="totp-uri">{setup.uri}</code>
+          </p>
+          <form class="inline" method="post" action="/account/totp/enable">
+            <CsrfField token={token} />
+            <CodeField /> <button type="submit">Turn on</button>
+          </form>{" "}
+          <form class="inline" method="post" action="/account/totp/cancel">
+            <CsrfField token={token} />
+            <button type="submit">Cancel</button>
+          </form>
+        </>
+      )}
+      {!on && !setup && (
+        <>
+          <p>
+            Off. With it on, signing in here and in the admin also asks for a code from an
+            authenticator app on your phone.
+          </p>
+          <form class="inline" method="post" action="/account/totp/setup">
+            <CsrfField token={token} />
+            <button type="submit">Set up two-step sign-in</button>
+          </form>
+        </>
+      )}
+    </section>
+  );
 }
 
 /** The one page of a signed-in account. */
@@ -137,6 +223,8 @@ export function accountView(props: AccountPageProps) {
             <button type="submit">Create app password</button>
           </form>
         </section>
+
+        <TwoStepSection token={token} on={props.totp} setup={props.totpSetup} />
 
         <section id="vacation">
           <h2>Vacation reply</h2>

@@ -612,6 +612,19 @@ export interface Store {
   deleteAppPassword(accountId: number, id: number): Promise<boolean>;
   /** Records when an app password was last used. */
   touchAppPassword(id: number, at: Date): Promise<void>;
+  /** The account's TOTP secret (src/directory/totp.ts), or null when two-step sign-in is off. */
+  getTotpSecret(accountId: number): Promise<TotpSecret | null>;
+  /** Sets (or replaces) the account's TOTP secret, with the step its confirming code used. */
+  setTotpSecret(accountId: number, secret: Uint8Array, lastStep: number): Promise<void>;
+  /** Removes the account's TOTP secret; false when it had none. */
+  deleteTotpSecret(accountId: number): Promise<boolean>;
+  /**
+   * Records `step` as the last accepted one if it is after the stored one, in one statement;
+   * false when it is not (a replay, or a sign-in racing with the same code) or there is no secret.
+   */
+  acceptTotpStep(accountId: number, step: number): Promise<boolean>;
+  /** The ids of the accounts with two-step sign-in on. */
+  listTotpAccountIds(): Promise<number[]>;
   /** The account's emails whose bytes have one of these hashes, with threads and mailboxes. */
   emailsByBlob(accountId: number, hashes: string[]): Promise<EmailBlobRef[]>;
   /** The account's emails with this Message-ID (as stored: without angle brackets). */
@@ -672,6 +685,14 @@ export interface AppPassword {
 export interface StoredAppPassword extends AppPassword {
   /** The password hash of its secret (src/directory/password.ts). */
   hash: string;
+}
+
+/** An account's TOTP secret: two-step sign-in is on while it exists. */
+export interface TotpSecret {
+  secret: Uint8Array;
+  /** The time step of the last code accepted; a code of this step or earlier is refused. */
+  lastStep: number;
+  createdAt: Date;
 }
 
 /** An email referencing a blob (JMAP Blob/lookup). */

@@ -7,75 +7,11 @@
  * App passwords made and revoked by `postern account app-password` and /api work over IMAP too.
  */
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { Browser, csrfToken, flash } from "../helpers/browser.ts";
 import { cli, startServer, type TestServer } from "../helpers/server.ts";
 import { startRemoteDomain } from "../helpers/smtp_peer.ts";
 import { readReply, send } from "../helpers/mail.ts";
 import { eventually, LineClient } from "../helpers/tls.ts";
-
-/** A browser's view of one site: cookies kept between requests, redirects not followed. */
-class Browser {
-  #cookies = new Map<string, string>();
-
-  constructor(readonly base: string) {}
-
-  async request(
-    method: "GET" | "POST",
-    path: string,
-    form?: Record<string, string>,
-  ): Promise<{ status: number; location: string | null; text: string; headers: Headers }> {
-    const headers: Record<string, string> = {};
-    if (this.#cookies.size > 0) {
-      headers.cookie = [...this.#cookies].map(([name, value]) => `${name}=${value}`).join("; ");
-    }
-    let body: string | undefined;
-    if (form) {
-      headers["content-type"] = "application/x-www-form-urlencoded";
-      body = new URLSearchParams(form).toString();
-    }
-    const response = await fetch(`${this.base}${path}`, {
-      method,
-      headers,
-      body,
-      redirect: "manual",
-    });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair, ...attributes] = line.split(";").map((part) => part.trim());
-      const eq = pair.indexOf("=");
-      const name = pair.slice(0, eq);
-      assert(attributes.includes("Path=/account"), line);
-      assert(attributes.includes("HttpOnly") && attributes.includes("SameSite=Strict"), line);
-      if (attributes.includes("Max-Age=0")) this.#cookies.delete(name);
-      else this.#cookies.set(name, pair.slice(eq + 1));
-    }
-    return {
-      status: response.status,
-      location: response.headers.get("location"),
-      text: await response.text(),
-      headers: response.headers,
-    };
-  }
-
-  /** GETs `path` and POSTs `form` with the page's CSRF token; returns the page after the redirect. */
-  async submit(path: string, form: Record<string, string>): Promise<string> {
-    const page = await this.request("GET", "/account");
-    const token = csrfToken(page.text);
-    const posted = await this.request("POST", path, { _csrf: token, ...form });
-    assertEquals(posted.status, 303, posted.text);
-    assertEquals(posted.location, "/account");
-    return (await this.request("GET", "/account")).text;
-  }
-}
-
-function csrfToken(html: string): string {
-  const match = /name="_csrf" value="([0-9a-f]{64})"/.exec(html);
-  assert(match, html);
-  return match[1];
-}
-
-/** The flash message of a page. */
-function flash(html: string): string {
-  return /<div class="flash [a-z]+" role="status">([^<]*)<\/div>/.exec(html)?.[1] ?? "";
-}
 
 async function imapLogin(server: TestServer, user: string, password: string): Promise<string> {
   const ca = await Deno.readTextFile(`${server.dir}/data/tls/self-signed.crt`);

@@ -1,9 +1,14 @@
-/** Accounts: list with quota and usage; create, password reset, quota, disable/enable, delete. */
+/**
+ * Accounts: list with quota, usage and two-step sign-in; create, password reset, quota,
+ * two-step sign-in off (a lost phone), disable/enable, delete; each account's Apple profile.
+ */
 import type { Account } from "../../store/types.ts";
 import { ActionButton, CsrfField } from "../layout.tsx";
 import { formatBytes } from "../status.ts";
 
-export function AccountsPage(props: { accounts: Account[]; domains: string[]; token: string }) {
+export function AccountsPage(
+  props: { accounts: Account[]; domains: string[]; totp: Set<number>; token: string },
+) {
   return (
     <>
       <h2>New account</h2>
@@ -35,6 +40,7 @@ export function AccountsPage(props: { accounts: Account[]; domains: string[]; to
             <th>Name</th>
             <th>Used / quota</th>
             <th>State</th>
+            <th>Two-step sign-in</th>
             <th>Password</th>
             <th>Quota</th>
             <th></th>
@@ -52,6 +58,21 @@ export function AccountsPage(props: { accounts: Account[]; domains: string[]; to
                 </td>
                 <td class={a.disabled ? "missing" : "present"}>
                   {a.disabled ? "disabled" : "enabled"}
+                </td>
+                <td data-totp={props.totp.has(a.id) ? "on" : "off"}>
+                  {props.totp.has(a.id)
+                    ? (
+                      <>
+                        on{" "}
+                        <ActionButton
+                          action={`${base}/totp/disable`}
+                          label="Turn off"
+                          token={props.token}
+                          danger
+                        />
+                      </>
+                    )
+                    : "off"}
                 </td>
                 <td>
                   <form class="inline" method="post" action={`${base}/password`}>
@@ -80,6 +101,7 @@ export function AccountsPage(props: { accounts: Account[]; domains: string[]; to
                   </form>
                 </td>
                 <td>
+                  <a href={`${base}/mobileconfig`} download>Apple profile</a>{" "}
                   <ActionButton
                     action={`${base}/${a.disabled ? "enable" : "disable"}`}
                     label={a.disabled ? "Enable" : "Disable"}

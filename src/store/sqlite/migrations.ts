@@ -442,6 +442,18 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX acme_certificates_directory ON acme_certificates(directory, id);
     `,
   },
+  {
+    version: 13,
+    description: "two-step sign-in: one TOTP secret per account (src/directory/totp.ts)",
+    sql: `
+      CREATE TABLE totp_secrets (
+        principal_id INTEGER PRIMARY KEY REFERENCES principals(id) ON DELETE CASCADE,
+        secret BLOB NOT NULL,                      -- the shared secret (20 bytes)
+        last_step INTEGER NOT NULL DEFAULT 0,      -- the last time step accepted (no replays)
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1353,6 +1353,62 @@ export class SqliteStore implements Store {
     });
   }
 
+  // ---- two-step sign-in (src/directory/totp.ts) ----
+
+  getTotpSecret(accountId: number): Promise<import("../types.ts").TotpSecret | null> {
+    return attempt(() => {
+      const row = this.#sql.get("SELECT * FROM totp_secrets WHERE principal_id = ?", accountId);
+      if (!row) return null;
+      return {
+        secret: new Uint8Array(row.secret as Uint8Array),
+        lastStep: row.last_step as number,
+        createdAt: new Date(row.created_at as number),
+      };
+    });
+  }
+
+  setTotpSecret(accountId: number, secret: Uint8Array, lastStep: number): Promise<void> {
+    return attempt(() => {
+      this.#sql.run(
+        `INSERT INTO totp_secrets (principal_id, secret, last_step, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (principal_id) DO UPDATE
+           SET secret = excluded.secret, last_step = excluded.last_step,
+               created_at = excluded.created_at`,
+        accountId,
+        secret,
+        lastStep,
+        Date.now(),
+      );
+    });
+  }
+
+  deleteTotpSecret(accountId: number): Promise<boolean> {
+    return attempt(() =>
+      Number(this.#sql.run("DELETE FROM totp_secrets WHERE principal_id = ?", accountId).changes) >
+        0
+    );
+  }
+
+  acceptTotpStep(accountId: number, step: number): Promise<boolean> {
+    return attempt(() =>
+      Number(
+        this.#sql.run(
+          "UPDATE totp_secrets SET last_step = ? WHERE principal_id = ? AND last_step < ?",
+          step,
+          accountId,
+          step,
+        ).changes,
+      ) > 0
+    );
+  }
+
+  listTotpAccountIds(): Promise<number[]> {
+    return attempt(() =>
+      this.#sql.all("SELECT principal_id FROM totp_secrets ORDER BY principal_id")
+        .map((row) => row.principal_id as number)
+    );
+  }
+
   emailsByBlob(accountId: number, hashes: string[]): Promise<import("../types.ts").EmailBlobRef[]> {
     return attempt(() => {
       const unique = [...new Set(hashes)];
