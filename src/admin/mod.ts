@@ -44,7 +44,7 @@ import {
 } from "./session.ts";
 import { ADMIN_CSS } from "./style.ts";
 import { codeView, loginView } from "./pages/login.tsx";
-import { PendingSignIns } from "./second_step.ts";
+import { PendingSignIns, submitCode } from "./second_step.ts";
 import { mountPages } from "./routes.tsx";
 import { mountConfigPages } from "./routes_config.tsx";
 
@@ -173,42 +173,20 @@ export function adminRoutes(
     const form = await readForm(c.req.raw, maxForm);
     if (!form) return c.text("The form is not a urlencoded body of an acceptable size.\n", 400);
     const id = readCookie(c.req.header("cookie") ?? null, CODE_COOKIE) ?? "";
-    const entry = pending.get(id, Date.now());
-    if (!entry) {
-      setCookie(c, CODE_COOKIE, "", 0);
-      return loginPage(c, 401, "The sign-in has expired; enter your password again.");
-    }
-    if (!csrfValid(entry.csrfToken, form.get(CSRF_FIELD))) {
+    const outcome = await submitCode(pending, app.directory, id, form, c.get("ip"));
+    if (outcome.kind === "forbidden") {
       return c.text("Forbidden: the form's token is missing or wrong; reload the page.\n", 403);
     }
-    const outcome = await pending.check(
-      app.directory,
-      id,
-      form.get("code") ?? "",
-      c.get("ip"),
-      Date.now(),
-    );
-    if (outcome.ok || outcome.reason !== "expired") {
-      authentications.inc({ protocol: "http", result: outcome.ok ? "ok" : "failed" });
+    if (outcome.kind !== "login" || outcome.counted) {
+      authentications.inc({
+        protocol: "http",
+        result: outcome.kind === "session" ? "ok" : "failed",
+      });
     }
-    if (outcome.ok) {
-      setCookie(c, CODE_COOKIE, "", 0);
-      return startSession(c, outcome.account);
-    }
-    if (outcome.reason === "wrong") {
-      return codePage(c, entry, 401, `Wrong code; ${outcome.attemptsLeft} attempts left.`);
-    }
+    if (outcome.kind === "code") return codePage(c, outcome.entry, 401, outcome.message);
     setCookie(c, CODE_COOKIE, "", 0);
-    if (outcome.reason === "rate_limited") {
-      return loginPage(c, 429, "Too many failed sign-ins; try again later.");
-    }
-    return loginPage(
-      c,
-      401,
-      outcome.reason === "exhausted"
-        ? "Too many wrong codes; enter your password again."
-        : "The sign-in has expired; enter your password again.",
-    );
+    if (outcome.kind === "session") return startSession(c, outcome.account);
+    return loginPage(c, outcome.status, outcome.message);
   });
 
   // Everything below needs a live session; a POST also its CSRF token.

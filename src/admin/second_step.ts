@@ -17,6 +17,7 @@
 import type { Directory } from "../directory/directory.ts";
 import type { Account } from "../store/types.ts";
 import { randomToken } from "./session.ts";
+import { CSRF_FIELD, csrfValid } from "./csrf.ts";
 
 export interface PendingSignIn {
   id: string;
@@ -140,5 +141,56 @@ export class PendingSignIns {
       if (now - entry.createdAt < this.limits.lifetimeMs) break;
       this.#entries.delete(id);
     }
+  }
+}
+
+/** What the code form's POST leads to; the pages turn it into their own responses. */
+export type CodeFormOutcome =
+  /** The code was right: start the session. */
+  | { kind: "session"; account: Account }
+  /** A wrong code with attempts left: the code page again. */
+  | { kind: "code"; entry: PendingSignIn; message: string }
+  /** The pending sign-in is over (expired, exhausted, blocked): back to the password. */
+  | { kind: "login"; status: 401 | 429; message: string; counted: boolean }
+  /** The form's CSRF token is missing or wrong. */
+  | { kind: "forbidden" };
+
+/**
+ * The POST of the code form, the same on /admin/login/code and /account/login/code: the pending
+ * sign-in named by the cookie `id`, the form's CSRF token, then the code. `counted` tells whether
+ * a code was checked (for the authentication metric).
+ */
+export async function submitCode(
+  pending: PendingSignIns,
+  directory: Directory,
+  id: string,
+  form: URLSearchParams,
+  ip: string,
+): Promise<CodeFormOutcome> {
+  const expired = "The sign-in has expired; enter your password again.";
+  const entry = pending.get(id, Date.now());
+  if (!entry) return { kind: "login", status: 401, message: expired, counted: false };
+  if (!csrfValid(entry.csrfToken, form.get(CSRF_FIELD))) return { kind: "forbidden" };
+  const outcome = await pending.check(directory, id, form.get("code") ?? "", ip, Date.now());
+  if (outcome.ok) return { kind: "session", account: outcome.account };
+  switch (outcome.reason) {
+    case "wrong":
+      return { kind: "code", entry, message: `Wrong code; ${outcome.attemptsLeft} attempts left.` };
+    case "rate_limited":
+      return {
+        kind: "login",
+        status: 429,
+        message: "Too many failed sign-ins; try again later.",
+        counted: true,
+      };
+    case "exhausted":
+      return {
+        kind: "login",
+        status: 401,
+        message: "Too many wrong codes; enter your password again.",
+        counted: true,
+      };
+    case "expired":
+      return { kind: "login", status: 401, message: expired, counted: false };
   }
 }

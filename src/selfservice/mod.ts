@@ -38,7 +38,7 @@ import {
 import { ADMIN_CSS } from "../admin/style.ts";
 import { readVacation } from "../mail/vacation.ts";
 import { profileResponse } from "../http/mobileconfig.ts";
-import { PendingSignIns } from "../admin/second_step.ts";
+import { PendingSignIns, submitCode } from "../admin/second_step.ts";
 import { mountTwoStepForms, twoStepState } from "./two_step.ts";
 import { accountView, codeView, loginView } from "./pages.tsx";
 import { saveVacation, VacationFormError, vacationFromForm } from "./vacation.ts";
@@ -159,37 +159,12 @@ export function accountRoutes(app: App): { routes: Hono<AccountEnv>; sessions: S
     const form = await readForm(c.req.raw, maxForm);
     if (!form) return c.text("The form is not a urlencoded body of an acceptable size.\n", 400);
     const id = readCookie(c.req.header("cookie") ?? null, CODE_COOKIE) ?? "";
-    const entry = pending.get(id, Date.now());
-    if (!entry) {
-      setCookie(c, CODE_COOKIE, "", 0);
-      return loginPage(c, 401, "The sign-in has expired; enter your password again.");
-    }
-    if (!csrfValid(entry.csrfToken, form.get(CSRF_FIELD))) return forbidden(c);
-    const outcome = await pending.check(
-      app.directory,
-      id,
-      form.get("code") ?? "",
-      c.get("ip"),
-      Date.now(),
-    );
-    if (outcome.ok) {
-      setCookie(c, CODE_COOKIE, "", 0);
-      return startSession(c, outcome.account);
-    }
-    if (outcome.reason === "wrong") {
-      return codePage(c, entry, 401, `Wrong code; ${outcome.attemptsLeft} attempts left.`);
-    }
+    const outcome = await submitCode(pending, app.directory, id, form, c.get("ip"));
+    if (outcome.kind === "forbidden") return forbidden(c);
+    if (outcome.kind === "code") return codePage(c, outcome.entry, 401, outcome.message);
     setCookie(c, CODE_COOKIE, "", 0);
-    if (outcome.reason === "rate_limited") {
-      return loginPage(c, 429, "Too many failed sign-ins; try again later.");
-    }
-    return loginPage(
-      c,
-      401,
-      outcome.reason === "exhausted"
-        ? "Too many wrong codes; enter your password again."
-        : "The sign-in has expired; enter your password again.",
-    );
+    if (outcome.kind === "session") return startSession(c, outcome.account);
+    return loginPage(c, outcome.status, outcome.message);
   });
 
   // Everything below needs a live session; a POST also its CSRF token.
