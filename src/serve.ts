@@ -21,6 +21,7 @@ import { JmapService, mountJmap } from "./jmap/http.ts";
 import { DavService, mountDav } from "./dav/http.ts";
 import { mountAutoconfig } from "./http/autoconfig.ts";
 import { mountMetrics } from "./http/metrics.ts";
+import { metrics, queueMessages, queueRecipients } from "./observability/metrics.ts";
 import { mountApi } from "./api/mod.ts";
 import { mountAdmin } from "./admin/mod.ts";
 import { mountAccountPage } from "./selfservice/mod.ts";
@@ -168,7 +169,12 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
       (http) => mountJmap(http, jmap),
       (http) => mountDav(http, dav),
       (http) => mountAutoconfig(http, app),
-      (http) => mountMetrics(http, app),
+      (http) =>
+        mountMetrics(http, app, metrics, async () => {
+          const counts = await app.store.queueCounts();
+          queueMessages.set(undefined, counts.messages);
+          queueRecipients.set(undefined, counts.recipients);
+        }),
       (http) => mountAcmeChallenges(http, acmeChallenges),
       (http) => mountAccountPage(http, app),
       (http) =>

@@ -39,7 +39,6 @@ export async function serverStatus(
   listeners: () => Listener[],
 ): Promise<ServerStatus> {
   const now = Date.now();
-  const queue = await app.store.listQueue();
   return {
     version: VERSION,
     deno: Deno.version.deno,
@@ -53,13 +52,7 @@ export async function serverStatus(
     })),
     domains: (await app.store.listDomains()).length,
     accounts: (await app.store.listAccounts()).length,
-    queue: {
-      messages: queue.length,
-      recipients: queue.reduce(
-        (sum, m) => sum + m.recipients.filter((r) => r.status === "queued").length,
-        0,
-      ),
-    },
+    queue: await app.store.queueCounts(),
     rssBytes: Deno.memoryUsage().rss,
     last24h: recentCounts.totals(),
     disk: await diskUsageFor(app.loaded.paths).read(),

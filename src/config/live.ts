@@ -11,10 +11,11 @@
  *   - jmap.allow_plaintext_http, dav.allow_plaintext_http: app.loaded.config, read per request.
  *   - mta_sts.mode, mta_sts.max_age, mta_sts.mx: app.loaded.config, read per request of the
  *     policy file and of the DNS page (its id changes with them).
+ *   - metrics.enabled, metrics.token, metrics.allow: app.loaded.config, read per scrape.
  *   - queue.retry: the queue holds the config's own array (src/smtp/outbound/setup.ts) and
  *     reads it at each deferral, so the array is changed in place, never replaced.
- * - Everything else is copied into objects built at start (listeners, limits, the metrics
- *   route, the rate limiter, the queue's timeouts, the spam filter's switches...) and takes
+ * - Everything else is copied into objects built at start (listeners, limits,
+ *   the rate limiter, the queue's timeouts, the spam filter's switches...) and takes
  *   effect at the next start; PATCH /api/settings answers those as restart_required.
  */
 import type { App } from "../app.ts";
@@ -65,6 +66,15 @@ const LIVE: Record<string, Apply> = {
   },
   "mta_sts.mx": (app, next) => {
     app.loaded.config.mta_sts.mx = next.mta_sts.mx;
+  },
+  "metrics.enabled": (app, next) => {
+    app.loaded.config.metrics.enabled = next.metrics.enabled;
+  },
+  "metrics.token": (app, next) => {
+    app.loaded.config.metrics.token = next.metrics.token;
+  },
+  "metrics.allow": (app, next) => {
+    app.loaded.config.metrics.allow = next.metrics.allow;
   },
   "queue.retry": (app, next) => {
     const retry = app.loaded.config.queue.retry;

@@ -12,7 +12,9 @@
  * - A request relayed by a reverse proxy (Forwarded, X-Forwarded-For or X-Real-IP present) comes
  *   from the proxy's address, often loopback, on behalf of a client we cannot see: it never gets
  *   the `allow` exemption and needs the token.
- * - [metrics] enabled = false mounts nothing: /metrics is a 404 like any unknown path.
+ * - [metrics] enabled = false makes /metrics a 404 like any unknown path. All three keys are
+ *   read per request, so a settings change applies at once.
+ * - `beforeScrape` reads what costs a store query (the queue's size) only when scraped.
  */
 import type { Context, Hono } from "hono";
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -34,18 +36,20 @@ export function mountMetrics(
   http: Hono,
   app: App,
   registry: MetricsRegistry = metrics,
+  beforeScrape: () => Promise<void> = () => Promise.resolve(),
 ): void {
-  const { enabled, token, allow } = app.loaded.config.metrics;
-  if (!enabled) return;
-  const expected = token ? digest(token) : null;
   const limiter = app.directory.limiter;
-  http.get("/metrics", (c) => {
+  http.get("/metrics", async (c) => {
+    // Read per request: every [metrics] key is live (src/config/live.ts).
+    const { enabled, token, allow } = app.loaded.config.metrics;
+    if (!enabled) return c.notFound();
     const ip = clientIp(c);
     const relayed = RELAY_FIELDS.some((name) => c.req.header(name) !== undefined);
     if (relayed || !isExempt(ip, allow)) {
-      const refusal = refuse(c, expected, ip, limiter);
+      const refusal = refuse(c, token ? digest(token) : null, ip, limiter);
       if (refusal) return refusal;
     }
+    await beforeScrape();
     return c.body(registry.render(), 200, {
       "content-type": METRICS_CONTENT_TYPE,
       "cache-control": "no-store",

@@ -341,6 +341,14 @@ export const messagesBounced = metrics.counter({
   name: "postern_messages_bounced_total",
   help: "Queued recipients that failed for good (a permanent error or expiry).",
 });
+export const queueMessages = metrics.gauge({
+  name: "postern_queue_messages",
+  help: "Messages in the outbound queue with a recipient still to deliver (read when scraped).",
+});
+export const queueRecipients = metrics.gauge({
+  name: "postern_queue_recipients",
+  help: "Recipients in the outbound queue still to deliver (read when scraped).",
+});
 export const smtpRejections = metrics.counter({
   name: "postern_smtp_rejections_total",
   help: "Permanent SMTP refusals (5xx) by stage: rcpt (relay, unknown user), data (content, " +

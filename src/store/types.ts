@@ -509,6 +509,8 @@ export interface Store {
   releaseLeases(): Promise<void>;
   getQueued(id: number): Promise<QueuedMessage | null>;
   listQueue(): Promise<QueuedMessage[]>;
+  /** Messages with a recipient still queued, and the queued recipients. */
+  queueCounts(): Promise<{ messages: number; recipients: number }>;
   /** Makes queued recipients due now (all messages, or one); returns how many. */
   retryQueued(now: Date, messageId?: number): Promise<number>;
   /** Deletes a queued message and its recipients; false when it does not exist. */

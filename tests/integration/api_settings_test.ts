@@ -13,12 +13,8 @@ import { startServer, type TestServer } from "../helpers/server.ts";
 import { messagesOf, readReply } from "../helpers/mail.ts";
 import { compose, deliver, LETTER } from "../helpers/spam.ts";
 import { LineClient } from "../helpers/tls.ts";
+import { admin, api as callApi, type Call, type Credentials } from "../helpers/api.ts";
 import { settingKeys } from "../../src/config/settings.ts";
-
-interface Call {
-  status: number;
-  body: Record<string, unknown> & { error?: { type: string; message: string } };
-}
 
 interface SettingView {
   key: string;
@@ -47,23 +43,15 @@ junk_threshold = 5.0   # five points
 dns_lists = false
 `;
 
-async function api(
+/** An API request as the first-start administrator (or `credentials`). */
+function api(
   server: TestServer,
   method: string,
   path: string,
   json?: unknown,
-  credentials = { user: server.admin!.address, password: server.admin!.password },
+  credentials: Credentials = admin(server),
 ): Promise<Call> {
-  const response = await fetch(`http://127.0.0.1:${server.ports.http}${path}`, {
-    method,
-    headers: {
-      authorization: `Basic ${btoa(`${credentials.user}:${credentials.password}`)}`,
-      ...(json !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    body: json !== undefined ? JSON.stringify(json) : undefined,
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : {} };
+  return callApi(server, credentials, method, path, { json });
 }
 
 async function settings(server: TestServer): Promise<Map<string, SettingView>> {

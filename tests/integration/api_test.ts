@@ -12,55 +12,7 @@ import { startDnsServer } from "../helpers/dns_server.ts";
 import { startSmtpPeer } from "../helpers/smtp_peer.ts";
 import { submit } from "../helpers/mail.ts";
 import { eventually, LineClient } from "../helpers/tls.ts";
-
-interface Call {
-  status: number;
-  headers: Headers;
-  body: Record<string, unknown> & { error?: { type: string; message: string } };
-}
-
-type Credentials = { user: string; password: string } | { token: string } | null;
-
-function authorization(credentials: Credentials): Record<string, string> {
-  if (!credentials) return {};
-  if ("token" in credentials) return { authorization: `Bearer ${credentials.token}` };
-  return { authorization: `Basic ${btoa(`${credentials.user}:${credentials.password}`)}` };
-}
-
-/** One API request; a JSON body unless `raw` gives the bytes and content type. */
-async function api(
-  server: TestServer,
-  credentials: Credentials,
-  method: string,
-  path: string,
-  options: { json?: unknown; raw?: { body: string; type: string } } = {},
-  extraHeaders: Record<string, string> = {},
-): Promise<Call> {
-  const headers: Record<string, string> = { ...authorization(credentials), ...extraHeaders };
-  let body: string | undefined;
-  if (options.json !== undefined) {
-    headers["content-type"] = "application/json";
-    body = JSON.stringify(options.json);
-  } else if (options.raw) {
-    headers["content-type"] = options.raw.type;
-    body = options.raw.body;
-  }
-  const response = await fetch(`http://127.0.0.1:${server.ports.http}${path}`, {
-    method,
-    headers,
-    body,
-  });
-  const text = await response.text();
-  if (text) {
-    assertEquals(response.headers.get("content-type"), "application/json", text);
-  }
-  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : {} };
-}
-
-function admin(server: TestServer) {
-  assert(server.admin, "the first start printed the admin's password");
-  return { user: server.admin.address, password: server.admin.password };
-}
+import { admin, api } from "../helpers/api.ts";
 
 /** The tagged reply to `LOGIN user password` on a fresh IMAPS connection. */
 async function imapLogin(server: TestServer, user: string, password: string): Promise<string> {

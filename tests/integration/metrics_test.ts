@@ -11,6 +11,7 @@ import { LineClient } from "../helpers/tls.ts";
 import { startSmtpPeer } from "../helpers/smtp_peer.ts";
 import { startDnsServer } from "../helpers/dns_server.ts";
 import { caOf, Pop3Client } from "./pop3_helpers.ts";
+import { admin, api } from "../helpers/api.ts";
 
 const ALICE = "alice@example.com";
 const PASSWORD = "pw-alice";
@@ -231,4 +232,71 @@ Deno.test("outside the allowed networks and with no token set, /metrics is 403; 
     await response.body?.cancel();
     assertEquals(response.status, 404);
   }, { extra: `[metrics]\nenabled = false` });
+});
+
+Deno.test("[metrics] token, allow and enabled change through the settings API at once; the queue size is exported", async () => {
+  // A remote domain whose mail exchanger refuses connections: the message stays queued.
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  const dns = await startDnsServer({
+    "remote.test": { MX: [{ exchange: "mx.remote.test", preference: 10 }] },
+    "mx.remote.test": { A: ["127.0.0.1"] },
+  });
+  const first = "first-metrics-token";
+  const second = "second-metrics-token";
+  const server = await startServer({
+    dns: `${dns.host}:${dns.port}`,
+    extra: [
+      "[queue]",
+      `remote_port = ${closedPort}`,
+      `retry = ["1h"]`,
+      "mta_sts = false",
+      "[metrics]",
+      `token = "${first}"`,
+      "allow = []",
+    ].join("\n"),
+  });
+  const status = async (headers: HeadersInit = {}) => {
+    const response = await fetch(`http://127.0.0.1:${server.ports.http}/metrics`, { headers });
+    await response.body?.cancel();
+    return response.status;
+  };
+  const settings = async (values: Record<string, unknown>) => {
+    const call = await api(server, admin(server), "PATCH", "/api/settings", { json: { values } });
+    assertEquals(call.status, 200, JSON.stringify(call.body));
+    assertEquals(call.body.restart_required, []);
+  };
+  try {
+    assertEquals(await status({ authorization: `Bearer ${first}` }), 200);
+    await settings({ "metrics.token": second });
+    assertEquals(await status({ authorization: `Bearer ${first}` }), 401);
+    assertEquals(await status({ authorization: `Bearer ${second}` }), 200);
+    await settings({ "metrics.allow": ["127.0.0.0/8"] });
+    assertEquals(await status(), 200);
+
+    await cliAll(server, [["account", "add", ALICE, "--password", PASSWORD]]);
+    const empty = await scrape(server);
+    assertEquals(sampleValue(empty, "postern_queue_messages"), 0);
+    const reply = await submit(
+      server,
+      { user: ALICE, password: PASSWORD },
+      { from: ALICE, to: ["bob@remote.test", "carol@remote.test"] },
+      `From: ${ALICE}\r\nTo: bob@remote.test\r\nSubject: waits\r\n\r\nHello.\r\n`,
+    );
+    assertMatch(reply, /^250 /);
+    const waiting = await until(
+      server,
+      (s) => sampleValue(s, "postern_messages_deferred_total") >= 1,
+      "the message deferred",
+    );
+    assertEquals(sampleValue(waiting, "postern_queue_messages"), 1);
+    assertEquals(sampleValue(waiting, "postern_queue_recipients"), 2);
+
+    await settings({ "metrics.enabled": false });
+    assertEquals(await status(), 404);
+  } finally {
+    await server.stop();
+    await dns.close();
+  }
 });

@@ -60,5 +60,5 @@ Deno.test("every live key is a setting", () => {
   const keys = new Set(settingKeys().map((k) => k.key));
   for (const key of LIVE_KEYS) assert(keys.has(key), key);
   assert(!LIVE_KEYS.has("listeners.smtp"));
-  assert(!LIVE_KEYS.has("metrics.token"));
+  assert(!LIVE_KEYS.has("auth.argon2_memory"));
 });

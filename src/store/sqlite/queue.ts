@@ -154,6 +154,15 @@ export class SqliteQueue {
     return this.#message(id);
   }
 
+  /** Messages with a recipient still queued, and those recipients (one index range scan). */
+  counts(): { messages: number; recipients: number } {
+    const row = this.#sql.get(
+      "SELECT COUNT(DISTINCT message_id) AS messages, COUNT(*) AS recipients " +
+        "FROM queue_recipients WHERE status = 'queued'",
+    );
+    return { messages: Number(row?.messages ?? 0), recipients: Number(row?.recipients ?? 0) };
+  }
+
   list(): QueuedMessage[] {
     const recipients = new Map<number, QueuedRecipient[]>();
     for (const row of this.#sql.all("SELECT * FROM queue_recipients ORDER BY id")) {

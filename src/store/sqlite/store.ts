@@ -1101,6 +1101,10 @@ export class SqliteStore implements Store {
     return attempt(() => this.#queue.list());
   }
 
+  queueCounts(): Promise<{ messages: number; recipients: number }> {
+    return attempt(() => this.#queue.counts());
+  }
+
   retryQueued(now: Date, messageId?: number): Promise<number> {
     return attempt(() => this.#queue.retry(now, messageId));
   }
