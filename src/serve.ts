@@ -46,6 +46,8 @@ export interface RunningServer {
   listeners: { service: string; address: string; port: number }[];
   shutdown(): Promise<void>;
   finished: Promise<void>;
+  /** Reads the certificate files again (SIGHUP); a bad file is logged and changes nothing. */
+  reloadCertificates(): Promise<void>;
 }
 
 export class StartupError extends Error {}
@@ -194,19 +196,21 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
         }),
     ]);
     const httpServers: { shutdown(): Promise<void> }[] = [];
-    // With TLS-ALPN-01 the https port is owned by a front that routes the CA's checks.
+    // With TLS-ALPN-01 or [tls] sni, the https port is owned by a front that routes the CA's
+    // checks and picks the certificate by name (src/tls/https_front.ts).
     const alpnChallenges = config.acme.enabled && config.acme.challenge === "tls-alpn-01"
       ? new TlsAlpn01Challenges()
       : null;
+    const httpsFront = alpnChallenges !== null || config.tls.sni.length > 0;
     for (const service of ["http", "https"] as const) {
       const address = parseListenAddress(config.listeners[service]);
       if (!address) continue;
       let port: number;
-      if (service === "https" && alpnChallenges) {
+      if (service === "https" && httpsFront) {
         const front = await startHttpsFront(address, {
           address,
           certificates,
-          challenges: alpnChallenges,
+          challenges: alpnChallenges ?? { certificate: () => undefined },
           handler: httpApp.fetch,
         });
         httpServers.push(front);
@@ -290,7 +294,17 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
       })();
       return stopping;
     };
-    return { app, listeners: bound, shutdown, finished };
+    const reloadCertificates = async () => {
+      try {
+        await certificates.reload();
+        log.info("certificates reloaded", {
+          names: certificates.describe().flatMap((c) => c.names),
+        });
+      } catch (error) {
+        log.error("certificate reload failed; the certificates in use stay", { error });
+      }
+    };
+    return { app, listeners: bound, shutdown, finished, reloadCertificates };
   } catch (error) {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
     await app.close();

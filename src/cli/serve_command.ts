@@ -1,4 +1,7 @@
-/** `postern serve`: load config, start, wait for a signal, shut down gracefully. */
+/**
+ * `postern serve`: load config, start, wait for a signal, shut down gracefully (SIGTERM, SIGINT);
+ * SIGHUP reloads the certificate files.
+ */
 import { loadConfig } from "../config/load.ts";
 import { configureLogging, fileSink, logger } from "../observability/log.ts";
 import { startServer } from "../serve.ts";
@@ -19,8 +22,11 @@ export async function runServe(configFile: string): Promise<number> {
     stopRequested = true;
     server?.shutdown();
   };
+  // SIGHUP: read the certificate files again (after certbot or another tool renewed them).
+  const reload = () => server?.reloadCertificates();
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGHUP", reload);
   try {
     server = await startServer(loaded);
     if (stopRequested) server.shutdown();
@@ -28,6 +34,7 @@ export async function runServe(configFile: string): Promise<number> {
   } finally {
     Deno.removeSignalListener("SIGTERM", stop);
     Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGHUP", reload);
   }
   return 0;
 }

@@ -13,7 +13,8 @@
  *   mismatch fails at start with both file names instead of at the first handshake.
  * - An ACME-issued pair (`issued`, `useIssued()`) is the default certificate once there is one;
  *   `reload()` keeps it. Listeners ask for the context at each handshake, so a swap reaches new
- *   connections at once; `onChange` tells those that copy the PEM (Deno.serve for https).
+ *   connections at once; `onChange` tells those that copy the PEM (Deno.serve for https). An
+ *   unchanged pair keeps its TlsMaterial object across reloads.
  *
  * @example
  * const certificates = await CertificateManager.load({
@@ -96,7 +97,7 @@ export class CertificateManager {
     this.#notify();
   }
 
-  /** Calls `listener` after every change of the default certificate; returns the unsubscribe. */
+  /** Calls `listener` after every change of a certificate served; returns the unsubscribe. */
   onChange(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -132,6 +133,20 @@ export class CertificateManager {
 
   /** The certificate served for `servername`. */
   select(servername: string): CertificateDescription & { context: tls.SecureContext } {
+    return this.#entryFor(servername);
+  }
+
+  /** The certificate and key served for `servername`, as PEM (the same object until changed). */
+  materialFor(servername: string): TlsMaterial {
+    return this.#entryFor(servername).material;
+  }
+
+  /** Every certificate and key served now, the default first. */
+  materials(): TlsMaterial[] {
+    return [this.#primary, ...this.#sni].map((entry) => entry.material);
+  }
+
+  #entryFor(servername: string): Entry {
     const all = [this.#primary, ...this.#sni];
     const name = servername.toLowerCase();
     return all.find((e) => e.names.includes(name)) ??
@@ -160,12 +175,16 @@ export class CertificateManager {
           "self-signed certificate)",
       );
     } else primary = await readPair(certificate, key);
-    const extra = [];
+    let extra = [];
     for (const files of sni) extra.push(await readPair(files.certificate, files.key));
-    const before = this.#primary?.material;
-    const changed = before !== undefined &&
-      (before.certificatePem !== primary.material.certificatePem ||
-        before.keyPem !== primary.material.keyPem);
+    // An unchanged pair keeps its entry, so those who key by it (the https front) see no change.
+    const known = [this.#primary, ...this.#sni].filter((entry) => entry !== undefined);
+    const kept = (entry: Entry) => known.find((old) => samePair(old, entry)) ?? entry;
+    primary = kept(primary);
+    extra = extra.map(kept);
+    const changed = this.#primary !== undefined &&
+      (primary !== this.#primary || extra.length !== this.#sni.length ||
+        extra.some((entry, i) => entry !== this.#sni[i]));
     this.#primary = primary;
     this.#sni = extra;
     if (changed) this.#notify();
@@ -292,4 +311,9 @@ async function writeAtomically(path: string, text: string, mode: number): Promis
     await Deno.remove(tmp).catch(() => {});
     throw err;
   }
+}
+
+function samePair(a: Entry, b: Entry): boolean {
+  return a.material.certificatePem === b.material.certificatePem &&
+    a.material.keyPem === b.material.keyPem;
 }

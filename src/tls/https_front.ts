@@ -1,18 +1,20 @@
 /**
- * The `https` listener when ACME validates with TLS-ALPN-01 (RFC 8737): the CA connects to port
- * 443 offering only the ALPN protocol "acme-tls/1" and expects a special certificate for the
- * name, while every other client must get the real one. Deno.serve picks its certificate once,
- * without seeing ALPN, so a small front owns the port instead: it reads the ClientHello
- * (src/tls/client_hello.ts) without consuming it, and passes the connection's bytes, still
- * encrypted, to the HTTPS server (Deno.serve with the current certificate) on loopback — or,
- * for a hello offering "acme-tls/1", answers it here with the challenge certificate
+ * The `https` listener when ACME validates with TLS-ALPN-01 (RFC 8737) or [tls] sni lists more
+ * certificates: the CA connects to port 443 offering only the ALPN protocol "acme-tls/1" and
+ * expects a special certificate for the name, while every other client must get the real one,
+ * chosen by the name it asks for (SNI). Deno.serve takes one certificate, once, and sees neither,
+ * so a small front owns the port instead: it reads the ClientHello (src/tls/client_hello.ts)
+ * without consuming it, and passes the connection's bytes, still encrypted, to the HTTPS server
+ * of that name's certificate (Deno.serve, one per certificate) on loopback — or, for a hello
+ * offering "acme-tls/1", answers it here with the challenge certificate
  * (src/tls/tls13_responder.ts: Deno's TLS will not load that certificate).
  *
  * Implementation notes:
  * - The HTTPS server sees the front's loopback socket as its peer; the front records which
  *   client each loopback port carries, and the handler is given the client's address.
- * - A new default certificate starts a new HTTPS server on another loopback port and the front
- *   sends new connections there; the old one keeps serving the connections it has for
+ * - A changed certificate gets a new HTTPS server on another loopback port (started at its first
+ *   connection) and the front sends new connections there; the old one keeps serving the
+ *   connections it has for
  *   `RETIRE_AFTER_MS`, then finishes its requests (`shutdown()`), so no connection is refused
  *   or dropped during a swap (unlike the rebind of src/tls/https_reload.ts).
  * - A client must finish its ClientHello within `HELLO_TIMEOUT_MS`; bytes that are not a TLS
@@ -25,7 +27,7 @@
  */
 import net from "node:net";
 import { Buffer } from "node:buffer";
-import type { CertificateManager } from "./certificates.ts";
+import type { CertificateManager, TlsMaterial } from "./certificates.ts";
 import { type HelloFields, MAX_HELLO_BYTES, parseClientHello } from "./client_hello.ts";
 import { type ResponderCertificate, respondTls13 } from "./tls13_responder.ts";
 import { normalizeAddress } from "../server/connection.ts";
@@ -70,7 +72,8 @@ export class HttpsFront {
   readonly #clients = new Map<number, Deno.NetAddr>();
   /** Servers of earlier certificates, still finishing the connections they were handed. */
   readonly #retiring = new Map<Backend, ReturnType<typeof setTimeout> | Promise<void>>();
-  #https!: Backend;
+  /** One HTTPS server per certificate served (the default, and each [tls] sni one). */
+  readonly #backends = new Map<TlsMaterial, Backend>();
   #unsubscribe: () => void = () => {};
   #port = 0;
 
@@ -93,7 +96,7 @@ export class HttpsFront {
   }
 
   async #start(): Promise<void> {
-    this.#https = this.#startHttps();
+    this.#backendFor("");
     try {
       const { host, port } = this.#options.address;
       this.#port = await listen(this.#server, port, host);
@@ -101,11 +104,21 @@ export class HttpsFront {
       await this.#stopBackends();
       throw error;
     }
-    this.#unsubscribe = this.#options.certificates.onChange(() => this.#rotate());
+    this.#unsubscribe = this.#options.certificates.onChange(() => this.#certificatesChanged());
   }
 
-  #startHttps(): Backend {
-    const { certificatePem, keyPem } = this.#options.certificates.material();
+  /** The HTTPS server of the certificate for `serverName`, started when first needed. */
+  #backendFor(serverName: string): Backend {
+    const material = this.#options.certificates.materialFor(serverName);
+    let backend = this.#backends.get(material);
+    if (!backend) {
+      backend = this.#startHttps(material);
+      this.#backends.set(material, backend);
+    }
+    return backend;
+  }
+
+  #startHttps({ certificatePem, keyPem }: TlsMaterial): Backend {
     let port = 0;
     const server = Deno.serve({
       hostname: LOOPBACK,
@@ -120,17 +133,17 @@ export class HttpsFront {
     return { server, port: (server.addr as Deno.NetAddr).port ?? port };
   }
 
-  #rotate(): void {
-    try {
-      const old = this.#https;
-      this.#https = this.#startHttps();
-      // Connections forwarded just before the swap may not have sent a request yet; a server
+  /** Servers of certificates no longer served stop taking connections (see the notes). */
+  #certificatesChanged(): void {
+    const current = new Set(this.#options.certificates.materials());
+    for (const [material, backend] of this.#backends) {
+      if (current.has(material)) continue;
+      this.#backends.delete(material);
+      // Connections forwarded just before the change may not have sent a request yet; a server
       // shut down now would drop them as idle. It is shut down once they have had time.
-      this.#retiring.set(old, setTimeout(() => this.#retire(old), RETIRE_AFTER_MS));
-      this.#log.info("https serves the new certificate", { port: this.#port });
-    } catch (error) {
-      this.#log.error("https could not take the new certificate", { error });
+      this.#retiring.set(backend, setTimeout(() => this.#retire(backend), RETIRE_AFTER_MS));
     }
+    this.#log.info("https serves the new certificates", { port: this.#port });
   }
 
   #retire(backend: Backend): Promise<void> {
@@ -163,7 +176,7 @@ export class HttpsFront {
           this.#log.warn("TLS-ALPN-01 answer failed", { error });
           socket.destroy();
         });
-      } else this.#forward(socket, bytes);
+      } else this.#forward(socket, bytes, hello.kind === "hello" ? hello.serverName : "");
     };
     socket.on("data", onData);
     socket.on("error", () => {});
@@ -204,8 +217,16 @@ export class HttpsFront {
     socket.resume();
   }
 
-  #forward(client: net.Socket, hello: Buffer): void {
-    const upstream = net.connect({ host: LOOPBACK, port: this.#https.port, noDelay: true });
+  #forward(client: net.Socket, hello: Buffer, serverName: string): void {
+    let port: number;
+    try {
+      port = this.#backendFor(serverName).port;
+    } catch (error) {
+      this.#log.error("https could not serve a certificate", { error, name: serverName });
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect({ host: LOOPBACK, port, noDelay: true });
     this.#sockets.add(upstream);
     let localPort = 0;
     upstream.on("connect", () => {
@@ -246,7 +267,7 @@ export class HttpsFront {
 
   async #stopBackends(): Promise<void> {
     await Promise.all([
-      this.#https.server.shutdown(),
+      ...[...this.#backends.values()].map((backend) => backend.server.shutdown()),
       ...[...this.#retiring.keys()].map((backend) => this.#retire(backend)),
     ]);
     for (const socket of this.#sockets) socket.destroy();

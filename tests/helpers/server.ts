@@ -40,8 +40,8 @@ export interface TestConfigOptions {
    * test DNS server when this is absent, so no test ever queries the machine's resolver.
    */
   dns?: string;
-  /** Extra [tls] entries (certificate, key). */
-  tls?: Record<string, string>;
+  /** Extra [tls] entries (certificate, key, sni). */
+  tls?: Record<string, string | { certificate: string; key: string }[]>;
   /** [server] hostname; the first domain is derived from it (default mail.example.com). */
   hostname?: string;
 }
@@ -66,7 +66,17 @@ export async function makeTestConfig(options: TestConfigOptions = {}, dir?: stri
     ) => `${k} = ${JSON.stringify(v)}`),
     "[tls]",
     `names = ["localhost"]`,
-    ...Object.entries(options.tls ?? {}).map(([k, v]) => `${k} = ${JSON.stringify(v)}`),
+    ...Object.entries(options.tls ?? {}).map(([k, v]) =>
+      typeof v === "string"
+        ? `${k} = ${JSON.stringify(v)}`
+        : `${k} = [${
+          v.map((pair) =>
+            `{ certificate = ${JSON.stringify(pair.certificate)}, key = ${
+              JSON.stringify(pair.key)
+            } }`
+          ).join(", ")
+        }]`
+    ),
     ...(options.dns ? ["[dns]", `nameserver = "${options.dns}"`, `timeout = "2s"`] : []),
     "[log]",
     `format = "json"`,

@@ -1,9 +1,10 @@
 /**
- * The https front of `[acme] challenge = "tls-alpn-01"` (src/tls/https_front.ts) over real
- * sockets: curl and OpenSSL's s_client as the clients. HTTPS requests reach the handler with the
- * client's own address; a hello offering "acme-tls/1" gets the RFC 8737 certificate from the
- * TypeScript TLS 1.3 responder (OpenSSL checks its signature and Finished); a certificate swap
- * refuses no connection; scanners and plain-text clients do no harm.
+ * The https front of `[acme] challenge = "tls-alpn-01"` and `[tls] sni` (src/tls/https_front.ts)
+ * over real sockets, with curl and OpenSSL's s_client as the clients. HTTPS requests reach the
+ * handler with the client's own address and get the certificate of the name asked for; a hello
+ * offering "acme-tls/1" gets the RFC 8737 certificate from the TypeScript TLS 1.3 responder
+ * (OpenSSL checks its signature and Finished); a certificate swap refuses no connection; scanners
+ * and plain-text clients do no harm.
  */
 import * as x509 from "@peculiar/x509";
 import net from "node:net";
@@ -20,14 +21,22 @@ interface Front {
   close(): Promise<void>;
 }
 
-async function startFront(): Promise<Front> {
+/** A front on the self-signed mail.front.test, plus a [tls] sni certificate per name given. */
+async function startFront(sniNames: string[] = []): Promise<Front & { dir: string }> {
   const dir = await Deno.makeTempDir({ prefix: "postern-front-" });
+  const sni = [];
+  for (const name of sniNames) {
+    const pair = await generateSelfSigned([name]);
+    await Deno.writeTextFile(`${dir}/${name}.crt`, pair.certificatePem);
+    await Deno.writeTextFile(`${dir}/${name}.key`, pair.keyPem);
+    sni.push({ certificate: `${dir}/${name}.crt`, key: `${dir}/${name}.key` });
+  }
   const certificates = await CertificateManager.load({
     hostname: "mail.front.test",
     names: [],
     certificate: "",
     key: "",
-    sni: [],
+    sni,
     tlsDir: dir,
   });
   const challenges = new TlsAlpn01Challenges();
@@ -41,6 +50,7 @@ async function startFront(): Promise<Front> {
       ),
   });
   return {
+    dir,
     front,
     certificates,
     challenges,
@@ -211,6 +221,39 @@ Deno.test("https front: scanners, plain text and truncated hellos do no harm", a
       exchange(truncated),
     ]);
     assertEquals(await curl(front.port, "/after"), "/after from 127.0.0.1");
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("https front: each name gets its [tls] sni certificate; a reload serves new files", async () => {
+  const { front, certificates, dir, close } = await startFront(["other.front.test"]);
+  try {
+    const subject = async (name: string) =>
+      servedCertificate(await sClient(front.port, ["-servername", name])).subject;
+    assertEquals(await subject("other.front.test"), "CN=other.front.test");
+    assertEquals(await subject("mail.front.test"), "CN=mail.front.test");
+    assertEquals(await subject("unknown.front.test"), "CN=mail.front.test");
+    const resolved = await new Deno.Command("curl", {
+      args: [
+        "-sS",
+        "-k",
+        "--resolve",
+        `other.front.test:${front.port}:127.0.0.1`,
+        `https://other.front.test:${front.port}/sni`,
+      ],
+      stdout: "piped",
+    }).output();
+    assertEquals(new TextDecoder().decode(resolved.stdout), "/sni from 127.0.0.1");
+
+    // The files change (a renewal by another tool) and the server reloads them.
+    const renewed = await generateSelfSigned(["other.front.test", "www.front.test"]);
+    await Deno.writeTextFile(`${dir}/other.front.test.crt`, renewed.certificatePem);
+    await Deno.writeTextFile(`${dir}/other.front.test.key`, renewed.keyPem);
+    await certificates.reload();
+    const served = servedCertificate(await sClient(front.port, ["-servername", "www.front.test"]));
+    const names = served.getExtension(x509.SubjectAlternativeNameExtension)?.names.toJSON();
+    assertEquals(names?.map((n) => n.value), ["other.front.test", "www.front.test"]);
   } finally {
     await close();
   }
