@@ -11,9 +11,16 @@
  *   has SRV records but none with that target and port (priority and weight are the admin's
  *   choice and are shown, not compared).
  * - unchecked: the resolver has no lookup for the type, so it is not checked.
+ * - The names clients reach over TLS (the hostname, and mta-sts., autodiscover., autoconfig. of
+ *   the domain, which the records point here) are checked against the certificates served:
+ *   covered (a certificate lists the name), self-signed (only a self-signed one does; clients
+ *   warn), or not covered (the name gets a certificate without it; clients refuse).
  */
 import { DnsError, normalizeName, type Resolver } from "../dns/resolver.ts";
 import type { DnsRecord } from "../api/domains.ts";
+import type { Config } from "../config/schema.ts";
+import type { CertificateDescription } from "../tls/certificates.ts";
+import { nameMatches } from "../tls/names.ts";
 
 export type DnsCheckStatus = "present" | "missing" | "wrong" | "failed" | "unchecked";
 
@@ -84,4 +91,49 @@ export async function checkRecord(resolver: CheckResolver, record: DnsRecord): P
     }
     throw error;
   }
+}
+
+export type CertificateStatus = "covered" | "self-signed" | "not covered";
+
+export interface CertificateCheck {
+  name: string;
+  purpose: string;
+  status: CertificateStatus;
+  /** When the certificate that covers the name expires; null when none does. */
+  notAfter: Date | null;
+}
+
+/**
+ * Whether the certificates served cover each name clients of `domain` reach over TLS.
+ *
+ * @example
+ * checkCertificates("example.com", config, certificates.describe());
+ * // [{ name: "mail.example.com", status: "covered", ... }, { name: "mta-sts.example.com", ... }]
+ */
+export function checkCertificates(
+  domain: string,
+  config: Config,
+  certificates: CertificateDescription[],
+): CertificateCheck[] {
+  const names: [string, string][] = [
+    [config.server.hostname.toLowerCase(), "IMAP, POP3, SMTP, JMAP, DAV and this admin"],
+  ];
+  if (config.mta_sts.mode !== "none") {
+    names.push([`mta-sts.${domain}`, "MTA-STS policy (senders fetch it over HTTPS only)"]);
+  }
+  names.push(
+    [`autodiscover.${domain}`, "Outlook Autodiscover (HTTPS only)"],
+    [`autoconfig.${domain}`, "Thunderbird autoconfiguration (tries HTTPS first)"],
+  );
+  return names.map(([name, purpose]) => {
+    const covering = certificates.filter((c) => c.names.some((n) => nameMatches(n, name)));
+    const trusted = covering.find((c) => !c.selfSigned);
+    const best = trusted ?? covering[0];
+    return {
+      name,
+      purpose,
+      status: trusted ? "covered" : covering.length > 0 ? "self-signed" : "not covered",
+      notAfter: best?.notAfter ?? null,
+    };
+  });
 }

@@ -8,11 +8,14 @@ import type { Hono } from "hono";
 import { newDomainBody, parseZone } from "../api/domains.ts";
 import { accountChangesBody, newAccountBody } from "../api/accounts.ts";
 import { newAliasBody } from "../api/aliases.ts";
+import { newTokenBody } from "../api/tokens.ts";
+import { idParam } from "../api/respond.ts";
+import { ApiTokens } from "../directory/tokens.ts";
 import { normalizeDomain } from "../directory/directory.ts";
 import { domainRecords } from "../directory/dns_records.ts";
 import { clientDnsRecords } from "../http/client_records.ts";
 import { profileResponse } from "../http/mobileconfig.ts";
-import { checkRecord } from "./dns_check.ts";
+import { checkCertificates, checkRecord } from "./dns_check.ts";
 import { act, type Ctx, field, FormError, parse, render } from "./respond.tsx";
 import type { AdminEnv, AdminOptions } from "./mod.ts";
 import type { AdminSession, SessionStore } from "./session.ts";
@@ -22,6 +25,8 @@ import { DomainsPage } from "./pages/domains.tsx";
 import { DnsPage } from "./pages/dns.tsx";
 import { AccountsPage } from "./pages/accounts.tsx";
 import { AliasesPage } from "./pages/aliases.tsx";
+import { AppPasswordsPage } from "./pages/app_passwords.tsx";
+import { TokensPage } from "./pages/tokens.tsx";
 import { QueuedMessagePage, QueuePage } from "./pages/queue.tsx";
 
 export function mountPages(
@@ -91,7 +96,12 @@ export function mountPages(
     return render(
       c,
       `DNS records for ${domain.name}`,
-      <DnsPage domain={domain.name} rows={rows} zone={zone.join("\n") + "\n"} />,
+      <DnsPage
+        domain={domain.name}
+        rows={rows}
+        zone={zone.join("\n") + "\n"}
+        certificates={checkCertificates(domain.name, config, certificates())}
+      />,
     );
   });
 
@@ -174,6 +184,78 @@ export function mountPages(
     sessions.deleteAccount(account.id);
     return `Deleted ${account.address} and its mail.`;
   });
+
+  // ---- an account's app passwords (the directory calls of /api and the account page) ----
+  const appPasswordsPath = (address: string) =>
+    `/admin/accounts/${encodeURIComponent(address)}/app-passwords`;
+  admin.get("/accounts/:address/app-passwords", async (c) => {
+    const account = await app.directory.getAccount(c.req.param("address")).catch(() => null);
+    if (!account) return c.text(`No account ${c.req.param("address")}\n`, 404);
+    const appPasswords = await app.directory.listAppPasswords(account.address);
+    return render(
+      c,
+      `App passwords of ${account.address}`,
+      <AppPasswordsPage
+        address={account.address}
+        appPasswords={appPasswords}
+        token={c.get("session").csrfToken}
+      />,
+    );
+  });
+  // Back to the account's page; to the accounts list when there is no such account.
+  const appPasswordAction = (
+    path: string,
+    action: (c: Ctx, form: URLSearchParams, address: string) => Promise<string>,
+  ) =>
+    admin.post(`/accounts/:address/app-passwords${path}`, async (c) => {
+      const address = c.req.param("address");
+      const account = await app.directory.getAccount(address).catch(() => null);
+      const back = account ? appPasswordsPath(account.address) : "/admin/accounts";
+      return await act(c, back, (form) => action(c, form, address));
+    });
+  appPasswordAction("", async (_c, form, address) => {
+    const { appPassword, password } = await app.directory.addAppPassword(
+      address,
+      form.get("name") ?? "",
+    );
+    return `App password '${appPassword.name}' created for ${address.toLowerCase()}: ` +
+      `${password} — give it to the user now; it is not shown again.`;
+  });
+  appPasswordAction("/:id/revoke", async (c, _form, address) => {
+    const id = idParam(c.req.param("id"), "app password");
+    const entry = (await app.directory.listAppPasswords(address)).find((e) => e.id === id);
+    await app.directory.revokeAppPassword(address, id);
+    return `Revoked app password '${entry?.name ?? id}' of ${address.toLowerCase()}.`;
+  });
+
+  // ---- API tokens: the signed-in administrator's own (what `postern token …` manages) ----
+  const tokens = new ApiTokens(app.store, app.directory.limiter);
+  admin.get("/tokens", async (c) => {
+    const session = c.get("session");
+    return render(
+      c,
+      "API tokens",
+      <TokensPage
+        address={session.address}
+        tokens={await tokens.list(session.accountId)}
+        token={session.csrfToken}
+      />,
+    );
+  });
+  admin.post("/tokens", (c) =>
+    act(c, "/admin/tokens", async (form) => {
+      const { label } = parse(newTokenBody, { label: form.get("label")?.trim() ?? "" });
+      const { key, token } = await tokens.create(c.get("session").accountId, label);
+      return `API token ${key.id}${label ? ` '${label}'` : ""} created: ${token} — ` +
+        "copy it now; it is not shown again.";
+    }));
+  admin.post("/tokens/:id/revoke", (c) =>
+    act(c, "/admin/tokens", async () => {
+      const id = idParam(c.req.param("id"), "token");
+      const owned = (await tokens.list(c.get("session").accountId)).some((key) => key.id === id);
+      if (!owned || !(await tokens.revoke(id))) throw new FormError(`you have no token ${id}`);
+      return `Revoked API token ${id}; it no longer signs in.`;
+    }));
 
   // ---- aliases ----
   admin.get("/aliases", async (c) => {

@@ -127,6 +127,12 @@ Deno.test("admin in a browser: sign in, domain and DNS, account over IMAP, passw
     assertEquals(await status("example.org", "TXT"), "wrong");
     assertEquals(await status("_dmarc.example.org", "TXT"), "missing");
     assertMatch(await page.textContent("#zone") ?? "", /_domainkey\.example\.org\.\t3600\tIN\tTXT/);
+    // The names clients reach over TLS, against the (self-signed) certificate served.
+    const certificate = (name: string) =>
+      page.getAttribute(`tr[data-certificate="${name}"]`, "data-status");
+    assertEquals(await certificate("mail.example.com"), "self-signed");
+    assertEquals(await certificate("mta-sts.example.org"), "not covered");
+    assertEquals(await certificate("autodiscover.example.org"), "not covered");
     await screenshot(page, "dns");
 
     // Create an account; it logs in over IMAP.

@@ -1,6 +1,6 @@
 /** A domain's DNS page: every record to publish, each checked against live DNS. */
 import type { DnsRecord } from "../../api/domains.ts";
-import type { DnsCheck } from "../dns_check.ts";
+import type { CertificateCheck, DnsCheck } from "../dns_check.ts";
 
 const LABELS: Record<DnsCheck["status"], string> = {
   present: "present",
@@ -10,8 +10,19 @@ const LABELS: Record<DnsCheck["status"], string> = {
   unchecked: "not checked",
 };
 
+const CERTIFICATE_CLASSES: Record<CertificateCheck["status"], string> = {
+  covered: "present",
+  "self-signed": "wrong",
+  "not covered": "missing",
+};
+
 export function DnsPage(
-  props: { domain: string; rows: { record: DnsRecord; check: DnsCheck }[]; zone: string },
+  props: {
+    domain: string;
+    rows: { record: DnsRecord; check: DnsCheck }[];
+    zone: string;
+    certificates: CertificateCheck[];
+  },
 ) {
   return (
     <>
@@ -39,6 +50,32 @@ export function DnsPage(
               <td class="value">{record.value}</td>
               <td class="value">{check.found.join("\n")}</td>
               <td>{record.purpose}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h2>Certificate names</h2>
+      <p>
+        Clients reach these names over TLS. A name not covered needs adding to{" "}
+        <code>[tls] names</code>; with <code>[acme]</code>{" "}
+        on, the next certificate ordered covers it (its DNS record must point here first).
+      </p>
+      <table>
+        <thead>
+          <tr>
+            <th>Status</th>
+            <th>Name</th>
+            <th>Expires</th>
+            <th>Purpose</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.certificates.map((check) => (
+            <tr data-certificate={check.name} data-status={check.status}>
+              <td class={CERTIFICATE_CLASSES[check.status]}>{check.status}</td>
+              <td>{check.name}</td>
+              <td>{check.notAfter ? check.notAfter.toISOString().slice(0, 10) : ""}</td>
+              <td>{check.purpose}</td>
             </tr>
           ))}
         </tbody>
