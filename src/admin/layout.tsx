@@ -66,6 +66,7 @@ export function Page(props: PageProps) {
     ["/admin/accounts", "Accounts"],
     ["/admin/aliases", "Aliases"],
     ["/admin/queue", "Queue"],
+    ["/admin/tokens", "API tokens"],
     ["/admin/settings", "Settings"],
     ["/admin/logs", "Logs"],
   ];

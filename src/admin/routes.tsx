@@ -222,7 +222,7 @@ export function mountPages(
       `${password} — give it to the user now; it is not shown again.`;
   });
   appPasswordAction("/:id/revoke", async (c, _form, address) => {
-    const id = idParam(c.req.param("id"), "app password");
+    const id = idParam(c.req.param("id") ?? "", "app password");
     const entry = (await app.directory.listAppPasswords(address)).find((e) => e.id === id);
     await app.directory.revokeAppPassword(address, id);
     return `Revoked app password '${entry?.name ?? id}' of ${address.toLowerCase()}.`;

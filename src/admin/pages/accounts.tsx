@@ -1,6 +1,7 @@
 /**
  * Accounts: list with quota, usage and two-step sign-in; create, password reset, quota,
- * two-step sign-in off (a lost phone), disable/enable, delete; each account's Apple profile.
+ * two-step sign-in off (a lost phone), disable/enable, delete; each account's Apple profile and
+ * a link to its app passwords (app_passwords.tsx).
  */
 import type { Account } from "../../store/types.ts";
 import { ActionButton, CsrfField } from "../layout.tsx";
@@ -101,6 +102,7 @@ export function AccountsPage(
                   </form>
                 </td>
                 <td>
+                  <a href={`${base}/app-passwords`}>App passwords</a>{" "}
                   <a href={`${base}/mobileconfig`} download>Apple profile</a>{" "}
                   <ActionButton
                     action={`${base}/${a.disabled ? "enable" : "disable"}`}
