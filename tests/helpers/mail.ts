@@ -1,9 +1,10 @@
 /**
  * Helpers for tests that look at what a server stored and talk SMTP to it: stored messages read
- * back from the database and blob files, CLI set-up, and SMTP reply reading over a LineClient.
+ * back from the database and blob files, CLI set-up, SMTP reply reading over a LineClient, and an
+ * IMAP login to see which passwords an account takes.
  */
 import { DatabaseSync } from "node:sqlite";
-import { assertEquals } from "./assert.ts";
+import { assertEquals, assertMatch } from "./assert.ts";
 import { cli, type TestServer } from "./server.ts";
 import { LineClient } from "./tls.ts";
 
@@ -109,5 +110,22 @@ export async function deliverMany(
     }
   } finally {
     await smtp.close();
+  }
+}
+
+/** The tagged reply to `LOGIN user "password"` on a fresh IMAPS connection (self-signed CA). */
+export async function imapLogin(
+  server: TestServer,
+  user: string,
+  password: string,
+): Promise<string> {
+  const ca = await Deno.readTextFile(`${server.dir}/data/tls/self-signed.crt`);
+  const client = await LineClient.connect(server.ports.imaps, { implicitTls: { ca } });
+  try {
+    assertMatch((await client.readLine())!, /^\* OK /);
+    await client.write(`a1 LOGIN ${user} "${password}"\r\n`);
+    return (await client.readUntil((line) => line.startsWith("a1 "))).at(-1)!;
+  } finally {
+    await client.close();
   }
 }

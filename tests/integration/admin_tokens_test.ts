@@ -10,7 +10,7 @@ import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { Browser, flash } from "../helpers/browser.ts";
 import { admin as adminCredentials, api } from "../helpers/api.ts";
 import { cli, startServer, type TestServer } from "../helpers/server.ts";
-import { LineClient } from "../helpers/tls.ts";
+import { imapLogin } from "../helpers/mail.ts";
 
 const TOKEN = /created: (postern_([0-9]+)_[A-Za-z0-9_-]{43}) — /;
 const APP_PASSWORD = /created for [^:]+: (([0-9]+)-[a-z2-9]{4}(?:-[a-z2-9]{4}){3}) — /;
@@ -21,19 +21,6 @@ async function signedInAdmin(server: TestServer): Promise<Browser> {
   const signed = await browser.signIn(server.admin.address, server.admin.password);
   assertEquals([signed.status, signed.location], [303, "/admin"]);
   return browser;
-}
-
-/** The tagged reply to LOGIN over IMAPS. */
-async function imapLogin(server: TestServer, user: string, password: string): Promise<string> {
-  const ca = await Deno.readTextFile(`${server.dir}/data/tls/self-signed.crt`);
-  const client = await LineClient.connect(server.ports.imaps, { implicitTls: { ca } });
-  try {
-    assertMatch((await client.readLine())!, /^\* OK /);
-    await client.write(`a1 LOGIN ${user} "${password}"\r\n`);
-    return (await client.readUntil((line) => line.startsWith("a1 "))).at(-1)!;
-  } finally {
-    await client.close();
-  }
 }
 
 /** The table row of `attribute="id"` on a page, or null. */

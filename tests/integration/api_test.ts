@@ -7,26 +7,12 @@
  * JSON 404.
  */
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { cli, startServer, type TestServer, withServer } from "../helpers/server.ts";
+import { cli, startServer, withServer } from "../helpers/server.ts";
 import { startDnsServer } from "../helpers/dns_server.ts";
 import { startSmtpPeer } from "../helpers/smtp_peer.ts";
-import { submit } from "../helpers/mail.ts";
-import { eventually, LineClient } from "../helpers/tls.ts";
+import { imapLogin, submit } from "../helpers/mail.ts";
+import { eventually } from "../helpers/tls.ts";
 import { admin, api } from "../helpers/api.ts";
-
-/** The tagged reply to `LOGIN user password` on a fresh IMAPS connection. */
-async function imapLogin(server: TestServer, user: string, password: string): Promise<string> {
-  const ca = await Deno.readTextFile(`${server.dir}/data/tls/self-signed.crt`);
-  const client = await LineClient.connect(server.ports.imaps, { implicitTls: { ca } });
-  try {
-    assertMatch((await client.readLine())!, /^\* OK /);
-    await client.write(`a1 LOGIN ${user} "${password}"\r\n`);
-    const lines = await client.readUntil((line) => line.startsWith("a1 "));
-    return lines.at(-1)!;
-  } finally {
-    await client.close();
-  }
-}
 
 Deno.test("api: domains, DNS records, accounts over IMAP, password reset, aliases, tokens", async () => {
   await withServer(async (server) => {

@@ -10,20 +10,8 @@ import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { Browser, csrfToken, flash } from "../helpers/browser.ts";
 import { cli, startServer, type TestServer } from "../helpers/server.ts";
 import { startRemoteDomain } from "../helpers/smtp_peer.ts";
-import { readReply, send } from "../helpers/mail.ts";
+import { imapLogin, readReply, send } from "../helpers/mail.ts";
 import { eventually, LineClient } from "../helpers/tls.ts";
-
-async function imapLogin(server: TestServer, user: string, password: string): Promise<string> {
-  const ca = await Deno.readTextFile(`${server.dir}/data/tls/self-signed.crt`);
-  const client = await LineClient.connect(server.ports.imaps, { implicitTls: { ca } });
-  try {
-    assertMatch((await client.readLine())!, /^\* OK /);
-    await client.write(`a1 LOGIN ${user} "${password}"\r\n`);
-    return (await client.readUntil((line) => line.startsWith("a1 "))).at(-1)!;
-  } finally {
-    await client.close();
-  }
-}
 
 /** The reply to AUTH PLAIN on the submission port after STARTTLS. */
 async function smtpAuth(server: TestServer, user: string, password: string): Promise<string> {

@@ -8,41 +8,14 @@
  * session's CSRF token is refused; an ended session sends the browser back to the sign-in page.
  * A screenshot of each page is saved under tests/artifacts/.
  */
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
+import { flash, launchChromium, screenshot as save } from "../helpers/chromium.ts";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { startDnsServer } from "../helpers/dns_server.ts";
 import { startSmtpPeer } from "../helpers/smtp_peer.ts";
-import { submit } from "../helpers/mail.ts";
-import { eventually, LineClient } from "../helpers/tls.ts";
-
-const ARTIFACTS = new URL("../artifacts/", import.meta.url).pathname;
-
-async function launch(): Promise<Browser> {
-  return await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu"],
-  });
-}
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  await Deno.mkdir(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: `${ARTIFACTS}admin-${name}.png`, fullPage: true });
-}
-
-/** The tagged reply to `LOGIN user password` on a fresh IMAPS connection. */
-async function imapLogin(server: TestServer, user: string, password: string): Promise<string> {
-  const ca = await Deno.readTextFile(`${server.dir}/data/tls/self-signed.crt`);
-  const client = await LineClient.connect(server.ports.imaps, { implicitTls: { ca } });
-  try {
-    assertMatch((await client.readLine())!, /^\* OK /);
-    await client.write(`a1 LOGIN ${user} "${password}"\r\n`);
-    const lines = await client.readUntil((line) => line.startsWith("a1 "));
-    return lines.at(-1)!;
-  } finally {
-    await client.close();
-  }
-}
+import { imapLogin, submit } from "../helpers/mail.ts";
+import { eventually } from "../helpers/tls.ts";
 
 async function signIn(page: Page, base: string, server: TestServer): Promise<void> {
   assert(server.admin, "the first start printed the admin's password");
@@ -52,11 +25,6 @@ async function signIn(page: Page, base: string, server: TestServer): Promise<voi
   await page.fill('input[name="password"]', server.admin.password);
   await page.click('button[type="submit"]');
   await page.waitForURL(`${base}/admin`);
-}
-
-/** The flash message of the page after a form's redirect. */
-async function flash(page: Page): Promise<string> {
-  return (await page.textContent(".flash")) ?? "";
 }
 
 Deno.test("admin in a browser: sign in, domain and DNS, account over IMAP, password, queue, CSRF", async () => {
@@ -79,7 +47,7 @@ Deno.test("admin in a browser: sign in, domain and DNS, account over IMAP, passw
       "mta_sts = false",
     ].join("\n"),
   });
-  const browser = await launch();
+  const browser = await launchChromium();
   try {
     const base = `http://127.0.0.1:${server.ports.http}`;
     const context = await browser.newContext();
@@ -88,7 +56,7 @@ Deno.test("admin in a browser: sign in, domain and DNS, account over IMAP, passw
     // The sign-in page, and the cookies' attributes (Secure over https).
     await page.goto(`${base}/admin`);
     assertEquals(new URL(page.url()).pathname, "/admin/login");
-    await screenshot(page, "login");
+    await save(page, "admin-login");
     await page.fill('input[name="address"]', server.admin!.address);
     await page.fill('input[name="password"]', "not the password");
     await page.click('button[type="submit"]');
@@ -109,7 +77,7 @@ Deno.test("admin in a browser: sign in, domain and DNS, account over IMAP, passw
     assertMatch(await page.textContent("main") ?? "", /Postern \d/);
     assertMatch(await page.textContent("#queue-size") ?? "", /^\s*0 messages/);
     assertMatch(await page.textContent("main") ?? "", /imaps/);
-    await screenshot(page, "dashboard");
+    await save(page, "admin-dashboard");
 
     // Add a domain; its DNS page.
     await page.goto(`${base}/admin/domains`);
@@ -118,7 +86,7 @@ Deno.test("admin in a browser: sign in, domain and DNS, account over IMAP, passw
     await page.waitForURL(`${base}/admin/domains`);
     assertMatch(await flash(page), /Added example\.org/);
     assert(await page.isVisible('tr[data-domain="example.org"]'));
-    await screenshot(page, "domains");
+    await save(page, "admin-domains");
     await page.click('tr[data-domain="example.org"] a >> text=DNS records');
     await page.waitForURL(`${base}/admin/domains/example.org/dns`);
     const status = (name: string, type: string) =>
@@ -133,7 +101,7 @@ Deno.test("admin in a browser: sign in, domain and DNS, account over IMAP, passw
     assertEquals(await certificate("mail.example.com"), "self-signed");
     assertEquals(await certificate("mta-sts.example.org"), "not covered");
     assertEquals(await certificate("autodiscover.example.org"), "not covered");
-    await screenshot(page, "dns");
+    await save(page, "admin-dns");
 
     // Create an account; it logs in over IMAP.
     await page.goto(`${base}/admin/accounts`);
@@ -173,7 +141,7 @@ Deno.test("admin in a browser: sign in, domain and DNS, account over IMAP, passw
     assertMatch(await flash(page), /Changed the password of carol@example\.org/);
     assertMatch(await imapLogin(server, "carol@example.org", "first pass"), /^a1 NO/);
     assertMatch(await imapLogin(server, "carol@example.org", "second pass"), /^a1 OK/);
-    await screenshot(page, "accounts");
+    await save(page, "admin-accounts");
 
     // An alias.
     await page.goto(`${base}/admin/aliases`);
@@ -182,7 +150,7 @@ Deno.test("admin in a browser: sign in, domain and DNS, account over IMAP, passw
     await page.click('form[action="/admin/aliases"] button');
     await page.waitForURL(`${base}/admin/aliases`);
     assert(await page.isVisible('tr[data-alias="info@example.org"]'));
-    await screenshot(page, "aliases");
+    await save(page, "admin-aliases");
 
     // The queue: a message the remote host defers.
     assertMatch(
@@ -202,11 +170,11 @@ Deno.test("admin in a browser: sign in, domain and DNS, account over IMAP, passw
       await page.textContent(`tr[data-queued="${id}"]`) ?? "",
       /bob@remote\.test \(queued\)/,
     );
-    await screenshot(page, "queue");
+    await save(page, "admin-queue");
     await page.click(`tr[data-queued="${id}"] a`);
     await page.waitForURL(`${base}/admin/queue/${id}`);
     assertMatch(await page.textContent("main") ?? "", /452 4\.2\.2 mailbox full/);
-    await screenshot(page, "queue-message");
+    await save(page, "admin-queue-message");
     await page.click('form[action$="/retry"] button');
     await page.waitForURL(`${base}/admin/queue`);
     assertMatch(await flash(page), new RegExp(`1 recipients of message ${id} due now`));
@@ -230,7 +198,7 @@ Deno.test("admin in a browser: sign in, domain and DNS, account over IMAP, passw
     assertEquals(await page.getAttribute(junk, "data-source"), "file");
     assertEquals(await page.inputValue(`${junk} input[name="value"]`), "7.5");
     assertMatch(await Deno.readTextFile(server.configPath), /\[spam\][^[]*junk_threshold = 7\.5/);
-    await screenshot(page, "settings");
+    await save(page, "admin-settings");
 
     // Logs: the recent events, filtered by component.
     await page.goto(`${base}/admin/logs?component=admin`);
@@ -238,7 +206,7 @@ Deno.test("admin in a browser: sign in, domain and DNS, account over IMAP, passw
     assertMatch(events[0], /admin sign-in refused: not an administrator.*carol@example\.org/);
     assertMatch(events.at(-1) ?? "", /admin signed in/);
     assertEquals(await page.locator('tbody tr:not([data-component="admin"])').count(), 0);
-    await screenshot(page, "logs");
+    await save(page, "admin-logs");
 
     // CSRF: the session cookie alone does not make a form POST.
     const sessionCookie = `postern_admin=${cookie.value}`;
@@ -285,7 +253,7 @@ Deno.test("admin in a browser: sign in, domain and DNS, account over IMAP, passw
 
 Deno.test("admin in a browser: an ended session sends the browser back to sign in", async () => {
   const server = await startServer({ extra: ["[admin]", `session_idle = "2s"`].join("\n") });
-  const browser = await launch();
+  const browser = await launchChromium();
   try {
     const base = `http://127.0.0.1:${server.ports.http}`;
     const page = await browser.newPage();
@@ -294,7 +262,7 @@ Deno.test("admin in a browser: an ended session sends the browser back to sign i
     await page.goto(`${base}/admin/accounts`);
     assertEquals(new URL(page.url()).pathname, "/admin/login");
     assertMatch(await page.textContent(".flash") ?? "", /Your session has ended/);
-    await screenshot(page, "session-ended");
+    await save(page, "admin-session-ended");
     // A form of the ended session is not acted on either: it lands on the sign-in page.
     await signIn(page, base, server);
     await page.goto(`${base}/admin/domains`);

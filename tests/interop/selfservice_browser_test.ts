@@ -4,44 +4,14 @@
  * vacation reply, changes its password (IMAP follows at once) and signs out. A screenshot of each
  * step is saved under tests/artifacts/.
  */
-import { type Browser, chromium, type Page } from "playwright-core";
+import { flash, launchChromium, screenshot as save } from "../helpers/chromium.ts";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { cli, startServer, type TestServer } from "../helpers/server.ts";
-import { LineClient } from "../helpers/tls.ts";
-
-const ARTIFACTS = new URL("../artifacts/", import.meta.url).pathname;
-
-async function launch(): Promise<Browser> {
-  return await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu"],
-  });
-}
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  await Deno.mkdir(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: `${ARTIFACTS}account-${name}.png`, fullPage: true });
-}
-
-async function imapLogin(server: TestServer, user: string, password: string): Promise<string> {
-  const ca = await Deno.readTextFile(`${server.dir}/data/tls/self-signed.crt`);
-  const client = await LineClient.connect(server.ports.imaps, { implicitTls: { ca } });
-  try {
-    assertMatch((await client.readLine())!, /^\* OK /);
-    await client.write(`a1 LOGIN ${user} "${password}"\r\n`);
-    return (await client.readUntil((line) => line.startsWith("a1 "))).at(-1)!;
-  } finally {
-    await client.close();
-  }
-}
-
-async function flash(page: Page): Promise<string> {
-  return (await page.textContent(".flash")) ?? "";
-}
+import { cli, startServer } from "../helpers/server.ts";
+import { imapLogin } from "../helpers/mail.ts";
 
 Deno.test("account page in a browser: sign in, app password, vacation, password, sign out", async () => {
   const server = await startServer();
-  const browser = await launch();
+  const browser = await launchChromium();
   try {
     assert(server.admin);
     const user = `dave@${server.admin.address.split("@")[1]}`;
@@ -52,19 +22,19 @@ Deno.test("account page in a browser: sign in, app password, vacation, password,
 
     await page.goto(`${base}/account`);
     assertEquals(new URL(page.url()).pathname, "/account/login");
-    await screenshot(page, "login");
+    await save(page, "account-login");
     await page.fill('input[name="address"]', user);
     await page.fill('input[name="password"]', "dave-pw-1");
     await page.click('button[type="submit"]');
     await page.waitForURL(`${base}/account`);
-    await screenshot(page, "home");
+    await save(page, "account-home");
 
     await page.fill('#app-passwords input[name="name"]', "phone");
     await page.click('#app-passwords button:text("Create app password")');
     await page.waitForURL(`${base}/account`);
     const created = /created: (\S+)/.exec(await flash(page))?.[1];
     assert(created, await flash(page));
-    await screenshot(page, "app-password");
+    await save(page, "account-app-password");
     assertMatch(await imapLogin(server, user, created), /^a1 OK/);
 
     await page.check('#vacation input[name="enabled"]');
@@ -75,7 +45,7 @@ Deno.test("account page in a browser: sign in, app password, vacation, password,
     await page.waitForURL(`${base}/account`);
     assertEquals(await flash(page), "The vacation reply is on.");
     assertEquals(await page.inputValue('#vacation input[name="to"]'), "2099-01-31");
-    await screenshot(page, "vacation");
+    await save(page, "account-vacation");
 
     await page.fill('#password input[name="current"]', "dave-pw-1");
     await page.fill('#password input[name="new"]', "dave-pw-2");
@@ -83,7 +53,7 @@ Deno.test("account page in a browser: sign in, app password, vacation, password,
     await page.click('#password button[type="submit"]');
     await page.waitForURL(`${base}/account`);
     assertEquals(await flash(page), "Your password is changed.");
-    await screenshot(page, "password");
+    await save(page, "account-password");
     assertMatch(await imapLogin(server, user, "dave-pw-2"), /^a1 OK/);
     assertMatch(await imapLogin(server, user, "dave-pw-1"), /^a1 NO/);
 
