@@ -30,6 +30,7 @@ const RECORD_ALERT = 21;
 const RECORD_APPLICATION_DATA = 23;
 
 const ALERT_HANDSHAKE_FAILURE = 40;
+const ALERT_ILLEGAL_PARAMETER = 47;
 const ALERT_PROTOCOL_VERSION = 70;
 const ALERT_NO_APPLICATION_PROTOCOL = 120;
 
@@ -68,20 +69,11 @@ export async function respondTls13(
     return alert(ALERT_NO_APPLICATION_PROTOCOL, "bad protocol name");
   }
 
-  const ours = await crypto.subtle.generateKey({ name: "X25519" }, true, [
-    "deriveBits",
-  ]) as CryptoKeyPair;
-  const ourPublic = new Uint8Array(await crypto.subtle.exportKey("raw", ours.publicKey));
-  const theirs = await crypto.subtle.importKey(
-    "raw",
-    new Uint8Array(share),
-    { name: "X25519" },
-    false,
-    [],
-  );
-  const shared = new Uint8Array(
-    await crypto.subtle.deriveBits({ name: "X25519", public: theirs }, ours.privateKey, 256),
-  );
+  const exchanged = await keyExchange(share);
+  if (!exchanged) {
+    return alert(ALERT_ILLEGAL_PARAMETER, "the client's X25519 key share is not a usable key");
+  }
+  const { ourPublic, shared } = exchanged;
 
   const serverHello = handshake(
     2,
@@ -161,6 +153,33 @@ export async function respondTls13(
       encrypted,
     ),
   };
+}
+
+/** Our X25519 share and the shared secret; null when theirs is a low-order point or malformed. */
+async function keyExchange(
+  share: Uint8Array,
+): Promise<{ ourPublic: Uint8Array; shared: Uint8Array } | null> {
+  const ours = await crypto.subtle.generateKey({ name: "X25519" }, true, [
+    "deriveBits",
+  ]) as CryptoKeyPair;
+  try {
+    const theirs = await crypto.subtle.importKey(
+      "raw",
+      new Uint8Array(share),
+      { name: "X25519" },
+      false,
+      [],
+    );
+    const shared = new Uint8Array(
+      await crypto.subtle.deriveBits({ name: "X25519", public: theirs }, ours.privateKey, 256),
+    );
+    // RFC 8446 7.4.2: an all-zero shared secret means a low-order point; refuse it.
+    if (shared.every((byte) => byte === 0)) return null;
+    const ourPublic = new Uint8Array(await crypto.subtle.exportKey("raw", ours.publicKey));
+    return { ourPublic, shared };
+  } catch {
+    return null;
+  }
 }
 
 function alert(description: number, reason: string): Tls13Flight {

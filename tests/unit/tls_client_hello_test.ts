@@ -1,11 +1,14 @@
 /**
  * The ClientHello reader (src/tls/client_hello.ts) on hellos real clients send (OpenSSL's
  * s_client and Deno's own TLS client, caught on a loopback socket), split across records and
- * across reads, and fuzzed: a mutated hello is read or refused, never thrown on.
+ * across reads, and fuzzed: a mutated hello is read or refused, never thrown on, and the TLS 1.3
+ * responder answers whatever reads with a flight or an alert.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { mulberry32 } from "../helpers/random.ts";
 import { MAX_HELLO_BYTES, parseClientHello } from "../../src/tls/client_hello.ts";
+import { respondTls13 } from "../../src/tls/tls13_responder.ts";
+import { challengeCertificate } from "../../src/acme/tls_alpn01.ts";
 
 /** The first bytes a client sends to a listener that never answers. */
 async function capture(connect: (port: number) => Promise<unknown> | void): Promise<Uint8Array> {
@@ -159,5 +162,40 @@ Deno.test("client hello fuzz: mutated hellos are read or refused, never thrown o
         for (const protocol of hello.alpn) assert(protocol.length >= 0 && protocol.length < 256);
       }
     }
+  }
+});
+
+Deno.test("tls 1.3 responder fuzz: every hello that reads gets a flight or an alert, never a throw", async () => {
+  const original = await opensslAcmeHello();
+  const certificate = await challengeCertificate("mail.example.com", "token.thumbprint");
+  const random = mulberry32(11);
+  let flights = 0;
+  let alerts = 0;
+  for (let round = 0; round < 400; round++) {
+    const bytes = original.slice();
+    // Few flips, so that most hellos still read and the responder sees odd but parsed fields.
+    const flips = 1 + Math.floor(random() * 3);
+    for (let i = 0; i < flips; i++) {
+      bytes[9 + Math.floor(random() * (bytes.length - 9))] = Math.floor(random() * 256);
+    }
+    const hello = parseClientHello(bytes);
+    if (hello.kind !== "hello") continue;
+    const flight = await respondTls13(hello.details, "acme-tls/1", certificate);
+    assert(flight.bytes.length > 0);
+    if (flight.kind === "flight") flights++;
+    else alerts++;
+  }
+  assert(flights > 0 && alerts > 0, `flights ${flights}, alerts ${alerts}`);
+});
+
+Deno.test("tls 1.3 responder: a low-order X25519 share gets illegal_parameter, not a flight", async () => {
+  const hello = parseClientHello(await opensslAcmeHello());
+  assert(hello.kind === "hello");
+  const certificate = await challengeCertificate("mail.example.com", "token.thumbprint");
+  for (const point of [new Uint8Array(32), new Uint8Array(32).fill(0).map((_, i) => i ? 0 : 1)]) {
+    const keyShares = new Map(hello.details.keyShares).set(0x001d, point);
+    const flight = await respondTls13({ ...hello.details, keyShares }, "acme-tls/1", certificate);
+    assertEquals(flight.kind, "alert");
+    assertEquals([...flight.bytes], [21, 3, 3, 0, 2, 2, 47]);
   }
 });
