@@ -83,7 +83,7 @@ export class HttpsFront {
     this.#server = net.createServer((socket) => this.#accept(socket));
   }
 
-  /** Binds the port (throws Deno.errors.AddrInUse and the like as Deno.serve would). */
+  /** Binds the port; a failure is node:net's error (code EADDRINUSE, EACCES...). */
   static async start(options: HttpsFrontOptions): Promise<HttpsFront> {
     const front = new HttpsFront(options);
     await front.#start();

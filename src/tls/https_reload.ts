@@ -5,6 +5,9 @@
  * the server is restarted on the same address: the old one stops accepting and lets its requests
  * finish (`shutdown()`), and a new one binds as soon as the port is free again.
  *
+ * Used when https runs without the front (src/tls/https_front.ts: with [acme] tls-alpn-01 or
+ * [tls] sni the front swaps certificates without refusing anything, at a small cost per byte).
+ *
  * Implementation notes:
  * - Between the old listener closing and the new one binding (~10 ms here) a new connection is
  *   refused; requests and push streams already open carry on with the old certificate.
