@@ -22,9 +22,7 @@ import { DavService, mountDav } from "./dav/http.ts";
 import { mountAutoconfig } from "./http/autoconfig.ts";
 import { mountMetrics } from "./http/metrics.ts";
 import { metrics, queueMessages, queueRecipients } from "./observability/metrics.ts";
-import { mountApi } from "./api/mod.ts";
-import { mountAdmin } from "./admin/mod.ts";
-import { mountAccountPage } from "./selfservice/mod.ts";
+import { mountLazily } from "./http/lazy.ts";
 import { useVacationOutbox } from "./mail/vacation.ts";
 import { ApiTokens } from "./directory/tokens.ts";
 import { serveControl } from "./http/control.ts";
@@ -178,22 +176,30 @@ export async function startServer(loaded: LoadedConfig): Promise<RunningServer> 
           queueRecipients.set(undefined, counts.recipients);
         }),
       (http) => mountAcmeChallenges(http, acmeChallenges),
-      (http) => mountAccountPage(http, app),
+      // Built at their first request (src/http/lazy.ts): most servers seldom open them.
       (http) =>
-        mountApi(http, {
-          app,
-          queue,
-          certificates: () => certificates.describe(),
-          listeners: () => bound,
-        }),
+        mountLazily(
+          http,
+          "/account",
+          async () => (await import("./selfservice/mod.ts")).accountRoutes(app).routes,
+        ),
       (http) =>
-        mountAdmin(http, {
-          app,
-          queue,
-          resolver,
-          certificates: () => certificates.describe(),
-          listeners: () => bound,
-        }),
+        mountLazily(http, "/api", async () =>
+          (await import("./api/mod.ts")).apiRoutes({
+            app,
+            queue,
+            certificates: () => certificates.describe(),
+            listeners: () => bound,
+          })),
+      (http) =>
+        mountLazily(http, "/admin", async () =>
+          (await import("./admin/mod.ts")).adminRoutes({
+            app,
+            queue,
+            resolver,
+            certificates: () => certificates.describe(),
+            listeners: () => bound,
+          }).routes),
     ]);
     const httpServers: { shutdown(): Promise<void> }[] = [];
     // With TLS-ALPN-01 or [tls] sni, the https port is owned by a front that routes the CA's

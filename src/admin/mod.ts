@@ -78,13 +78,3 @@ export function adminRoutes(
   admin.all("*", (c) => c.text("Not Found\n", 404));
   return { routes: admin, sessions };
 }
-
-/**
- * Mounts the web admin at /admin on the HTTP app.
- *
- * @example
- * createHttpApp(health, [(http) => mountAdmin(http, { app, queue, resolver })]);
- */
-export function mountAdmin(http: Hono, options: AdminOptions): void {
-  http.route("/admin", adminRoutes(options).routes as unknown as Hono);
-}

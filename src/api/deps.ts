@@ -1,4 +1,4 @@
-/** What the management API's routes work with; the server passes it to mountApi. */
+/** What the management API's routes work with; the server passes it to apiRoutes. */
 import type { App } from "../app.ts";
 import type { CertificateDescription } from "../tls/certificates.ts";
 import type { OutboundQueue } from "../smtp/outbound/queue.ts";

@@ -42,7 +42,8 @@ export interface ApiOptions {
 }
 
 /**
- * The /api routes (paths relative to /api), for mountApi and for tests that list them.
+ * The /api routes (paths relative to /api), mounted by src/serve.ts at the first request
+ * (src/http/lazy.ts), and listed by tests.
  *
  * @example
  * const api = apiRoutes({ app, queue: null });
@@ -86,14 +87,4 @@ export function apiRoutes(options: ApiOptions): Hono<ApiEnv> {
     throw new ApiError(404, "notFound", `no ${c.req.method} ${c.req.path}`);
   });
   return api;
-}
-
-/**
- * Mounts the management API at /api on the HTTP app.
- *
- * @example
- * createHttpApp(health, [(http) => mountApi(http, { app, queue })]);
- */
-export function mountApi(http: Hono, options: ApiOptions): void {
-  http.route("/api", apiRoutes(options) as unknown as Hono);
 }

@@ -158,13 +158,3 @@ export function accountRoutes(app: App): { routes: Hono<AccountEnv>; sessions: S
   page.all("*", (c) => c.text("Not Found\n", 404));
   return { routes: page, sessions };
 }
-
-/**
- * Mounts the account page at /account on the HTTP app.
- *
- * @example
- * createHttpApp(health, [(http) => mountAccountPage(http, app)]);
- */
-export function mountAccountPage(http: Hono, app: App): void {
-  http.route("/account", accountRoutes(app).routes as unknown as Hono);
-}

@@ -6,7 +6,7 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { withApp } from "../helpers/app.ts";
 import { Hono } from "hono";
-import { mountApi } from "../../src/api/mod.ts";
+import { apiRoutes } from "../../src/api/mod.ts";
 import { openApiDocument } from "../../src/api/openapi.ts";
 import { jsonSchema } from "../../src/api/json_schema.ts";
 import { newAccountBody } from "../../src/api/accounts.ts";
@@ -16,7 +16,7 @@ const METHODS = ["get", "post", "put", "patch", "delete"];
 Deno.test("every mounted /api route is in the OpenAPI document, and every documented one is mounted", async () => {
   await withApp((app) => {
     const http = new Hono();
-    mountApi(http, { app, queue: null });
+    http.route("/api", apiRoutes({ app, queue: null }) as unknown as Hono);
     const mounted = new Set(
       http.routes
         .filter((route) => route.method !== "ALL")
