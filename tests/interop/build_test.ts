@@ -116,6 +116,7 @@ Deno.test("the bundled build runs on its own", async () => {
       stderr: "piped",
     }).spawn();
     let port = 0;
+    let httpPort = 0;
     let log = "";
     const stderr = server.stderr.pipeThrough(new TextDecoderStream()).getReader();
     while (!log.includes('"msg":"ready"')) {
@@ -123,6 +124,7 @@ Deno.test("the bundled build runs on its own", async () => {
       if (done) break;
       log += value;
       port ||= Number(/"service":"smtp","address":"127\.0\.0\.1:(\d+)"/.exec(log)?.[1] ?? 0);
+      httpPort ||= Number(/"service":"http","address":"127\.0\.0\.1:(\d+)"/.exec(log)?.[1] ?? 0);
     }
     // Keep draining the server's log, or its writes to a closed pipe would fail.
     const drained = (async () => {
@@ -147,6 +149,12 @@ Deno.test("the bundled build runs on its own", async () => {
     await conn.write(encoder.encode("Subject: over smtp\r\n\r\nhello\r\n.\r\nQUIT\r\n"));
     await until(/\r\n221 /);
     conn.close();
+    // The pages built at their first request (src/http/lazy.ts) load from the bundle too.
+    const page = await fetch(`http://127.0.0.1:${httpPort}/admin/login`);
+    assertMatch(await page.text(), /<form[^>]*action="\/admin\/login"/);
+    const api = await fetch(`http://127.0.0.1:${httpPort}/api/status`);
+    await api.body?.cancel();
+    assertEquals(api.status, 401);
     server.kill("SIGTERM");
     await server.status;
     await drained;
