@@ -1,15 +1,17 @@
 /**
  * The account page (/account) in headless Chromium (Debian `chromium`, driven by playwright-core):
  * an account signs in with its password, creates an app password that logs in over IMAP, sets a
- * vacation reply, changes its password (IMAP follows at once) and signs out. A screenshot of each
- * step is saved under tests/artifacts/.
+ * vacation reply, changes its password (IMAP follows at once), turns on two-step sign-in from the
+ * QR page and signs in again with a code, and signs out. A screenshot of each step is saved under
+ * tests/artifacts/.
  */
 import { flash, launchChromium, screenshot as save } from "../helpers/chromium.ts";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { cli, startServer } from "../helpers/server.ts";
 import { imapLogin } from "../helpers/mail.ts";
+import { base32Decode, totpCode, totpStep } from "../../src/directory/totp.ts";
 
-Deno.test("account page in a browser: sign in, app password, vacation, password, sign out", async () => {
+Deno.test("account page in a browser: sign in, app password, vacation, password, two-step sign-in, sign out", async () => {
   const server = await startServer();
   const browser = await launchChromium();
   try {
@@ -56,6 +58,33 @@ Deno.test("account page in a browser: sign in, app password, vacation, password,
     await save(page, "account-password");
     assertMatch(await imapLogin(server, user, "dave-pw-2"), /^a1 OK/);
     assertMatch(await imapLogin(server, user, "dave-pw-1"), /^a1 NO/);
+
+    // Two-step sign-in: the QR code renders under the page's CSP; the key shown gives the codes.
+    await page.click('#two-step button:text("Set up two-step sign-in")');
+    await page.waitForURL(`${base}/account`);
+    const qr = await page.locator("#two-step .qr svg").boundingBox();
+    assert(qr && qr.width >= 100 && qr.height >= 100, `QR code box ${JSON.stringify(qr)}`);
+    const secret = base32Decode((await page.textContent("#totp-secret")) ?? "");
+    const step = totpStep(Date.now());
+    await save(page, "account-two-step-setup");
+    await page.fill('#two-step input[name="code"]', await totpCode(secret, step));
+    await page.click('#two-step button:text("Turn on")');
+    await page.waitForURL(`${base}/account`);
+    assertMatch(await flash(page), /on/i);
+    assert(await page.isVisible('#two-step button:text("Turn off")'));
+
+    await page.click('header button:text("Sign out")');
+    await page.waitForURL(`${base}/account/login`);
+    await page.fill('input[name="address"]', user);
+    await page.fill('input[name="password"]', "dave-pw-2");
+    await page.click('button[type="submit"]');
+    await page.waitForSelector('input[name="code"]');
+    await save(page, "account-two-step-code");
+    // The next step's code: the one used to turn it on counts as used (no replays).
+    await page.fill('input[name="code"]', await totpCode(secret, step + 1));
+    await page.click('button[type="submit"]');
+    await page.waitForURL(`${base}/account`);
+    assert(await page.isVisible('#two-step button:text("Turn off")'));
 
     await page.click('header button:text("Sign out")');
     await page.waitForURL(`${base}/account/login`);
