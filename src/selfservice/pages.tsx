@@ -5,6 +5,7 @@
 import type { Child } from "hono/jsx";
 import { raw } from "hono/html";
 import { CsrfField } from "../admin/layout.tsx";
+import { CredentialsTable } from "../admin/credentials_table.tsx";
 import { CodeField } from "../admin/pages/login.tsx";
 import type { AdminSession } from "../admin/session.ts";
 import type { AppPassword } from "../store/types.ts";
@@ -69,9 +70,6 @@ export function codeView(token: string, message?: string) {
 }
 
 const day = (date: string | null) => date?.slice(0, 10) ?? "";
-const time = (date: Date | null) =>
-  date ? `${date.toISOString().slice(0, 16).replace("T", " ")} UTC` : "never";
-
 export interface AccountPageProps {
   session: AdminSession;
   flash: AdminSession["flash"];
@@ -189,32 +187,15 @@ export function accountView(props: AccountPageProps) {
             A separate password for each mail program or device; it works wherever your password
             does, and revoking it signs out only that device.
           </p>
-          <table>
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Created</th>
-                <th>Last used</th>
-                <th></th>
-              </tr>
-            </thead>
-            <tbody>
-              {props.appPasswords.map((entry) => (
-                <tr>
-                  <td>{entry.name}</td>
-                  <td>{time(entry.createdAt)}</td>
-                  <td>{time(entry.lastUsedAt)}</td>
-                  <td>
-                    <form class="inline" method="post" action="/account/app-passwords/revoke">
-                      <CsrfField token={token} />
-                      <input type="hidden" name="id" value={String(entry.id)} />
-                      <button type="submit" class="danger">Revoke</button>
-                    </form>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <CredentialsTable
+            rows={props.appPasswords}
+            revoke={(id) => ({
+              action: "/account/app-passwords/revoke",
+              fields: { id: String(id) },
+            })}
+            token={token}
+            rowAttribute="app-password"
+          />
           <form class="inline" method="post" action="/account/app-passwords">
             <CsrfField token={token} />
             <label>

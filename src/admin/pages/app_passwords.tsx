@@ -4,7 +4,8 @@
  */
 import type { AppPassword } from "../../store/types.ts";
 import { MAX_APP_PASSWORD_NAME } from "../../directory/app_passwords.ts";
-import { ActionButton, CsrfField } from "../layout.tsx";
+import { CsrfField } from "../layout.tsx";
+import { CredentialsTable } from "../credentials_table.tsx";
 
 export function AppPasswordsPage(
   props: { address: string; appPasswords: AppPassword[]; token: string },
@@ -31,33 +32,12 @@ export function AppPasswordsPage(
         <button type="submit">Create app password</button>
       </form>
       <h2>App passwords</h2>
-      <table>
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Created</th>
-            <th>Last used</th>
-            <th></th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.appPasswords.map((entry) => (
-            <tr data-app-password={String(entry.id)}>
-              <td>{entry.name}</td>
-              <td>{entry.createdAt.toISOString()}</td>
-              <td>{entry.lastUsedAt?.toISOString() ?? "never"}</td>
-              <td>
-                <ActionButton
-                  action={`${base}/${entry.id}/revoke`}
-                  label="Revoke"
-                  token={props.token}
-                  danger
-                />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <CredentialsTable
+        rows={props.appPasswords}
+        revoke={(id) => ({ action: `${base}/${id}/revoke` })}
+        token={props.token}
+        rowAttribute="app-password"
+      />
     </>
   );
 }

@@ -3,7 +3,8 @@
  * create (the token is shown once, in the flash), revoke.
  */
 import type { ApiKey } from "../../store/types.ts";
-import { ActionButton, CsrfField } from "../layout.tsx";
+import { CsrfField } from "../layout.tsx";
+import { CredentialsTable } from "../credentials_table.tsx";
 
 export function TokensPage(props: { address: string; tokens: ApiKey[]; token: string }) {
   return (
@@ -29,33 +30,12 @@ export function TokensPage(props: { address: string; tokens: ApiKey[]; token: st
         <button type="submit">Create token</button>
       </form>
       <h2>Tokens</h2>
-      <table>
-        <thead>
-          <tr>
-            <th>Label</th>
-            <th>Created</th>
-            <th>Last used</th>
-            <th></th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.tokens.map((key) => (
-            <tr data-token={String(key.id)}>
-              <td>{key.label || "(no label)"}</td>
-              <td>{key.createdAt.toISOString()}</td>
-              <td>{key.lastUsedAt?.toISOString() ?? "never"}</td>
-              <td>
-                <ActionButton
-                  action={`/admin/tokens/${key.id}/revoke`}
-                  label="Revoke"
-                  token={props.token}
-                  danger
-                />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <CredentialsTable
+        rows={props.tokens.map((key) => ({ ...key, name: key.label || "(no label)" }))}
+        revoke={(id) => ({ action: `/admin/tokens/${id}/revoke` })}
+        token={props.token}
+        rowAttribute="token"
+      />
     </>
   );
 }
