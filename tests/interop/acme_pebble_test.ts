@@ -11,7 +11,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { assert, assertEquals, assertNotEquals } from "../helpers/assert.ts";
-import { startDnsServer } from "../helpers/dns_server.ts";
+import { startDnsServer, type TestDnsServer, type Zone } from "../helpers/dns_server.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import crypto from "node:crypto";
 import { Hono } from "hono";
@@ -32,185 +32,192 @@ interface ServedCertificate {
 }
 
 Deno.test("ACME with Pebble: HTTP-01 issuance for two names, served and renewed without a restart", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "postern-acme-" });
-  const dns = await startDnsServer({
-    [HOSTNAME]: { A: ["127.0.0.1"] },
-    [EXTRA_NAME]: { A: ["127.0.0.1"] },
+  await withPebble(BOTH_NAMES, async ({ dir, dns, pebble, httpPort, nameserver }) => {
+    let server: TestServer | null = null;
+    try {
+      const configPath = `${dir}/config.toml`;
+      await Deno.writeTextFile(configPath, postern(httpPort, nameserver, pebble));
+      server = await startServer({ dir, configPath });
+
+      await waitForLog(server, "ACME certificate issued", 1);
+      const first = await servedEverywhere(server);
+      assert(first.issuer.includes("Pebble Intermediate"), `issuer: ${first.issuer}`);
+      assertEquals([...first.names].sort(), [EXTRA_NAME, HOSTNAME]);
+
+      // The certificate enters its renewal window 20 s after issuance; the scheduler renews it.
+      await waitForLog(server, "ACME certificate issued", 2);
+      const second = await servedEverywhere(server);
+      assert(second.issuer.includes("Pebble Intermediate"), `issuer: ${second.issuer}`);
+      assertNotEquals(second.serial, first.serial);
+      assertEquals([...second.names].sort(), [EXTRA_NAME, HOSTNAME]);
+      assertEquals(server.logs.filter((l) => l.includes("ACME certificate order failed")), []);
+      // Pebble validated for real: it looked both names up in the test DNS.
+      const asked = new Set(dns.queries.map((q) => q.name));
+      assert(asked.has(HOSTNAME) && asked.has(EXTRA_NAME), `DNS queries: ${[...asked]}`);
+
+      // Account and certificate are in the store: after a restart the issued certificate is the
+      // default from the first handshake, not the self-signed one.
+      await server.stop();
+      server = await startServer({ dir, configPath });
+      const loaded = server.logs.filter((line) => line.includes('"msg":"certificate loaded"'))
+        .map((line) => JSON.parse(line));
+      assertEquals(loaded.length, 1);
+      assertEquals(loaded[0].selfSigned, false);
+      assertEquals([...loaded[0].names].sort(), [EXTRA_NAME, HOSTNAME]);
+    } finally {
+      await server?.stop();
+    }
   });
-  const httpPort = await freePort();
-  const pebble = await startPebble(dir, httpPort, `${dns.host}:${dns.port}`);
-  let server: TestServer | null = null;
-  try {
-    const configPath = `${dir}/config.toml`;
-    await Deno.writeTextFile(configPath, postern(httpPort, `${dns.host}:${dns.port}`, pebble));
-    server = await startServer({ dir, configPath });
-
-    await waitForLog(server, "ACME certificate issued", 1);
-    const first = await servedEverywhere(server);
-    assert(first.issuer.includes("Pebble Intermediate"), `issuer: ${first.issuer}`);
-    assertEquals([...first.names].sort(), [EXTRA_NAME, HOSTNAME]);
-
-    // The certificate enters its renewal window 20 s after issuance; the scheduler renews it.
-    await waitForLog(server, "ACME certificate issued", 2);
-    const second = await servedEverywhere(server);
-    assert(second.issuer.includes("Pebble Intermediate"), `issuer: ${second.issuer}`);
-    assertNotEquals(second.serial, first.serial);
-    assertEquals([...second.names].sort(), [EXTRA_NAME, HOSTNAME]);
-    assertEquals(server.logs.filter((l) => l.includes("ACME certificate order failed")), []);
-    // Pebble validated for real: it looked both names up in the test DNS.
-    const asked = new Set(dns.queries.map((q) => q.name));
-    assert(asked.has(HOSTNAME) && asked.has(EXTRA_NAME), `DNS queries: ${[...asked]}`);
-
-    // Account and certificate are in the store: after a restart the issued certificate is the
-    // default from the first handshake, not the self-signed one.
-    await server.stop();
-    server = await startServer({ dir, configPath });
-    const loaded = server.logs.filter((line) => line.includes('"msg":"certificate loaded"'))
-      .map((line) => JSON.parse(line));
-    assertEquals(loaded.length, 1);
-    assertEquals(loaded[0].selfSigned, false);
-    assertEquals([...loaded[0].names].sort(), [EXTRA_NAME, HOSTNAME]);
-  } finally {
-    await server?.stop();
-    pebble.process.kill("SIGTERM");
-    await pebble.process.status;
-    await dns.close();
-    await Deno.remove(dir, { recursive: true });
-  }
 });
 
 Deno.test("ACME with Pebble: TLS-ALPN-01 on the https port (http off), HTTPS answering throughout", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "postern-acme-" });
-  const dns = await startDnsServer({
-    [HOSTNAME]: { A: ["127.0.0.1"] },
-    [EXTRA_NAME]: { A: ["127.0.0.1"] },
-  });
   const httpsPort = await freePort();
-  const pebble = await startPebble(dir, await freePort(), `${dns.host}:${dns.port}`, {}, httpsPort);
-  let server: TestServer | null = null;
-  try {
-    const configPath = `${dir}/config.toml`;
-    const config = postern(0, `${dns.host}:${dns.port}`, pebble, httpsPort);
-    await Deno.writeTextFile(configPath, config);
-    server = await startServer({ dir, configPath, listeners: { http: "" } });
-    assertEquals(server.ports.https, httpsPort);
+  await withPebble(BOTH_NAMES, async ({ dir, pebble, nameserver }) => {
+    let server: TestServer | null = null;
+    try {
+      const configPath = `${dir}/config.toml`;
+      const config = postern(0, nameserver, pebble, httpsPort);
+      await Deno.writeTextFile(configPath, config);
+      server = await startServer({ dir, configPath, listeners: { http: "" } });
+      assertEquals(server.ports.https, httpsPort);
 
-    // Requests keep being answered over HTTPS while certificates are issued and swapped.
-    let answered = 0;
-    let failed = 0;
-    let running = true;
-    const traffic = (async () => {
-      while (running) {
-        try {
-          if (await healthzStatus(httpsPort) === 200) answered++;
-          else failed++;
-        } catch {
-          failed++;
+      // Requests keep being answered over HTTPS while certificates are issued and swapped.
+      let answered = 0;
+      let failed = 0;
+      let running = true;
+      const traffic = (async () => {
+        while (running) {
+          try {
+            if (await healthzStatus(httpsPort) === 200) answered++;
+            else failed++;
+          } catch {
+            failed++;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 20));
         }
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    })();
+      })();
 
-    await waitForLog(server, "ACME certificate issued", 1);
-    const first = await servedEverywhere(server);
-    assert(first.issuer.includes("Pebble Intermediate"), `issuer: ${first.issuer}`);
-    assertEquals([...first.names].sort(), [EXTRA_NAME, HOSTNAME]);
-    await waitForLog(server, "ACME certificate issued", 2);
-    const second = await servedEverywhere(server);
-    assertNotEquals(second.serial, first.serial);
-    running = false;
-    await traffic;
-    assertEquals(failed, 0, "no HTTPS request failed across two certificate swaps");
-    assert(answered > 10, `HTTPS requests answered: ${answered}`);
-    assertEquals(server.logs.filter((l) => l.includes("ACME certificate order failed")), []);
-    // The validation came over TLS-ALPN-01: the server never had an http listener, and the
-    // CA's hello went to the challenge server, not the HTTPS one.
-    assertEquals(server.ports.http, undefined);
-  } finally {
-    await server?.stop();
-    pebble.process.kill("SIGTERM");
-    await pebble.process.status;
-    await dns.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+      await waitForLog(server, "ACME certificate issued", 1);
+      const first = await servedEverywhere(server);
+      assert(first.issuer.includes("Pebble Intermediate"), `issuer: ${first.issuer}`);
+      assertEquals([...first.names].sort(), [EXTRA_NAME, HOSTNAME]);
+      await waitForLog(server, "ACME certificate issued", 2);
+      const second = await servedEverywhere(server);
+      assertNotEquals(second.serial, first.serial);
+      running = false;
+      await traffic;
+      assertEquals(failed, 0, "no HTTPS request failed across two certificate swaps");
+      assert(answered > 10, `HTTPS requests answered: ${answered}`);
+      assertEquals(server.logs.filter((l) => l.includes("ACME certificate order failed")), []);
+      // The validation came over TLS-ALPN-01: the server never had an http listener.
+      assertEquals(server.ports.http, undefined);
+    } finally {
+      await server?.stop();
+    }
+  }, { tlsPort: httpsPort });
 });
 
 Deno.test("ACME client with Pebble rejecting 40% of nonces: badNonce retried, certificate issued", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "postern-acme-" });
-  const dns = await startDnsServer({ [HOSTNAME]: { A: ["127.0.0.1"] } });
-  const httpPort = await freePort();
-  const pebble = await startPebble(dir, httpPort, `${dns.host}:${dns.port}`, {
-    PEBBLE_WFE_NONCEREJECT: "40",
-  });
-  const challenges = new Http01Challenges();
-  const app = new Hono();
-  mountAcmeChallenges(app, challenges);
-  const http = Deno.serve({ hostname: "127.0.0.1", port: httpPort, onListen: () => {} }, app.fetch);
-  const httpClient = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(pebble.caFile)] });
-  try {
-    const client = new AcmeClient({
-      directoryUrl: pebble.directory,
-      accountKey: await generateAccountKey(),
-      contact: ["mailto:postmaster@acme.test"],
-      fetch: (input, init) => fetch(input, { ...init, client: httpClient }),
-    });
-    const accountUrl = await client.account();
-    assert(accountUrl.startsWith("https://127.0.0.1:"), accountUrl);
-    // Two orders, ~20 signed requests: at 40% rejection some meet a badNonce (odds 0.6^20
-    // that none does), and none fails 11 times in a row.
-    const serials = new Set<string>();
-    for (let order = 0; order < 2; order++) {
-      const issued = await client.issue([HOSTNAME], [challenges]);
-      const leaf = new crypto.X509Certificate(issued.certificatePem);
-      assert(leaf.issuer.includes("Pebble Intermediate"), leaf.issuer);
-      assertEquals(leaf.subjectAltName, `DNS:${HOSTNAME}`);
-      assert(leaf.checkPrivateKey(crypto.createPrivateKey(issued.keyPem)));
-      serials.add(leaf.serialNumber);
-    }
-    assertEquals(serials.size, 2);
-    assert(client.badNonceRetries > 0, `badNonce retries: ${client.badNonceRetries}`);
-    // The challenge is withdrawn once answered.
-    assertEquals(
-      (await app.request(`http://${HOSTNAME}/.well-known/acme-challenge/x`)).status,
-      404,
+  await withPebble({ [HOSTNAME]: { A: ["127.0.0.1"] } }, async ({ pebble, httpPort }) => {
+    const challenges = new Http01Challenges();
+    const app = new Hono();
+    mountAcmeChallenges(app, challenges);
+    const http = Deno.serve(
+      { hostname: "127.0.0.1", port: httpPort, onListen: () => {} },
+      app.fetch,
     );
-  } finally {
-    httpClient.close();
-    await http.shutdown();
-    pebble.process.kill("SIGTERM");
-    await pebble.process.status;
-    await dns.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+    const httpClient = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(pebble.caFile)] });
+    try {
+      const client = new AcmeClient({
+        directoryUrl: pebble.directory,
+        accountKey: await generateAccountKey(),
+        contact: ["mailto:postmaster@acme.test"],
+        fetch: (input, init) => fetch(input, { ...init, client: httpClient }),
+      });
+      const accountUrl = await client.account();
+      assert(accountUrl.startsWith("https://127.0.0.1:"), accountUrl);
+      // Two orders, ~20 signed requests: at 40% rejection some meet a badNonce (odds 0.6^20
+      // that none does), and none fails 11 times in a row.
+      const serials = new Set<string>();
+      for (let order = 0; order < 2; order++) {
+        const issued = await client.issue([HOSTNAME], [challenges]);
+        const leaf = new crypto.X509Certificate(issued.certificatePem);
+        assert(leaf.issuer.includes("Pebble Intermediate"), leaf.issuer);
+        assertEquals(leaf.subjectAltName, `DNS:${HOSTNAME}`);
+        assert(leaf.checkPrivateKey(crypto.createPrivateKey(issued.keyPem)));
+        serials.add(leaf.serialNumber);
+      }
+      assertEquals(serials.size, 2);
+      assert(client.badNonceRetries > 0, `badNonce retries: ${client.badNonceRetries}`);
+      // The challenge is withdrawn once answered.
+      assertEquals(
+        (await app.request(`http://${HOSTNAME}/.well-known/acme-challenge/x`)).status,
+        404,
+      );
+    } finally {
+      httpClient.close();
+      await http.shutdown();
+    }
+  }, { env: { PEBBLE_WFE_NONCEREJECT: "40" } });
 });
 
 Deno.test("ACME with Pebble: a failing order is logged with back-off, the self-signed certificate stays", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "postern-acme-" });
   // No A record for the names: Pebble's validation fails (NXDOMAIN).
-  const dns = await startDnsServer({});
+  await withPebble({}, async ({ dir, pebble, httpPort, nameserver }) => {
+    let server: TestServer | null = null;
+    try {
+      const configPath = `${dir}/config.toml`;
+      await Deno.writeTextFile(configPath, postern(httpPort, nameserver, pebble));
+      server = await startServer({ dir, configPath });
+      await waitForLog(server, "ACME certificate order failed", 1);
+      const failure = JSON.parse(
+        server.logs.find((line) => line.includes('"msg":"ACME certificate order failed"'))!,
+      );
+      assertEquals(failure.attempt, 1);
+      assertEquals(failure.retry_in_seconds, 60);
+      const served = await implicitTlsCertificate(server.ports.imaps);
+      assertEquals(served.issuer, HOSTNAME, "still the self-signed certificate");
+    } finally {
+      await server?.stop();
+    }
+  });
+});
+
+const BOTH_NAMES: Zone = {
+  [HOSTNAME]: { A: ["127.0.0.1"] },
+  [EXTRA_NAME]: { A: ["127.0.0.1"] },
+};
+
+interface PebbleRun {
+  dir: string;
+  dns: TestDnsServer;
+  pebble: Pebble;
+  /** Where Pebble checks HTTP-01. */
+  httpPort: number;
+  /** The test DNS server as "host:port", for the server's config. */
+  nameserver: string;
+}
+
+/** A temporary folder, a test DNS server with `zone`, and Pebble; all gone after `work`. */
+async function withPebble(
+  zone: Zone,
+  work: (run: PebbleRun) => Promise<void>,
+  options: { env?: Record<string, string>; tlsPort?: number } = {},
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "postern-acme-" });
+  const dns = await startDnsServer(zone);
   const httpPort = await freePort();
-  const pebble = await startPebble(dir, httpPort, `${dns.host}:${dns.port}`);
-  let server: TestServer | null = null;
+  const nameserver = `${dns.host}:${dns.port}`;
+  const pebble = await startPebble(dir, httpPort, nameserver, options.env, options.tlsPort);
   try {
-    const configPath = `${dir}/config.toml`;
-    await Deno.writeTextFile(configPath, postern(httpPort, `${dns.host}:${dns.port}`, pebble));
-    server = await startServer({ dir, configPath });
-    await waitForLog(server, "ACME certificate order failed", 1);
-    const failure = JSON.parse(
-      server.logs.find((line) => line.includes('"msg":"ACME certificate order failed"'))!,
-    );
-    assertEquals(failure.attempt, 1);
-    assertEquals(failure.retry_in_seconds, 60);
-    const served = await implicitTlsCertificate(server.ports.imaps);
-    assertEquals(served.issuer, HOSTNAME, "still the self-signed certificate");
+    await work({ dir, dns, pebble, httpPort, nameserver });
   } finally {
-    await server?.stop();
     pebble.process.kill("SIGTERM");
     await pebble.process.status;
     await dns.close();
     await Deno.remove(dir, { recursive: true });
   }
-});
+}
 
 /** The certificate on IMAPS, SMTP STARTTLS and HTTPS, checked to be one and the same. */
 async function servedEverywhere(server: TestServer): Promise<ServedCertificate> {
