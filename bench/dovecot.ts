@@ -3,7 +3,7 @@
  * into Maildir, fed by N concurrent LMTP sessions (what Postfix does in the classic stack).
  */
 import { makeMessage } from "./corpus.ts";
-import { freePort, waitForPort } from "./procs.ts";
+import { freePort, killAndWait, readPidFile, waitForPort } from "./procs.ts";
 
 const DOVECOT = "/usr/sbin/dovecot";
 
@@ -22,9 +22,37 @@ export async function runDovecotLmtp(
   sessions: number,
 ): Promise<{ seconds: number }> {
   const dir = await Deno.makeTempDir({ prefix: "postern-dovecot-" });
-  await Deno.chmod(dir, 0o755);
   const port = freePort();
-  for (const sub of ["run", "state", "mail"]) await Deno.mkdir(`${dir}/${sub}`);
+  const pid = await startDovecotLmtp(dir, port, 2);
+  try {
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: sessions }, async () => {
+      const session = await LmtpClient.connect(port);
+      while (next < messages.length) await session.deliver(messages[next++], "alice@example.com");
+      await session.quit();
+    }));
+    return { seconds: (performance.now() - started) / 1000 };
+  } finally {
+    await killAndWait(pid);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Starts a Dovecot with only LMTP on 127.0.0.1:`port`, delivering into Maildirs under `dir`
+ * (static passdb and userdb), `processes` LMTP processes kept ready; resolves to the master's
+ * pid once the port answers.
+ */
+export async function startDovecotLmtp(
+  dir: string,
+  port: number,
+  processes: number,
+): Promise<number> {
+  for (const sub of ["run", "state", "mail"]) {
+    await Deno.mkdir(`${dir}/${sub}`, { recursive: true });
+  }
+  await Deno.chmod(dir, 0o755);
   await new Deno.Command("chown", { args: ["-R", "nobody:nogroup", `${dir}/mail`] }).output();
   const config = `
 base_dir = ${dir}/run
@@ -46,36 +74,28 @@ service lmtp {
     address = 127.0.0.1
     port = ${port}
   }
-  process_min_avail = 2
+  process_min_avail = ${processes}
 }
 `;
   await Deno.writeTextFile(`${dir}/dovecot.conf`, config);
+  const log = () => Deno.readTextFile(`${dir}/dovecot.log`).catch(() => "(no log)");
   // The daemon keeps inherited pipes open, so give it none and read its log on failure.
   const start = await new Deno.Command(DOVECOT, {
     args: ["-c", `${dir}/dovecot.conf`],
     stdout: "null",
     stderr: "null",
   }).output();
-  if (!start.success) {
-    const log = await Deno.readTextFile(`${dir}/dovecot.log`).catch(() => "");
-    throw new Error(`dovecot failed to start: ${log}`);
-  }
+  if (!start.success) throw new Error(`dovecot failed to start: ${await log()}`);
+  // The master writes its pid file after it has detached, so `dovecot` may return before it.
+  const pid = await readPidFile(`${dir}/run/master.pid`);
+  if (!pid) throw new Error(`dovecot wrote no pid file: ${await log()}`);
   try {
     await waitForPort(port);
-    const started = performance.now();
-    let next = 0;
-    await Promise.all(Array.from({ length: sessions }, async () => {
-      const session = await LmtpClient.connect(port);
-      while (next < messages.length) await session.deliver(messages[next++], "alice@example.com");
-      await session.quit();
-    }));
-    return { seconds: (performance.now() - started) / 1000 };
-  } finally {
-    const pid = (await Deno.readTextFile(`${dir}/run/master.pid`)).trim();
-    await new Deno.Command("kill", { args: [pid] }).output();
-    await new Promise((r) => setTimeout(r, 300));
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  } catch (error) {
+    await killAndWait(pid);
+    throw error;
   }
+  return pid;
 }
 
 class LmtpClient {

@@ -13,11 +13,10 @@
  * - Postfix's LMTP client keeps up to 20 connections to Dovecot (its default destination
  *   concurrency); Dovecot keeps that many LMTP processes ready so none is forked mid-run.
  */
-import { dovecotLmtpAvailable } from "./dovecot.ts";
+import { dovecotLmtpAvailable, startDovecotLmtp } from "./dovecot.ts";
 import { freePort, killAndWait, readPidFile, waitForPort } from "./procs.ts";
 
 const POSTFIX = "/usr/sbin/postfix";
-const DOVECOT = "/usr/sbin/dovecot";
 
 /** Why the Postfix + Dovecot stack cannot run here, or null when it can. */
 export async function postfixDovecotUnavailable(): Promise<string | null> {
@@ -65,7 +64,7 @@ export async function startPostfixDovecot(
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   try {
-    const dovecotPid = await startDovecot(`${dir}/dovecot`, lmtpPort);
+    const dovecotPid = await startDovecotLmtp(`${dir}/dovecot`, lmtpPort, 20);
     stops.push(() => killAndWait(dovecotPid));
     const postfixPid = await startPostfix(`${dir}/postfix`, {
       smtpPort,
@@ -86,57 +85,6 @@ export async function startPostfixDovecot(
     await stop();
     throw error;
   }
-}
-
-async function startDovecot(dir: string, port: number): Promise<number> {
-  for (const sub of ["run", "state", "mail"]) {
-    await Deno.mkdir(`${dir}/${sub}`, { recursive: true });
-  }
-  await Deno.chmod(dir, 0o755);
-  await new Deno.Command("chown", { args: ["-R", "nobody:nogroup", `${dir}/mail`] }).output();
-  const config = `
-base_dir = ${dir}/run
-state_dir = ${dir}/state
-log_path = ${dir}/dovecot.log
-ssl = no
-protocols = lmtp
-mail_location = maildir:${dir}/mail/%u
-passdb {
-  driver = static
-  args = password=x
-}
-userdb {
-  driver = static
-  args = uid=nobody gid=nogroup home=${dir}/mail/%u
-}
-service lmtp {
-  inet_listener lmtp {
-    address = 127.0.0.1
-    port = ${port}
-  }
-  process_min_avail = 20
-}
-`;
-  await Deno.writeTextFile(`${dir}/dovecot.conf`, config);
-  // The daemon keeps inherited pipes open, so give it none and read its log on failure.
-  const start = await new Deno.Command(DOVECOT, {
-    args: ["-c", `${dir}/dovecot.conf`],
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  if (!start.success) {
-    throw new Error(`dovecot failed to start: ${await readLog(`${dir}/dovecot.log`)}`);
-  }
-  // The master writes its pid file after it has detached, so `dovecot` may return before it.
-  const pid = await readPidFile(`${dir}/run/master.pid`);
-  if (!pid) throw new Error(`dovecot wrote no pid file: ${await readLog(`${dir}/dovecot.log`)}`);
-  try {
-    await waitForPort(port);
-  } catch (error) {
-    await killAndWait(pid);
-    throw error;
-  }
-  return pid;
 }
 
 async function startPostfix(
