@@ -42,7 +42,10 @@ function navLink(href: string, label: string) {
   return <a href={href}>{label}</a>;
 }
 
-export function Document(props: { title: string; children?: Child }) {
+/** The HTML document around a page; the account page passes its own stylesheet and site name. */
+export function Document(
+  props: { title: string; children?: Child; stylesheet?: string; site?: string },
+) {
   return (
     <>
       {raw("<!DOCTYPE html>")}
@@ -50,8 +53,8 @@ export function Document(props: { title: string; children?: Child }) {
         <head>
           <meta charset="utf-8" />
           <meta name="viewport" content="width=device-width, initial-scale=1" />
-          <title>{props.title} · Postern admin</title>
-          <link rel="stylesheet" href="/admin/style.css" />
+          <title>{props.title} · {props.site ?? "Postern admin"}</title>
+          <link rel="stylesheet" href={props.stylesheet ?? "/admin/style.css"} />
         </head>
         <body>{props.children}</body>
       </html>

@@ -22,7 +22,6 @@ import type { Resolver } from "../dns/resolver.ts";
 import { administrators } from "../api/auth.ts";
 import { logger } from "../observability/log.ts";
 import { SessionStore } from "./session.ts";
-import { codeView, loginView } from "./pages/login.tsx";
 import { mountSignIn, type SignedInEnv } from "./sign_in.ts";
 import { mountPages } from "./routes.tsx";
 import { mountConfigPages } from "./routes_config.tsx";
@@ -62,9 +61,9 @@ export function adminRoutes(
     base: "/admin",
     kind: "admin",
     title: "The web admin",
+    heading: "Postern admin",
+    site: "Postern admin",
     sessions,
-    loginView,
-    codeView,
     refuse: (account) => {
       if (admins.has(account.address.toLowerCase())) return null;
       log.info("admin sign-in refused: not an administrator", { user: account.address });

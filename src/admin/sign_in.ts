@@ -19,7 +19,7 @@
  * @example
  * const pages = new Hono<SignedInEnv>();
  * mountSignIn(pages, { app, base: "/account", kind: "account", title: "The account page",
- *   sessions, loginView, codeView });
+ *   heading: "Your mail account", site: "Postern", sessions });
  * pages.get("/", (c) => c.html(...c.get("session")...));
  */
 import type { Context, Hono, Next } from "hono";
@@ -39,12 +39,11 @@ import {
 } from "./session.ts";
 import { PendingSignIns, submitCode } from "./second_step.ts";
 import { ADMIN_CSS } from "./style.ts";
+import { codeView, loginView } from "./pages/login.tsx";
 
 export type SignedInEnv = {
   Variables: { session: AdminSession; form: URLSearchParams; ip: string };
 };
-
-type Page = Parameters<Context["html"]>[0];
 
 export interface SignInOptions {
   app: App;
@@ -54,9 +53,10 @@ export interface SignInOptions {
   kind: string;
   /** What the pages are called in messages ("The web admin"). */
   title: string;
+  /** The sign-in pages' heading and site name (the forms' targets follow `base`). */
+  heading: string;
+  site: string;
   sessions: SessionStore;
-  loginView(token: string, message?: string): Page;
-  codeView(token: string, message?: string): Page;
   /** Why an account that knows its password may not sign in here (403), or null. */
   refuse?(account: Account): string | null;
   /** Counts the password and code checks in postern_authentications_total{protocol="http"}. */
@@ -77,6 +77,7 @@ export function mountSignIn(pages: Hono<SignedInEnv>, options: SignInOptions): v
     code: `postern_${kind}_code`,
   };
   const pending = new PendingSignIns();
+  const look = { base, heading: options.heading, site: options.site };
   const secure = (c: Context) => baseUrl(c.req.raw, clientIp(c)).startsWith("https:");
   const setCookie = (c: Context, name: string, value: string, maxAgeSeconds?: number) =>
     c.header(
@@ -111,7 +112,7 @@ export function mountSignIn(pages: Hono<SignedInEnv>, options: SignInOptions): v
   const loginPage = (c: Context, status: 200 | 401 | 403 | 429, message?: string) => {
     const token = randomToken();
     setCookie(c, names.login, token, 3600);
-    return c.html(options.loginView(token, message), status);
+    return c.html(loginView(look, token, message), status);
   };
   const codePage = (
     c: Context,
@@ -120,7 +121,7 @@ export function mountSignIn(pages: Hono<SignedInEnv>, options: SignInOptions): v
     message?: string,
   ) => {
     setCookie(c, names.code, entry.id, pending.secondsLeft(entry, Date.now()));
-    return c.html(options.codeView(entry.csrfToken, message), status);
+    return c.html(codeView(look, entry.csrfToken, message), status);
   };
   const startSession = (c: Context<SignedInEnv>, account: Account) => {
     const session = sessions.create(account.id, account.address, Date.now());

@@ -27,7 +27,7 @@ import { mountSignIn, type SignedInEnv } from "../admin/sign_in.ts";
 import { readVacation } from "../mail/vacation.ts";
 import { profileResponse } from "../http/mobileconfig.ts";
 import { mountTwoStepForms, twoStepState } from "./two_step.ts";
-import { accountView, codeView, loginView } from "./pages.tsx";
+import { accountView } from "./pages.tsx";
 import { saveVacation, VacationFormError, vacationFromForm } from "./vacation.ts";
 
 const log = logger("account");
@@ -60,9 +60,9 @@ export function accountRoutes(app: App): { routes: Hono<AccountEnv>; sessions: S
     base: "/account",
     kind: "account",
     title: "The account page",
+    heading: "Your mail account",
+    site: "Postern",
     sessions,
-    loginView,
-    codeView,
   });
 
   /** Runs a form's action and redirects to the page with its outcome as the flash. */

@@ -1,73 +1,14 @@
 /**
- * The account page's views: sign-in (password, then a code with two-step sign-in on), and one page
- * with password, app passwords, two-step sign-in, vacation, profile.
+ * The account page's view: one page with password, app passwords, two-step sign-in, vacation,
+ * profile. (Its sign-in pages are the admin's, src/admin/pages/login.tsx.)
  */
-import type { Child } from "hono/jsx";
 import { raw } from "hono/html";
-import { CsrfField } from "../admin/layout.tsx";
+import { CsrfField, Document } from "../admin/layout.tsx";
 import { CredentialsTable } from "../admin/credentials_table.tsx";
 import { CodeField } from "../admin/pages/login.tsx";
 import type { AdminSession } from "../admin/session.ts";
 import type { AppPassword } from "../store/types.ts";
 import type { VacationSettings } from "../mail/vacation.ts";
-
-function Frame(props: { title: string; children?: Child }) {
-  return (
-    <>
-      {raw("<!DOCTYPE html>")}
-      <html lang="en">
-        <head>
-          <meta charset="utf-8" />
-          <meta name="viewport" content="width=device-width, initial-scale=1" />
-          <title>{props.title} · Postern</title>
-          <link rel="stylesheet" href="/account/style.css" />
-        </head>
-        <body>{props.children}</body>
-      </html>
-    </>
-  );
-}
-
-/** The sign-in form: the account's address and its own password (not an app password). */
-export function loginView(token: string, message?: string) {
-  return (
-    <Frame title="Sign in">
-      <main class="login">
-        <h1>Your mail account</h1>
-        {message && <div class="flash error" role="alert">{message}</div>}
-        <form class="stack" method="post" action="/account/login">
-          <CsrfField token={token} />
-          <label>
-            Address<br />
-            <input name="address" type="email" autocomplete="username" required />
-          </label>
-          <label>
-            Password<br />
-            <input name="password" type="password" autocomplete="current-password" required />
-          </label>
-          <button type="submit">Sign in</button>
-        </form>
-      </main>
-    </Frame>
-  );
-}
-
-/** The second step of the sign-in: the code from the authenticator app. */
-export function codeView(token: string, message?: string) {
-  return (
-    <Frame title="Sign in">
-      <main class="login">
-        <h1>Your mail account</h1>
-        {message && <div class="flash error" role="alert">{message}</div>}
-        <form class="stack" method="post" action="/account/login/code">
-          <CsrfField token={token} />
-          <CodeField autofocus />
-          <button type="submit">Sign in</button>
-        </form>
-      </main>
-    </Frame>
-  );
-}
 
 const day = (date: string | null) => date?.slice(0, 10) ?? "";
 export interface AccountPageProps {
@@ -147,7 +88,7 @@ export function accountView(props: AccountPageProps) {
   const { session, flash, vacation } = props;
   const token = session.csrfToken;
   return (
-    <Frame title="Your account">
+    <Document title="Your account" stylesheet="/account/style.css" site="Postern">
       <header>
         <strong>Postern</strong>
         <nav></nav>
@@ -244,6 +185,6 @@ export function accountView(props: AccountPageProps) {
           </p>
         </section>
       </main>
-    </Frame>
+    </Document>
   );
 }
