@@ -25,7 +25,8 @@ export function storedAcmeCertificate(
 
 /**
  * Starts the manager when [acme] is enabled; null otherwise. `solvers` are the challenge types
- * the bound listeners can answer, in the order [acme] challenge prefers.
+ * the bound listeners can answer, in the order [acme] challenge prefers (the config check in
+ * src/config/load.ts makes sure the preferred one's listener is on).
  */
 export async function startAcme(
   config: Config,
@@ -36,12 +37,6 @@ export async function startAcme(
 ): Promise<AcmeManager | null> {
   const { acme } = config;
   if (!acme.enabled) return null;
-  if (solvers.length === 0) {
-    const listener = acme.challenge === "http-01" ? "http" : "https";
-    throw new Error(
-      `acme.challenge = "${acme.challenge}" needs the ${listener} listener, which is disabled`,
-    );
-  }
   let caCertificatePem = "";
   if (acme.ca_certificate !== "") {
     const path = isAbsolute(acme.ca_certificate)

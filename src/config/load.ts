@@ -94,7 +94,25 @@ export function parseConfigText(
   if (!result.success) {
     throw new ConfigError(file, result.error.issues.map((issue) => describeIssue(issue, raw)));
   }
+  const problems = crossCheck(result.data);
+  if (problems.length > 0) throw new ConfigError(file, problems);
   return result.data;
+}
+
+/** What each key allows but the keys together do not. */
+function crossCheck(config: Config): string[] {
+  const problems: string[] = [];
+  const { acme, listeners } = config;
+  if (acme.enabled) {
+    const listener = acme.challenge === "http-01" ? "http" : "https";
+    if (listeners[listener] === "") {
+      problems.push(
+        `acme.challenge: "${acme.challenge}" needs the ${listener} listener, which is disabled ` +
+          `(listeners.${listener} = "")`,
+      );
+    }
+  }
+  return problems;
 }
 
 /** The POSTERN__SECTION__KEY entries of `env`, as [section, key], variable name and value. */

@@ -122,3 +122,25 @@ Deno.test("a missing file is a clear error", async () => {
   assertEquals(error instanceof ConfigError, true);
   assertEquals(error.message, "/nonexistent/postern.toml: file not found (pass --config FILE)");
 });
+
+Deno.test("[acme] refuses a challenge whose listener is disabled, naming both keys", () => {
+  for (
+    const [challenge, listener] of [["http-01", "http"], ["tls-alpn-01", "https"]] as const
+  ) {
+    const text =
+      `[acme]\nenabled = true\nchallenge = "${challenge}"\n[listeners]\n${listener} = ""\n`;
+    const error = assertThrows(() => parseConfigText(text, "x.toml"), ConfigError);
+    assertMatch(
+      error.message,
+      new RegExp(
+        `acme\\.challenge: "${challenge}" needs the ${listener} listener.*listeners\\.${listener} = ""`,
+      ),
+    );
+  }
+  // The other listener off is fine, and so is anything while ACME is off.
+  parseConfigText(
+    '[acme]\nenabled = true\nchallenge = "tls-alpn-01"\n[listeners]\nhttp = ""\n',
+    "x.toml",
+  );
+  parseConfigText('[listeners]\nhttp = ""\nhttps = ""\n', "x.toml");
+});
