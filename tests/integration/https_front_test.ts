@@ -81,6 +81,11 @@ async function sClient(port: number, args: string[]): Promise<string> {
   return new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
 }
 
+/** What s_client shows of a TLS-ALPN-01 validation's hello for `name`. */
+function acmeHello(port: number, name: string, ...extra: string[]): Promise<string> {
+  return sClient(port, ["-servername", name, "-alpn", "acme-tls/1", ...extra]);
+}
+
 function servedCertificate(output: string): x509.X509Certificate {
   const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(output);
   assert(pem, `no certificate in:\n${output}`);
@@ -103,12 +108,7 @@ Deno.test("https front: a TLS-ALPN-01 hello gets the RFC 8737 certificate over T
   const { front, challenges, close } = await startFront();
   try {
     await challenges.publish("mail.front.test", "token", "token.thumbprint");
-    const output = await sClient(front.port, [
-      "-servername",
-      "mail.front.test",
-      "-alpn",
-      "acme-tls/1",
-    ]);
+    const output = await acmeHello(front.port, "mail.front.test");
     // OpenSSL verified the CertificateVerify signature and the Finished MAC to get this far.
     assertStringIncludes(output, "ALPN protocol: acme-tls/1");
     assertStringIncludes(output, "TLSv1.3, Cipher is TLS_AES_128_GCM_SHA256");
@@ -125,20 +125,10 @@ Deno.test("https front: a TLS-ALPN-01 hello gets the RFC 8737 certificate over T
 
     // Once withdrawn, or for another name, there is nothing to show: the connection closes.
     assertEquals(challenges.certificate("MAIL.front.test") !== undefined, true);
-    const other = await sClient(front.port, [
-      "-servername",
-      "other.front.test",
-      "-alpn",
-      "acme-tls/1",
-    ]);
+    const other = await acmeHello(front.port, "other.front.test");
     assert(!other.includes("ALPN protocol: acme-tls/1"), other);
     challenges.withdraw("mail.front.test");
-    const gone = await sClient(front.port, [
-      "-servername",
-      "mail.front.test",
-      "-alpn",
-      "acme-tls/1",
-    ]);
+    const gone = await acmeHello(front.port, "mail.front.test");
     assert(!gone.includes("BEGIN CERTIFICATE"), gone);
     // Ordinary clients never see the challenge certificate, even while it is published.
     await challenges.publish("mail.front.test", "token", "token.thumbprint");
@@ -155,13 +145,7 @@ Deno.test("https front: a TLS 1.2-only validation gets a protocol_version alert"
   const { front, challenges, close } = await startFront();
   try {
     await challenges.publish("mail.front.test", "token", "token.thumbprint");
-    const output = await sClient(front.port, [
-      "-servername",
-      "mail.front.test",
-      "-alpn",
-      "acme-tls/1",
-      "-tls1_2",
-    ]);
+    const output = await acmeHello(front.port, "mail.front.test", "-tls1_2");
     assertStringIncludes(output, "alert protocol version");
   } finally {
     await close();
